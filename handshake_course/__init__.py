@@ -1,0 +1,45 @@
+"""handshake-course: how the Linux kernel really performs TCP's three-way handshake.
+
+The public API is small::
+
+    from handshake_course import Kernel, Scenario, simulate
+    result = simulate(Scenario(kernel=Kernel("6.18", tcp_syncookies=0), backlog=8, clients=20))
+
+plus the closed forms ``accept_capacity``, ``syn_queue_capacity``, ``syn_schedule`` and
+``synack_schedule``. Everything in ``handshake_course.model`` is free of plotting and widgets;
+``views`` draws results, ``dashboards`` wires them to sliders, ``grader`` scores exercises.
+"""
+
+from .model import (
+    VERSIONS,
+    ClientRecord,
+    Kernel,
+    Packet,
+    Result,
+    Scenario,
+    Schedule,
+    TraceEvent,
+    accept_capacity,
+    simulate,
+    syn_queue_capacity,
+    syn_schedule,
+    synack_schedule,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "VERSIONS",
+    "ClientRecord",
+    "Kernel",
+    "Packet",
+    "Result",
+    "Scenario",
+    "Schedule",
+    "TraceEvent",
+    "accept_capacity",
+    "simulate",
+    "syn_queue_capacity",
+    "syn_schedule",
+    "synack_schedule",
+]

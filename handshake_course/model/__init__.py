@@ -1,0 +1,26 @@
+"""The kernel model: a deterministic discrete-event simulation of Linux TCP connection
+establishment, per kernel version. Knows nothing of plots or widgets."""
+
+from .profiles import SETTINGS, VERSIONS, Kernel
+from .result import ClientRecord, Packet, Result, SsListener, TraceEvent
+from .rules import Schedule, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
+from .scenario import Scenario
+from .simulation import simulate
+
+__all__ = [
+    "SETTINGS",
+    "VERSIONS",
+    "ClientRecord",
+    "Kernel",
+    "Packet",
+    "Result",
+    "Scenario",
+    "Schedule",
+    "SsListener",
+    "TraceEvent",
+    "accept_capacity",
+    "simulate",
+    "syn_queue_capacity",
+    "syn_schedule",
+    "synack_schedule",
+]

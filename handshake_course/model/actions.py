@@ -1,0 +1,212 @@
+"""The kernel's actions during a handshake: what each one does, the function path it models on the
+chosen kernel, and the nstat counters it bumps there.
+
+The simulation never bumps a counter directly: it records an action, and the action bumps its
+counters. So the counters always agree with the trace, and each counter's increment site is
+written down once, here, per version (reference: linux-handshake-facts.md, section 1.5 table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .profiles import Kernel
+
+OLD = ("2.6.32", "3.10")  # tcp_v4_conn_request era: listener-scan timer, request socks in a syn_table
+
+
+@dataclass(frozen=True)
+class Action:
+    """One kind of kernel event, resolved for one kernel."""
+
+    name: str
+    host: str  # "client" or "server"
+    what: str
+    path: tuple[str, ...]
+    counters: tuple[str, ...]
+
+
+def _p(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# Receive paths shared by many server actions.
+_RCV_OLD = "tcp_v4_rcv tcp_v4_do_rcv"
+_LISTEN_OLD = f"{_RCV_OLD} tcp_rcv_state_process tcp_v4_conn_request"
+_LISTEN_NEW = "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_v4_conn_request tcp_conn_request"
+_REQ_OLD = f"{_RCV_OLD} tcp_v4_hnd_req tcp_check_req"
+_REQ_NEW = "tcp_v4_rcv tcp_check_req"
+_COOKIE_OLD = f"{_RCV_OLD} tcp_v4_hnd_req cookie_v4_check"
+_COOKIE_NEW = "tcp_v4_rcv tcp_v4_do_rcv tcp_v4_cookie_check cookie_v4_check cookie_tcp_check"
+_TIMER_OLD = "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune tcp_syn_ack_timeout"
+_TIMER_NEW = "reqsk_timer_handler tcp_syn_ack_timeout"
+_SYN_TIMER = "tcp_write_timer_handler tcp_retransmit_timer"
+
+# name: (host, what, path on 2.6.32/3.10, path on 5.15/6.18)
+_TABLE: dict[str, tuple[str, str, str, str]] = {
+    # ---- client ----
+    "connect": ("client", "connect(): ephemeral port chosen, state SYN_SENT, SYN sent, retransmission timer armed",
+                "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect tcp_connect",
+                "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect tcp_connect"),
+    "connect_no_port": ("client", "connect(): no free ephemeral port, fails with EADDRNOTAVAIL",
+                        "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect",
+                        "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect"),
+    "syn_rto": ("client", "SYN retransmission timer fired: SYN sent again, RTO backed off",
+                "tcp_write_timer tcp_retransmit_timer tcp_retransmit_skb",
+                f"{_SYN_TIMER} tcp_retransmit_skb"),
+    "syn_rto_first": ("client", "SYN retransmission timer fired for the first time: SYN sent again, RTO backed off",
+                      "tcp_write_timer tcp_retransmit_timer tcp_retransmit_skb",
+                      f"{_SYN_TIMER} tcp_retransmit_skb"),
+    "syn_give_up": ("client", "SYN retransmission timer fired with the retries used up: connect() fails with ETIMEDOUT",
+                    "tcp_write_timer tcp_retransmit_timer tcp_write_timeout tcp_write_err tcp_done",
+                    f"{_SYN_TIMER} tcp_write_timeout tcp_write_err tcp_done"),
+    "synack_in": ("client", "SYN-ACK in SYN_SENT: ESTABLISHED, timer stopped, ACK sent, connect() returns 0",
+                  f"{_RCV_OLD} tcp_rcv_state_process tcp_rcv_synsent_state_process tcp_finish_connect tcp_send_ack",
+                  "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_rcv_synsent_state_process "
+                  "tcp_finish_connect tcp_send_ack"),
+    "synack_again": ("client", "SYN-ACK while ESTABLISHED (the server resent it): answered with an ACK",
+                     f"{_RCV_OLD} tcp_rcv_established tcp_validate_incoming tcp_send_challenge_ack",
+                     "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_validate_incoming tcp_send_challenge_ack"),
+    "rst_in_syn_sent": ("client", "RST in SYN_SENT: connect() fails with ECONNREFUSED",
+                        f"{_RCV_OLD} tcp_rcv_state_process tcp_rcv_synsent_state_process tcp_reset tcp_done",
+                        "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_rcv_synsent_state_process "
+                        "tcp_reset tcp_done"),
+    "rst_in_established": ("client", "RST while ESTABLISHED: the socket fails with ECONNRESET",
+                           f"{_RCV_OLD} tcp_rcv_established tcp_validate_incoming tcp_reset tcp_done",
+                           "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_validate_incoming tcp_reset tcp_done"),
+    "no_socket_rst": ("client", "segment for a socket that is gone (connect() already failed): answered with RST",
+                      "tcp_v4_rcv tcp_v4_send_reset", "tcp_v4_rcv tcp_v4_send_reset"),
+    # ---- server ----
+    "listen": ("server", "listen(): backlog clamped to somaxconn, listener in LISTEN",
+               "inet_listen inet_csk_listen_start reqsk_queue_alloc",
+               "inet_listen __inet_listen_sk inet_csk_listen_start"),
+    "no_listener_rst": ("server", "SYN for a port with no listener: answered with RST",
+                        "tcp_v4_rcv tcp_v4_send_reset", "tcp_v4_rcv tcp_v4_send_reset"),
+    "syn_new": ("server", "SYN: request sock created in the SYN queue, SYN-ACK sent, SYN-ACK timer armed",
+                f"{_LISTEN_OLD} inet_csk_reqsk_queue_hash_add",
+                f"{_LISTEN_NEW} inet_csk_reqsk_queue_hash_add tcp_v4_send_synack"),
+    "syn_drop_syn_queue_full": ("server", "SYN dropped: SYN queue full and tcp_syncookies=0",
+                                f"{_LISTEN_OLD} tcp_syn_flood_action", f"{_LISTEN_NEW} tcp_syn_flood_action"),
+    "syn_cookie": ("server", "SYN answered with a syncookie SYN-ACK (SYN queue full, or tcp_syncookies=2); "
+                             "no request sock is kept",
+                   f"{_LISTEN_OLD} tcp_syn_flood_action cookie_v4_init_sequence",
+                   f"{_LISTEN_NEW} tcp_syn_flood_action cookie_init_sequence tcp_v4_send_synack"),
+    "syn_drop_accept_queue_full": ("server", "SYN dropped: accept queue full",
+                                   _LISTEN_OLD, _LISTEN_NEW),
+    "syn_drop_last_quarter": ("server", "SYN dropped: tcp_syncookies=0 and the SYN queue reached the last "
+                                        "quarter of tcp_max_syn_backlog, kept for proven peers",
+                              _LISTEN_OLD, _LISTEN_NEW),
+    "syn_again": ("server", "retransmitted SYN for a pending request: SYN-ACK resent at once, timer restarted",
+                  f"{_REQ_OLD} inet_rtx_syn_ack", f"{_REQ_NEW} inet_rtx_syn_ack tcp_rtx_synack"),
+    "syn_again_ratelimited": ("server", "retransmitted SYN within tcp_invalid_ratelimit of the last answer: ignored",
+                              f"{_REQ_OLD} tcp_oow_rate_limited", f"{_REQ_NEW} tcp_oow_rate_limited"),
+    "syn_for_child": ("server", "SYN for a connection that already has a child socket: the child handles it",
+                      f"{_RCV_OLD} tcp_rcv_established", "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established"),
+    "synack_rto": ("server", "SYN-ACK timer: the request timed out, SYN-ACK resent",
+                   f"{_TIMER_OLD} inet_rtx_syn_ack", f"{_TIMER_NEW} tcp_rtx_synack"),
+    "synack_give_up": ("server", "SYN-ACK timer: retries used up, request sock dropped",
+                       f"{_TIMER_OLD} inet_csk_reqsk_queue_unlink",
+                       f"{_TIMER_NEW} inet_csk_reqsk_queue_drop_and_put"),
+    "ack_new_child": ("server", "final ACK: child socket created and put in the accept queue",
+                      f"{_REQ_OLD} tcp_v4_syn_recv_sock tcp_create_openreq_child inet_csk_reqsk_queue_add",
+                      f"{_REQ_NEW} tcp_v4_syn_recv_sock tcp_create_openreq_child inet_csk_complete_hashdance "
+                      "inet_csk_reqsk_queue_add"),
+    "ack_accept_queue_full": ("server", "final ACK dropped: accept queue full; request marked acked, "
+                                        "its SYN-ACK will be resent at the next timeout",
+                              f"{_REQ_OLD} tcp_v4_syn_recv_sock", f"{_REQ_NEW} tcp_v4_syn_recv_sock"),
+    "ack_accept_queue_full_abort": ("server", "final ACK with the accept queue full and tcp_abort_on_overflow=1: "
+                                              "RST sent, request dropped",
+                                    f"{_REQ_OLD} tcp_v4_syn_recv_sock tcp_v4_send_reset",
+                                    f"{_REQ_NEW} tcp_v4_syn_recv_sock tcp_v4_send_reset"),
+    "ack_cookie": ("server", "ACK with a valid syncookie: child socket rebuilt from it and queued",
+                   f"{_COOKIE_OLD} get_cookie_sock tcp_v4_syn_recv_sock",
+                   f"{_COOKIE_NEW} tcp_get_cookie_sock tcp_v4_syn_recv_sock"),
+    "ack_cookie_accept_queue_full": ("server", "ACK with a valid syncookie but the accept queue is full: "
+                                               "dropped, nothing kept",
+                                     f"{_COOKIE_OLD} get_cookie_sock tcp_v4_syn_recv_sock",
+                                     f"{_COOKIE_NEW} tcp_get_cookie_sock tcp_v4_syn_recv_sock"),
+    "ack_cookie_invalid": ("server", "ACK matches no request and is no valid cookie: answered with RST",
+                           f"{_COOKIE_OLD} tcp_rcv_state_process tcp_v4_send_reset",
+                           f"{_COOKIE_NEW} tcp_rcv_state_process tcp_v4_send_reset"),
+    "ack_no_request": ("server", "ACK matches no request (and no cookie is checked): answered with RST",
+                       f"{_RCV_OLD} tcp_v4_hnd_req tcp_rcv_state_process tcp_v4_send_reset",
+                       "tcp_v4_rcv tcp_v4_do_rcv tcp_v4_cookie_check tcp_rcv_state_process tcp_v4_send_reset"),
+    "ack_for_child": ("server", "ACK for a connection that already has a child socket: the child takes it",
+                      f"{_RCV_OLD} tcp_rcv_state_process", "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process"),
+    "rst_for_request": ("server", "RST for a pending request: request sock dropped",
+                        f"{_REQ_OLD} inet_csk_reqsk_queue_drop", f"{_REQ_NEW} inet_csk_reqsk_queue_drop"),
+    "accept": ("server", "accept(): the oldest connection leaves the accept queue",
+               "inet_accept inet_csk_accept reqsk_queue_remove",
+               "do_accept inet_accept inet_csk_accept reqsk_queue_remove"),
+}
+
+NAMES: tuple[str, ...] = tuple(_TABLE)
+INDEX: dict[str, int] = {n: i for i, n in enumerate(NAMES)}
+
+# The counters that could exist anywhere; a kernel lists those it has (see counters_of).
+SERVER_COUNTERS = (
+    "TcpPassiveOpens", "TcpRetransSegs", "TcpOutRsts", "TcpAttemptFails",
+    "TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
+    "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtSyncookiesFailed", "TcpExtTCPTimeouts",
+    "TcpExtTCPSynRetrans", "TcpExtEmbryonicRsts", "TcpExtTCPACKSkippedSynRecv",
+)
+CLIENT_COUNTERS = (
+    "TcpActiveOpens", "TcpAttemptFails", "TcpEstabResets", "TcpRetransSegs", "TcpOutRsts", "TcpInErrs",
+    "TcpExtTCPTimeouts", "TcpExtTCPSynRetrans", "TcpExtTCPSYNChallenge", "TcpExtDelayedACKLost",
+)
+
+
+def _counters(name: str, k: Kernel) -> tuple[str, ...]:
+    """Where each action bumps which counter, per version (the increment sites are in the docstring
+    of each branch's kernel function; see linux-handshake-facts.md 1.5)."""
+    synretrans = ("TcpExtTCPSynRetrans",) if k.synretrans_counter else ()
+    listen_drop = ("TcpExtListenDrops",)
+    return {
+        "connect": ("TcpActiveOpens",),  # tcp_connect
+        "syn_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs") + synretrans,  # tcp_retransmit_timer
+        "syn_rto": (("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()) + ("TcpRetransSegs",) + synretrans,
+        "syn_give_up": (("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()) + ("TcpAttemptFails",),  # tcp_done
+        # tcp_validate_incoming: RFC 5961 challenge ACK since 3.6; 2.6.32 resends an ACK from
+        # tcp_data_queue for the old segment.
+        "synack_again": ("TcpExtTCPSYNChallenge", "TcpInErrs") if k.challenge_ack else ("TcpExtDelayedACKLost",),
+        "rst_in_syn_sent": ("TcpAttemptFails",),  # tcp_done from SYN_SENT
+        "rst_in_established": ("TcpEstabResets",),  # tcp_set_state(TCP_CLOSE) from ESTABLISHED
+        "no_socket_rst": ("TcpOutRsts",),  # tcp_v4_send_reset
+        "no_listener_rst": ("TcpOutRsts",),
+        "syn_drop_syn_queue_full": ("TcpExtTCPReqQFullDrop",) + listen_drop,  # tcp_syn_flood_action; drop:
+        # cookie_v4_init_sequence / cookie_init_sequence; 2.6.32/3.10 then `goto drop_and_free`,
+        # which also counts ListenDrops for every cookie sent.
+        "syn_cookie": ("TcpExtTCPReqQFullDoCookies", "TcpExtSyncookiesSent")
+        + (listen_drop if k.cookie_listen_drop else ()),
+        "syn_drop_accept_queue_full": ("TcpExtListenOverflows",) + listen_drop,
+        "syn_drop_last_quarter": listen_drop,
+        "syn_again": ("TcpRetransSegs",) + synretrans,  # inet_rtx_syn_ack -> tcp_rtx_synack
+        "syn_again_ratelimited": ("TcpExtTCPACKSkippedSynRecv",) if k.has("tcp_invalid_ratelimit") else (),
+        "synack_rto": ("TcpExtTCPTimeouts", "TcpRetransSegs") + synretrans,  # tcp_syn_ack_timeout, rtx
+        "synack_give_up": ("TcpExtTCPTimeouts",),  # tcp_syn_ack_timeout runs before the drop
+        "ack_new_child": ("TcpPassiveOpens",),  # tcp_create_openreq_child
+        "ack_accept_queue_full": ("TcpExtListenOverflows",) + listen_drop,  # tcp_v4_syn_recv_sock exit_overflow
+        "ack_accept_queue_full_abort": ("TcpExtListenOverflows",) + listen_drop
+        + ("TcpExtEmbryonicRsts", "TcpOutRsts"),  # tcp_check_req embryonic_reset
+        "ack_cookie": ("TcpExtSyncookiesRecv", "TcpPassiveOpens"),
+        "ack_cookie_accept_queue_full": ("TcpExtSyncookiesRecv", "TcpExtListenOverflows") + listen_drop,
+        "ack_cookie_invalid": ("TcpExtSyncookiesFailed", "TcpOutRsts"),
+        "ack_no_request": ("TcpOutRsts",),
+        "rst_for_request": ("TcpAttemptFails", "TcpExtEmbryonicRsts"),  # tcp_check_req RST branch
+    }.get(name, ())
+
+
+def actions_for(kernel: Kernel) -> tuple[Action, ...]:
+    """Every action, resolved for `kernel`, in INDEX order."""
+    old = kernel.version in OLD
+    return tuple(
+        Action(name, host, what, _p(path_old if old else path_new), _counters(name, kernel))
+        for name, (host, what, path_old, path_new) in _TABLE.items()
+    )
+
+
+def counters_of(kernel: Kernel, host: str) -> tuple[str, ...]:
+    """The counters `host` shows for this kernel, in nstat's order: those its actions can bump."""
+    names = SERVER_COUNTERS if host == "server" else CLIENT_COUNTERS
+    used = {c for a in actions_for(kernel) if a.host == host for c in a.counters}
+    return tuple(c for c in names if c in used)

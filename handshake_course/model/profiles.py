@@ -1,0 +1,314 @@
+"""Kernel behaviour profiles: the sysctls and behaviour switches of each modelled Linux version.
+
+A profile is a named bundle of defaults. ``Kernel("3.10")`` gives the defaults of that version;
+``Kernel("6.18", tcp_syncookies=0)`` overrides one of them. Two kinds of setting exist:
+
+* **sysctls** carry their real ``/proc/sys/net`` names and the ranges the kernel accepts. A sysctl
+  that a version does not have (``tcp_syn_linear_timeouts`` before 6.5) is refused for that version,
+  as writing it would fail on the real kernel.
+* **switches** name a behaviour that changed between versions (``young_rule``, ``synack_timer``...).
+  They can be flipped on any profile, so a learner can ask "what if 3.10 had the 4.10 rule?".
+
+Each setting documents the kernel function that implements it and the versions it holds for; the
+reference is ``shared/reference/linux-handshake-facts.md`` (sections in brackets below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+VERSIONS: tuple[str, ...] = ("2.6.32", "3.10", "5.15", "6.18")
+"""The modelled kernels, oldest first. 6.18 is the kernel this project's machines run."""
+
+INT_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One tunable of the model: a sysctl or a behaviour switch."""
+
+    name: str
+    kind: str  # "sysctl" or "switch"
+    doc: str
+    where: str  # kernel function(s) that read it
+    defaults: Mapping[str, Any]  # version -> default; a missing version lacks the sysctl
+    choices: tuple[Any, ...] | None = None
+    lo: float | None = None
+    hi: float | None = None
+
+    def check(self, version: str, value: Any) -> Any:
+        """Return ``value`` normalised, or raise ValueError naming this setting and its range."""
+        if version not in self.defaults:
+            since = min(self.defaults, key=VERSIONS.index)
+            raise ValueError(
+                f"{self.name}: Linux {version} has no such sysctl (the modelled kernels that have it: "
+                f"{', '.join(sorted(self.defaults, key=VERSIONS.index))}; it is new since {since} or later)"
+            )
+        if self.name == "ip_local_port_range":
+            return _check_port_range(self, version, value)
+        if self.choices is not None:
+            if value not in self.choices or isinstance(value, bool) != isinstance(self.choices[0], bool):
+                raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}; got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{self.name} must be a number from {self.lo:g} to {self.hi:g}; got {value!r}")
+        if isinstance(self.lo, int) and isinstance(self.hi, int) and not float(value).is_integer():
+            raise ValueError(f"{self.name} must be a whole number from {self.lo} to {self.hi}; got {value!r}")
+        assert self.lo is not None and self.hi is not None
+        if not self.lo <= value <= self.hi:
+            raise ValueError(f"{self.name} must be from {self.lo:g} to {self.hi:g}; got {value!r}")
+        return int(value) if isinstance(self.lo, int) and isinstance(self.hi, int) else float(value)
+
+
+def _check_port_range(setting: Setting, version: str, value: Any) -> tuple[int, int]:
+    low_min = 1 if version in ("2.6.32", "3.10") else 1024  # 6.x: low >= ip_unprivileged_port_start
+    try:
+        low, high = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{setting.name} must be a pair (low, high); got {value!r}") from None
+    if not (low_min <= low <= high <= 65535):
+        raise ValueError(f"{setting.name} must satisfy {low_min} <= low <= high <= 65535; got {value!r}")
+    return (low, high)
+
+
+def _all(value: Any) -> dict[str, Any]:
+    return {v: value for v in VERSIONS}
+
+
+_SETTINGS: tuple[Setting, ...] = (
+    # ---- sysctls ---------------------------------------------------------------------------
+    Setting(
+        "somaxconn", "sysctl",
+        "Upper bound on listen()'s backlog; a larger or negative backlog becomes somaxconn [1.2]. "
+        "128 until 5.3, 4096 since 5.4 (19f92a030ca6).",
+        "__sys_listen (net/socket.c), all versions",
+        {"2.6.32": 128, "3.10": 128, "5.15": 4096, "6.18": 4096}, lo=0, hi=INT_MAX,
+    ),
+    Setting(
+        "tcp_max_syn_backlog", "sysctl",
+        "Sizes the 2.6.32/3.10 SYN table (min(backlog, this), at least 8, rounded up to a power of two) "
+        "and, with syncookies off, reserves the last quarter of it for proven peers [1.3]. The default "
+        "depends on memory; the values here are those of a 24 GiB machine (6.18: measured on ours).",
+        "reqsk_queue_alloc (3.10); tcp_v4_conn_request (3.10) / tcp_conn_request (4.4+)",
+        {"2.6.32": 1024, "3.10": 1024, "5.15": 2048, "6.18": 2048}, lo=0, hi=INT_MAX,
+    ),
+    Setting(
+        "tcp_syncookies", "sysctl",
+        "0: drop SYNs when the SYN queue is full; 1: answer them with a cookie; 2 (since 3.12): cookies "
+        "for every SYN. On 2.6.32 and 3.10 the kernel accepts 2 but treats any nonzero value as 1 [1.5].",
+        "tcp_syn_flood_action, cookie_v4_check; all versions",
+        _all(1), choices=(0, 1, 2),
+    ),
+    Setting(
+        "tcp_syn_retries", "sysctl",
+        "How many times connect() retransmits its SYN before giving up with ETIMEDOUT; "
+        "5 in 2.6.32, 6 since 3.7 [1.7].",
+        "tcp_write_timeout (net/ipv4/tcp_timer.c), all versions",
+        {"2.6.32": 5, "3.10": 6, "5.15": 6, "6.18": 6}, lo=1, hi=127,
+    ),
+    Setting(
+        "tcp_synack_retries", "sysctl",
+        "How many times the server retransmits a SYN-ACK before dropping the request sock [1.9].",
+        "inet_csk_reqsk_queue_prune (2.6.32/3.10), reqsk_timer_handler (4.1+)",
+        _all(5), lo=0, hi=255,
+    ),
+    Setting(
+        "tcp_abort_on_overflow", "sysctl",
+        "What the server does with a final ACK when the accept queue is full: 0 drops it and marks the "
+        "request acked (the SYN-ACK is retransmitted later), 1 answers with RST [1.6].",
+        "tcp_check_req (net/ipv4/tcp_minisocks.c), all versions",
+        _all(0), choices=(0, 1),
+    ),
+    Setting(
+        "tcp_syn_linear_timeouts", "sysctl",
+        "Since 6.5 (ccce324dabfe): the first N SYN retransmissions keep the initial RTO before the "
+        "exponential backoff starts, and connect() is allowed N extra retransmissions [1.7].",
+        "tcp_retransmit_timer, tcp_write_timeout (6.5+)",
+        {"6.18": 4}, lo=0, hi=127,
+    ),
+    Setting(
+        "ip_local_port_range", "sysctl",
+        "The ephemeral ports connect() chooses from; 32768-61000 until 4.3, 32768-60999 since 4.4 [1.12].",
+        "__inet_hash_connect (net/ipv4/inet_hashtables.c), all versions",
+        {"2.6.32": (32768, 61000), "3.10": (32768, 61000), "5.15": (32768, 60999), "6.18": (32768, 60999)},
+    ),
+    Setting(
+        "tcp_invalid_ratelimit", "sysctl",
+        "Minimum gap in seconds between two answers to out-of-window packets of one request sock, such "
+        "as SYN-ACKs resent for retransmitted SYNs (the kernel stores milliseconds; here seconds).",
+        "tcp_oow_rate_limited, called from tcp_check_req (4.0+)",
+        {"5.15": 0.5, "6.18": 0.5}, lo=0.0, hi=INT_MAX / 1000,
+    ),
+    # ---- behaviour switches ------------------------------------------------------------------
+    Setting(
+        "tcp_timeout_init", "switch",
+        "Initial RTO of the SYN and of the SYN-ACK, in seconds: TCP_TIMEOUT_INIT is 3 s until 3.0, "
+        "1 s since 3.1 (9ad7c049f0f7). Changeable on a live kernel only through a BPF sock_ops program.",
+        "tcp_connect_init / tcp_timeout_init; inet_csk_reqsk_queue_hash_add",
+        {"2.6.32": 3.0, "3.10": 1.0, "5.15": 1.0, "6.18": 1.0}, lo=0.001, hi=120.0,
+    ),
+    Setting(
+        "syn_queue_limit", "switch",
+        "When the SYN queue counts as full [1.3]: 'table' - 2.6.32/3.10 hash table of "
+        "roundup_pow_of_two(max(min(backlog, tcp_max_syn_backlog), 8) + 1) slots, full at qlen >= slots; "
+        "'qlen>=backlog' - 4.4 to 6.12 (ef547f2ac16b); 'qlen>backlog' - 6.13+ and Jan 2025 stable (3479c7549fb1).",
+        "reqsk_queue_is_full (3.10), inet_csk_reqsk_queue_is_full (4.4+)",
+        {"2.6.32": "table", "3.10": "table", "5.15": "qlen>=backlog", "6.18": "qlen>backlog"},
+        choices=("table", "qlen>=backlog", "qlen>backlog"),
+    ),
+    Setting(
+        "young_rule", "switch",
+        "Before 4.10 a SYN is dropped for a full accept queue only while more than one 'young' request "
+        "(no SYN-ACK timeout yet) waits; since 4.10 (5ea8ea2cb7f1) it is dropped whenever the accept "
+        "queue is full [1.4].",
+        "tcp_v4_conn_request (<4.10), tcp_conn_request (4.10+)",
+        {"2.6.32": True, "3.10": True, "5.15": False, "6.18": False}, choices=(True, False),
+    ),
+    Setting(
+        "synack_timer", "switch",
+        "'listener_scan' - until 4.0 one listener timer ticks every 200 ms and scans part of the SYN "
+        "table; 'per_request' - since 4.1 (fa76ce7328b2) each request sock has its own timer [1.9].",
+        "inet_csk_reqsk_queue_prune (<4.1), reqsk_timer_handler (4.1+)",
+        {"2.6.32": "listener_scan", "3.10": "listener_scan", "5.15": "per_request", "6.18": "per_request"},
+        choices=("listener_scan", "per_request"),
+    ),
+    Setting(
+        "syn_expiry", "switch",
+        "When connect() gives up [1.7]: 'time_rto_min' - 2.6.32.2's retransmits_timed_out() measured "
+        "from TCP_RTO_MIN (gives up after ~12.6 s of retries); 'time' - 3.10, elapsed time against "
+        "((2 << n) - 1) * initial RTO; 'count_or_time' - 5.x/6.x, n (+ linear timeouts) retransmissions, "
+        "or that time.",
+        "tcp_write_timeout, retransmits_timed_out",
+        {"2.6.32": "time_rto_min", "3.10": "time", "5.15": "count_or_time", "6.18": "count_or_time"},
+        choices=("time_rto_min", "time", "count_or_time"),
+    ),
+    Setting(
+        "port_selection", "switch",
+        "How connect() picks its ephemeral port [1.12]: 'hint' - 3.10 sequential scan from a keyed "
+        "hash plus a global hint; 'even_first' - 5.12-5.15 perturbation table (256 slots), even ports "
+        "first, table += i + 2; 'even_first_random' - 2022 hardening in 6.x, 65536 slots, random even "
+        "steps, re-salted every 10 s.",
+        "__inet_hash_connect",
+        {"2.6.32": "hint", "3.10": "hint", "5.15": "even_first", "6.18": "even_first_random"},
+        choices=("hint", "even_first", "even_first_random"),
+    ),
+    Setting(
+        "cookie_window", "switch",
+        "How long after the last SYN-queue overflow a cookie ACK is still checked, in seconds: "
+        "3 s until 4.x (TCP_TIMEOUT_FALLBACK), 120 s in 6.x (TCP_SYNCOOKIE_VALID) [1.5].",
+        "tcp_synq_no_recent_overflow",
+        {"2.6.32": 3.0, "3.10": 3.0, "5.15": 120.0, "6.18": 120.0}, lo=0.0, hi=600.0,
+    ),
+    Setting(
+        "timeouts_every_rto", "switch",
+        "TCPTimeouts counts every RTO of a connecting socket, the final one included (5.x/6.x); before "
+        "(2.6.32, 3.10) only the first RTO, when icsk_retransmits == 0, and not the one that gives up.",
+        "tcp_retransmit_timer",
+        {"2.6.32": False, "3.10": False, "5.15": True, "6.18": True}, choices=(True, False),
+    ),
+)
+
+SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS})
+
+# Facts of a version that are not tunable: constants and counters that exist.
+_FIXED: dict[str, dict[str, Any]] = {
+    "2.6.32": dict(backlog_bits=16, challenge_ack=False, cookie_listen_drop=True,
+                   synretrans_counter=False, hz=1000, release="2.6.32.2"),
+    "3.10": dict(backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
+                 synretrans_counter=False, hz=1000, release="3.10.108"),
+    "5.15": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
+                 synretrans_counter=True, hz=250, release="5.15.0"),
+    "6.18": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
+                 synretrans_counter=True, hz=250, release="6.18.24"),
+}
+
+TCP_RTO_MAX = 120.0
+"""Seconds; the cap of every RTO and the unit of the linear part of the give-up time (include/net/tcp.h)."""
+TCP_RTO_MIN = 0.2
+"""Seconds; 2.6.32.2 measures the SYN give-up time in these units (see ``syn_expiry``)."""
+TCP_SYNQ_INTERVAL = 0.2
+"""Seconds between two scans of the SYN table by the 2.6.32/3.10 listener timer."""
+
+
+class Kernel:
+    """A Linux kernel version with sysctl and switch overrides.
+
+    >>> Kernel("3.10").somaxconn
+    128
+    >>> Kernel("6.18", tcp_syn_linear_timeouts=0).tcp_syn_linear_timeouts
+    0
+    """
+
+    __slots__ = ("version", "_values", "_overrides")
+
+    def __init__(self, version: str = "6.18", **settings: Any) -> None:
+        version = str(version)
+        if version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}; got {version!r}")
+        values: dict[str, Any] = {n: s.defaults[version] for n, s in SETTINGS.items() if version in s.defaults}
+        for name, value in settings.items():
+            if name not in SETTINGS:
+                raise ValueError(
+                    f"unknown sysctl or switch {name!r}; known: {', '.join(sorted(SETTINGS))}"
+                )
+            values[name] = SETTINGS[name].check(version, value)
+        object.__setattr__(self, "version", version)
+        object.__setattr__(self, "_values", MappingProxyType(values))
+        object.__setattr__(self, "_overrides", MappingProxyType(dict(settings)))
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        version = object.__getattribute__(self, "version")
+        if name in SETTINGS:
+            return SETTINGS[name].check(version, None)  # raises: this version lacks it
+        if name in _FIXED[version]:
+            return _FIXED[version][name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Kernel is immutable; make a new one with Kernel(version, **settings)")
+
+    def has(self, name: str) -> bool:
+        """Whether this version has the sysctl ``name``."""
+        return name in self._values
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Every sysctl and switch of this kernel with its value."""
+        return self._values
+
+    @property
+    def overrides(self) -> Mapping[str, Any]:
+        """The settings given explicitly, as passed."""
+        return self._overrides
+
+    @property
+    def tcp_syncookies_effective(self) -> int:
+        """tcp_syncookies as the kernel acts on it: before 3.12 any nonzero value means 1."""
+        value = self._values["tcp_syncookies"]
+        return min(value, 1) if self.version in ("2.6.32", "3.10") else value
+
+    def replace(self, **settings: Any) -> Kernel:
+        """A copy with more overrides."""
+        return Kernel(self.version, **{**self._overrides, **settings})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Kernel) and (self.version, dict(self._values)) == (
+            other.version, dict(other._values))
+
+    def __hash__(self) -> int:
+        return hash((self.version, tuple(sorted((k, repr(v)) for k, v in self._values.items()))))
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self._overrides.items())
+        return f"Kernel({self.version!r}{extra})"
+
+
+def as_kernel(kernel: Kernel | str) -> Kernel:
+    """Accept a Kernel or a bare version string."""
+    return kernel if isinstance(kernel, Kernel) else Kernel(kernel)

@@ -1,0 +1,291 @@
+"""What a simulation returns: per-client records, every packet, every kernel event, queue lengths,
+nstat counters, and the listener as ``ss`` shows it.
+
+Packets and trace events can number in the millions (a SYN flood), so they are stored column-wise
+in ``array`` buffers and turned into small frozen records only when read. Columns are exposed too
+(``result.packets.times``) for plots that want them all at once.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    from .actions import Action
+    from .profiles import Kernel
+    from .scenario import Scenario
+
+SENDERS = ("client", "server", "flood")
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST")
+OUTCOMES = ("accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting")
+"""Where a client ends. "established": the client is ESTABLISHED but the server holds no child for
+it (its final ACK was dropped or lost, or a cookie ACK met a full accept queue). "no_port": connect()
+found no free ephemeral port (EADDRNOTAVAIL)."""
+
+US = 1_000_000  # the simulation clock counts microseconds
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One segment on the wire. ``time`` is when it was sent; ``arrives`` is None if it was lost."""
+
+    time: float
+    sender: str
+    kind: str
+    client: int | None
+    retransmission: bool
+    lost: bool
+    arrives: float | None
+
+
+class PacketLog(Sequence[Packet]):
+    """Every packet sent, in sending order (column storage)."""
+
+    def __init__(self) -> None:
+        self._time_us = array("q")
+        self._info = array("q")  # client << 8 | sender << 4 | kind << 2 | retrans << 1 | lost
+        self._sorted = True
+        self.one_way_us = 0
+
+    def add(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
+        self._time_us.append(t)
+        self._info.append((client << 8) | (sender << 4) | (kind << 2) | (retrans << 1) | lost)
+
+    def add_unordered(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
+        """Add a packet recorded after later ones (a flood SYN is logged when it arrives)."""
+        if self._time_us and t < self._time_us[-1]:
+            self._sorted = False
+        self.add(t, sender, kind, client, retrans, lost)
+
+    def _order(self) -> None:
+        """Sort by sending time once, when first read (stable: equal times keep their order)."""
+        if not self._sorted:
+            order = sorted(range(len(self._time_us)), key=self._time_us.__getitem__)
+            self._time_us = array("q", (self._time_us[i] for i in order))
+            self._info = array("q", (self._info[i] for i in order))
+            self._sorted = True
+
+    @property
+    def time_us(self) -> array:
+        self._order()
+        return self._time_us
+
+    @property
+    def info(self) -> array:
+        self._order()
+        return self._info
+
+    def __len__(self) -> int:
+        return len(self._time_us)
+
+    def _make(self, i: int) -> Packet:
+        t, info = self.time_us[i], self.info[i]
+        client = info >> 8
+        lost = bool(info & 1)
+        return Packet(t / US, SENDERS[(info >> 4) & 3], KINDS[(info >> 2) & 3],
+                      None if client < 0 else client, bool(info & 2), lost,
+                      None if lost else (t + self.one_way_us) / US)
+
+    @overload
+    def __getitem__(self, i: int) -> Packet: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Packet]: ...
+    def __getitem__(self, i: int | slice) -> Packet | list[Packet]:
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._make(i)
+
+    def __iter__(self) -> Iterator[Packet]:
+        return (self._make(i) for i in range(len(self)))
+
+    @property
+    def times(self) -> list[float]:
+        return [t / US for t in self.time_us]
+
+    def of_client(self, client: int) -> list[Packet]:
+        """The packets of one client's handshake, in order."""
+        return [self._make(i) for i, info in enumerate(self.info) if info >> 8 == client]
+
+    def tally(self, kind: str | None = None, sender: str | None = None, lost: bool | None = None) -> int:
+        """How many packets match all the given filters."""
+        k = None if kind is None else KINDS.index(kind)
+        s = None if sender is None else SENDERS.index(sender)
+        n = 0
+        for info in self.info:
+            if (k is None or (info >> 2) & 3 == k) and (s is None or (info >> 4) & 3 == s) and (
+                    lost is None or bool(info & 1) == lost):
+                n += 1
+        return n
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEvent:
+    """One thing the kernel did, with the function path it models and the counters it bumped."""
+
+    time: float
+    host: str  # "client" or "server"
+    action: str
+    client: int | None
+    what: str
+    path: tuple[str, ...]
+    counters: tuple[str, ...]
+    syn_queue: int
+    accept_queue: int
+
+    @property
+    def function_path(self) -> str:
+        return " -> ".join(self.path)
+
+
+class Trace(Sequence[TraceEvent]):
+    """Kernel events in time order (column storage)."""
+
+    def __init__(self, actions: Sequence[Action]) -> None:
+        self.actions = actions
+        self.time_us = array("q")
+        self.info = array("q")  # client << 8 | action index
+        self.queues = array("q")  # syn << 32 | accept
+
+    def __len__(self) -> int:
+        return len(self.time_us)
+
+    def _make(self, i: int) -> TraceEvent:
+        info, q = self.info[i], self.queues[i]
+        a = self.actions[info & 255]
+        client = info >> 8
+        return TraceEvent(self.time_us[i] / US, a.host, a.name, None if client < 0 else client,
+                          a.what, a.path, a.counters, q >> 32, q & 0xFFFFFFFF)
+
+    @overload
+    def __getitem__(self, i: int) -> TraceEvent: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[TraceEvent]: ...
+    def __getitem__(self, i: int | slice) -> TraceEvent | list[TraceEvent]:
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._make(i)
+
+    def __iter__(self) -> Iterator[TraceEvent]:
+        return (self._make(i) for i in range(len(self)))
+
+    def of_client(self, client: int) -> list[TraceEvent]:
+        """The kernel events that concern one client, in order."""
+        return [self._make(i) for i, info in enumerate(self.info) if info >> 8 == client]
+
+    def actions_count(self) -> Counter[str]:
+        """How often each action happened."""
+        counts = Counter(info & 255 for info in self.info)
+        return Counter({self.actions[k].name: n for k, n in counts.items()})
+
+
+@dataclass(frozen=True)
+class Queues:
+    """Lengths of the SYN queue (request socks) and the accept queue after each change."""
+
+    times: array
+    syn: array
+    accept: array
+
+    def at(self, t: float) -> tuple[int, int]:
+        """(SYN-queue length, accept-queue length) at time t."""
+        i = bisect_right(self.times, t) - 1
+        return (0, 0) if i < 0 else (self.syn[i], self.accept[i])
+
+
+@dataclass(frozen=True, slots=True)
+class SsListener:
+    """The listener as ``ss -lnt`` shows it, plus the SYN-RECV sockets ``ss -nt state syn-recv`` lists."""
+
+    recv_q: int  # accept-queue length (sk_ack_backlog)
+    send_q: int  # the effective backlog (sk_max_ack_backlog)
+    syn_recv: int  # request socks in the SYN queue
+    port: int = 8080
+
+    def __str__(self) -> str:
+        return (f"State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                f"LISTEN {self.recv_q:<6} {self.send_q:<6} 0.0.0.0:{self.port:<13} 0.0.0.0:*")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """How one connect() went."""
+
+    index: int
+    start: float
+    port: int | None
+    outcome: str
+    syn_times: tuple[float, ...]
+    connected_at: float | None  # connect() returned success (SYN-ACK received)
+    accepted_at: float | None  # the server application's accept() returned it
+    failed_at: float | None
+    errno: str | None
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds from connect() to ESTABLISHED, or None if it never connected."""
+        return None if self.connected_at is None else self.connected_at - self.start
+
+
+@dataclass(frozen=True)
+class Listener:
+    """The listener as listen() set it up."""
+
+    backlog: int  # sk_max_ack_backlog after the somaxconn clamp
+    accept_capacity: int  # connections the accept queue holds: backlog + 1
+    syn_capacity: int  # request socks the SYN queue holds before it counts as full
+    syn_table: int | None  # 2.6.32/3.10 SYN hash-table size, else None
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything one simulation produced. Times are seconds from the start."""
+
+    scenario: Scenario
+    clients: tuple[ClientRecord, ...]
+    packets: PacketLog
+    trace: Trace
+    queues: Queues
+    server_counters: Mapping[str, int]
+    client_counters: Mapping[str, int]
+    listener: Listener | None
+    log: tuple[tuple[float, str], ...]  # kernel log lines (dmesg)
+    end: float  # the time the simulation stopped
+    events: int  # discrete events processed
+    counters: Mapping[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        merged = Counter(self.server_counters)
+        merged.update(self.client_counters)
+        object.__setattr__(self, "counters", dict(sorted(merged.items())))
+
+    @property
+    def kernel(self) -> Kernel:
+        return self.scenario.kernel  # type: ignore[return-value]
+
+    def ss(self, t: float | None = None) -> SsListener:
+        """The listener at time t (default: the end), as ``ss`` reports it."""
+        if self.listener is None:
+            raise ValueError("there is no listener in this scenario (backlog=None)")
+        syn, acc = self.queues.at(self.end if t is None else t)
+        return SsListener(acc, self.listener.backlog, syn)
+
+    def outcomes(self) -> Counter[str]:
+        """How many clients ended in each outcome."""
+        return Counter(c.outcome for c in self.clients)
+
+    def latencies(self) -> list[float]:
+        """connect() latencies of the clients that connected, in client order."""
+        return [c.latency for c in self.clients if c.latency is not None]

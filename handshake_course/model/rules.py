@@ -1,0 +1,202 @@
+"""The kernel's handshake rules as pure functions of a Kernel: backlog clamp, queue limits, RTO
+backoff, the connect() give-up test, SYN-ACK retry pruning. The simulation calls these same
+functions at run time, and the closed forms below (``syn_schedule``...) replay them without a
+simulation, so a lesson's table and a simulated trace can never disagree.
+
+Times are integer microseconds internally (like jiffies, but finer), seconds at the public surface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .profiles import TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
+
+US = 1_000_000
+RTO_MAX_US = int(TCP_RTO_MAX * US)
+RTO_MIN_US = int(TCP_RTO_MIN * US)
+
+
+def to_us(seconds: float) -> int:
+    return round(seconds * US)
+
+
+# ---- listen() ---------------------------------------------------------------------------------
+
+def effective_backlog(kernel: Kernel | str, backlog: int) -> int:
+    """sk_max_ack_backlog after listen(fd, backlog).
+
+    __sys_listen (net/socket.c, all versions): ``if ((unsigned int)backlog > somaxconn) backlog =
+    somaxconn``, so a negative backlog also becomes somaxconn. 2.6.32 and 3.10 keep it in an
+    unsigned short, so values above 65535 wrap (sock.h); 4.19+ use u32.
+    """
+    k = as_kernel(kernel)
+    b = k.somaxconn if (backlog < 0 or backlog > k.somaxconn) else backlog
+    return b & 0xFFFF if k.backlog_bits == 16 else b
+
+
+def syn_table_size(kernel: Kernel | str, backlog: int) -> int | None:
+    """2.6.32/3.10 SYN hash-table slots (reqsk_queue_alloc), or None on kernels without the table.
+
+    nr_table_entries = roundup_pow_of_two(max(min(backlog, tcp_max_syn_backlog), 8) + 1)
+    """
+    k = as_kernel(kernel)
+    if k.syn_queue_limit != "table":
+        return None
+    n = max(min(effective_backlog(k, backlog), k.tcp_max_syn_backlog), 8) + 1
+    return 1 << (n - 1).bit_length()
+
+
+def accept_capacity(kernel: Kernel | str, backlog: int) -> int:
+    """Connections the accept queue holds: backlog + 1, because sk_acceptq_is_full() tests
+    ``sk_ack_backlog > sk_max_ack_backlog`` before adding (sock.h, 2.6.32 to 6.18)."""
+    return effective_backlog(kernel, backlog) + 1
+
+
+def syn_queue_full(kernel: Kernel, qlen: int, backlog: int, table: int | None) -> bool:
+    """Whether a new SYN finds the SYN queue full (see the ``syn_queue_limit`` switch)."""
+    rule = kernel.syn_queue_limit
+    if rule == "table":
+        return qlen >= (table if table is not None else 16)  # reqsk_queue_is_full: qlen >> max_qlen_log
+    if rule == "qlen>=backlog":
+        return qlen >= backlog
+    return qlen > backlog
+
+
+def last_quarter_drop(kernel: Kernel, qlen: int) -> bool:
+    """With tcp_syncookies=0, an unproven peer's SYN is dropped once the SYN queue reaches the last
+    quarter of tcp_max_syn_backlog: ``max_syn_backlog - qlen < max_syn_backlog >> 2``
+    (tcp_v4_conn_request in 2.6.32/3.10, tcp_conn_request in 4.4+)."""
+    m = kernel.tcp_max_syn_backlog
+    return kernel.tcp_syncookies == 0 and m - qlen < (m >> 2)
+
+
+def syn_queue_capacity(kernel: Kernel | str, backlog: int, *, last_quarter: bool = True) -> int:
+    """How many request socks the SYN queue holds before further SYNs are refused or answered
+    with cookies. With tcp_syncookies=0 the last-quarter rule (for peers without tcp_metrics, as
+    all peers are on 3.10) lowers it to tcp_max_syn_backlog - tcp_max_syn_backlog // 4 + 1,
+    unless ``last_quarter=False``."""
+    k = as_kernel(kernel)
+    b = effective_backlog(k, backlog)
+    table = syn_table_size(k, backlog)
+    rule = k.syn_queue_limit
+    cap = table if table is not None else (b if rule == "qlen>=backlog" else b + 1)
+    if last_quarter and k.tcp_syncookies == 0:
+        m = k.tcp_max_syn_backlog
+        cap = min(cap, m - (m >> 2) + 1)
+    return cap
+
+
+# ---- connect(): the SYN retransmission timer ---------------------------------------------------
+
+def model_timeout_us(boundary: int, rto_base_us: int) -> int:
+    """tcp_model_timeout(): the time `boundary` exponential retransmissions take from rto_base,
+    with RTOs capped at TCP_RTO_MAX (retransmits_timed_out in 2.6.32-4.x, tcp_model_timeout since 5.x)."""
+    thresh = (RTO_MAX_US // rto_base_us).bit_length() - 1  # ilog2(TCP_RTO_MAX / rto_base)
+    if boundary <= thresh:
+        return ((2 << boundary) - 1) * rto_base_us
+    return ((2 << thresh) - 1) * rto_base_us + (boundary - thresh) * RTO_MAX_US
+
+
+def linear_timeouts(kernel: Kernel) -> int:
+    return kernel.tcp_syn_linear_timeouts if kernel.has("tcp_syn_linear_timeouts") else 0
+
+
+def syn_rto_after_us(kernel: Kernel, fires: int) -> int:
+    """The SYN RTO armed after the timer has fired `fires` times (tcp_retransmit_timer): the RTO
+    doubles after each fire, capped at TCP_RTO_MAX, except that 6.5+ keeps the initial RTO while
+    fires <= tcp_syn_linear_timeouts."""
+    base = to_us(kernel.tcp_timeout_init)
+    doublings = max(0, fires - linear_timeouts(kernel))
+    return min(base << min(doublings, 40), RTO_MAX_US)
+
+
+def syn_expired(kernel: Kernel, retransmits: int, elapsed_us: int, retry_until: int) -> bool:
+    """tcp_write_timeout() for a socket in SYN_SENT, called when its timer fires, before it would
+    retransmit again (see the ``syn_expiry`` switch)."""
+    rule = kernel.syn_expiry
+    if rule == "count_or_time" and retransmits >= retry_until + linear_timeouts(kernel):
+        return True
+    if retransmits == 0:  # retransmits_timed_out() is false before the first retransmission
+        return False
+    base = RTO_MIN_US if rule == "time_rto_min" else to_us(kernel.tcp_timeout_init)
+    return elapsed_us >= model_timeout_us(retry_until, base)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a handshake packet is sent and when the sender gives up, in seconds from the first send."""
+
+    send_times: tuple[float, ...]
+    give_up: float
+
+    @property
+    def retransmissions(self) -> int:
+        return len(self.send_times) - 1
+
+
+def syn_schedule(kernel: Kernel | str, syncnt: int | None = None) -> Schedule:
+    """The SYNs connect() sends when nothing answers, and when it fails with ETIMEDOUT.
+
+    >>> syn_schedule("3.10")
+    Schedule(send_times=(0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 63.0), give_up=127.0)
+    >>> syn_schedule("6.18").give_up
+    131.0
+    """
+    k = as_kernel(kernel)
+    retry_until = syncnt or k.tcp_syn_retries
+    sends, t, fires = [0], 0, 0
+    while True:
+        t += syn_rto_after_us(k, fires)
+        fires += 1
+        if syn_expired(k, len(sends) - 1, t, retry_until):
+            return Schedule(tuple(s / US for s in sends), t / US)
+        sends.append(t)
+
+
+# ---- the server: SYN-ACK retransmission --------------------------------------------------------
+
+def synack_timeout_us(kernel: Kernel, num_timeout: int) -> int:
+    """Delay to the next SYN-ACK timeout: min(TCP_TIMEOUT_INIT << num_timeout, TCP_RTO_MAX)
+    (req->expires in 2.6.32/3.10 inet_csk_reqsk_queue_prune, tcp_reqsk_timeout() in 4.1+)."""
+    return min(to_us(kernel.tcp_timeout_init) << min(num_timeout, 40), RTO_MAX_US)
+
+
+def synack_retries(kernel: Kernel, qlen: int, young: int, backlog: int, table: int | None) -> int:
+    """The retry limit for a request whose timer fires now. Under pressure, a queue holding mostly
+    requests that already timed out gets fewer retries (down to 2):
+    3.10 inet_csk_reqsk_queue_prune when qlen >= table/2; 4.1+ reqsk_timer_handler when
+    2 * qlen > max(8, backlog)."""
+    thresh = kernel.tcp_synack_retries
+    if kernel.synack_timer == "listener_scan":
+        pressure = qlen >= (table or 16) // 2
+    else:
+        pressure = (qlen << 1) > max(8, backlog)
+    if pressure:
+        y = young << 1
+        while thresh > 2:
+            if qlen < y:
+                break
+            thresh -= 1
+            y <<= 1
+    return thresh
+
+
+def synack_schedule(kernel: Kernel | str) -> Schedule:
+    """SYN-ACKs the server sends for one request whose final ACK never comes (no queue pressure),
+    and when it drops the request.
+
+    On 2.6.32/3.10 (``synack_timer="listener_scan"``) each resend really happens on the first
+    200 ms scan tick that reaches the request's hash bucket, so up to a few ticks later.
+
+    >>> synack_schedule("6.18")
+    Schedule(send_times=(0.0, 1.0, 3.0, 7.0, 15.0, 31.0), give_up=63.0)
+    """
+    k = as_kernel(kernel)
+    sends, t, num_timeout = [0], 0, 0
+    while True:
+        t += synack_timeout_us(k, num_timeout)
+        if num_timeout >= k.tcp_synack_retries:
+            return Schedule(tuple(s / US for s in sends), t / US)
+        sends.append(t)
+        num_timeout += 1

@@ -1,0 +1,128 @@
+"""What happens around the kernel in one simulation: the listener, the clients, the application and
+the network. A Scenario is plain data, checked when it is made, so that a bad slider value fails
+with a message naming the parameter rather than deep inside the simulation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .profiles import Kernel, as_kernel
+
+PACKET_KINDS: tuple[str, ...] = ("SYN", "SYN-ACK", "ACK", "RST")
+MAX_CLIENTS = 1_000_000
+MAX_DURATION = 100_000.0  # seconds; about 28 hours of simulated time
+
+
+def _number(name: str, value: Any, lo: float, hi: float, unit: str = "") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}{unit}; got {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be from {lo:g} to {hi:g}{unit}; got {value!r}")
+    return float(value)
+
+
+def _times(name: str, values: Sequence[Any], duration: float | None) -> tuple[float, ...]:
+    times = tuple(_number(f"{name}[{i}]", v, 0.0, MAX_DURATION, " s") for i, v in enumerate(values))
+    if len(times) > MAX_CLIENTS:
+        raise ValueError(f"{name} may hold at most {MAX_CLIENTS} times; got {len(times)}")
+    if duration is not None and any(t > duration for t in times):
+        raise ValueError(f"{name} must lie within the duration (0 to {duration:g} s)")
+    return times
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One experiment: a listener, clients that connect(), an application that accept()s, a network.
+
+    kernel   -- the Kernel (or a version string) both hosts run.
+    backlog  -- the listen() backlog; clamped by somaxconn as __sys_listen does. None: no listener,
+                every SYN is answered with RST (connect() fails with ECONNREFUSED).
+    clients  -- an int: that many connect() calls at t=0; or a sequence of connect() start times (s).
+    accept   -- None: the application never calls accept(); a number: a loop of blocking accept()
+                calls that then spends 1/rate seconds on each connection (so at most `rate` per
+                second); a sequence: the times of single blocking accept() calls.
+    rtt      -- round-trip time in seconds; each direction takes rtt/2.
+    loss     -- probability that any one packet is lost, in either direction.
+    drop     -- packet kinds that are always lost: "SYN", "SYN-ACK", "ACK" (the client's
+                handshake ACKs) or "RST", as an nftables rule would drop them.
+    flood    -- spoofed SYNs per second from addresses that never answer (0: none).
+    duration -- seconds simulated. None: until nothing is pending any more (not with a flood).
+    seed     -- the random seed: the same seed gives the same result.
+    syncnt   -- TCP_SYNCNT on the client sockets (1..127); None: use tcp_syn_retries.
+    """
+
+    kernel: Kernel | str = "6.18"
+    backlog: int | None = 128
+    clients: int | Sequence[float] = 1
+    accept: float | Sequence[float] | None = None
+    rtt: float = 0.0002
+    loss: float = 0.0
+    drop: Sequence[str] = ()
+    flood: float = 0.0
+    duration: float | None = None
+    seed: int = 1
+    syncnt: int | None = None
+    client_times: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        setattr_ = object.__setattr__
+        try:
+            setattr_(self, "kernel", as_kernel(self.kernel))
+        except ValueError as err:
+            raise ValueError(f"kernel: {err}") from None
+        if self.duration is not None:
+            setattr_(self, "duration", _number("duration", self.duration, 0.001, MAX_DURATION, " s"))
+        if self.backlog is not None:
+            if isinstance(self.backlog, bool) or not isinstance(self.backlog, int):
+                raise ValueError(f"backlog must be a whole number (listen()'s int) or None; got {self.backlog!r}")
+            if not -(2**31) <= self.backlog < 2**31:
+                raise ValueError(f"backlog must fit listen()'s int: -2147483648 to 2147483647; got {self.backlog}")
+        if isinstance(self.clients, bool):
+            raise ValueError(f"clients must be a count or a sequence of times; got {self.clients!r}")
+        if isinstance(self.clients, int):
+            if not 0 <= self.clients <= MAX_CLIENTS:
+                raise ValueError(f"clients must be from 0 to {MAX_CLIENTS}; got {self.clients}")
+            times: tuple[float, ...] = (0.0,) * self.clients
+        else:
+            try:
+                times = _times("clients", list(self.clients), self.duration)
+            except TypeError:
+                raise ValueError(f"clients must be a count or a sequence of times; got {self.clients!r}") from None
+            setattr_(self, "clients", times)
+        setattr_(self, "client_times", times)
+        if self.accept is not None and not isinstance(self.accept, (int, float)):
+            try:
+                setattr_(self, "accept", _times("accept", list(self.accept), self.duration))
+            except TypeError:
+                raise ValueError(f"accept must be None, a rate or a sequence of times; got {self.accept!r}") from None
+        elif self.accept is not None:
+            setattr_(self, "accept", _number("accept", self.accept, 0.001, 10_000_000, " accept() calls/s"))
+        setattr_(self, "rtt", _number("rtt", self.rtt, 0.0, 60.0, " s"))
+        setattr_(self, "loss", _number("loss", self.loss, 0.0, 1.0))
+        if isinstance(self.drop, str):
+            setattr_(self, "drop", (self.drop,))
+        drop = tuple(self.drop)
+        for kind in drop:
+            if kind not in PACKET_KINDS:
+                raise ValueError(f"drop must list packet kinds among {', '.join(PACKET_KINDS)}; got {kind!r}")
+        setattr_(self, "drop", drop)
+        setattr_(self, "flood", _number("flood", self.flood, 0.0, 1_000_000, " SYN/s"))
+        if self.flood and self.duration is None:
+            raise ValueError("duration must be given when flood > 0 (a flood never ends by itself)")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be a whole number; got {self.seed!r}")
+        if self.syncnt is not None and (
+            isinstance(self.syncnt, bool) or not isinstance(self.syncnt, int) or not 1 <= self.syncnt <= 127
+        ):
+            raise ValueError(f"syncnt (TCP_SYNCNT) must be from 1 to 127 or None; got {self.syncnt!r}")
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some fields changed (and checked again)."""
+        fields = {n: getattr(self, n) for n in (
+            "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt")}
+        fields.update(changes)
+        return Scenario(**fields)
