@@ -234,15 +234,13 @@ TCP_SYNQ_INTERVAL = 0.2
 
 
 class Kernel:
-    """A Linux kernel version with sysctl and switch overrides.
+    """A Linux kernel version with sysctl and switch overrides. Immutable and hashable.
 
     >>> Kernel("3.10").somaxconn
     128
     >>> Kernel("6.18", tcp_syn_linear_timeouts=0).tcp_syn_linear_timeouts
     0
     """
-
-    __slots__ = ("version", "_values", "_overrides")
 
     def __init__(self, version: str = "6.18", **settings: Any) -> None:
         version = str(version)
@@ -255,19 +253,18 @@ class Kernel:
                     f"unknown sysctl or switch {name!r}; known: {', '.join(sorted(SETTINGS))}"
                 )
             values[name] = SETTINGS[name].check(version, value)
-        object.__setattr__(self, "version", version)
-        object.__setattr__(self, "_values", MappingProxyType(values))
-        object.__setattr__(self, "_overrides", MappingProxyType(dict(settings)))
+        attrs = self.__dict__  # plain attributes: the simulation reads them in its hot loop
+        attrs.update(_FIXED[version])
+        attrs.update(values)
+        attrs["version"] = version
+        attrs["_values"] = MappingProxyType(values)
+        attrs["_overrides"] = MappingProxyType(dict(settings))
+        attrs["_hash"] = hash((version, tuple(sorted((k, repr(v)) for k, v in values.items()))))
 
     def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        if name in values:
-            return values[name]
-        version = object.__getattribute__(self, "version")
-        if name in SETTINGS:
-            return SETTINGS[name].check(version, None)  # raises: this version lacks it
-        if name in _FIXED[version]:
-            return _FIXED[version][name]
+        """Only reached for names that are not set: a sysctl this version lacks, or a typo."""
+        if name in SETTINGS and not name.startswith("_"):
+            return SETTINGS[name].check(self.__dict__["version"], None)  # raises: this version lacks it
         raise AttributeError(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -302,7 +299,7 @@ class Kernel:
             other.version, dict(other._values))
 
     def __hash__(self) -> int:
-        return hash((self.version, tuple(sorted((k, repr(v)) for k, v in self._values.items()))))
+        return self._hash
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self._overrides.items())

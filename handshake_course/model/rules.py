@@ -9,6 +9,7 @@ Times are integer microseconds internally (like jiffies, but finer), seconds at 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .profiles import TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
 
@@ -102,6 +103,7 @@ def linear_timeouts(kernel: Kernel) -> int:
     return kernel.tcp_syn_linear_timeouts if kernel.has("tcp_syn_linear_timeouts") else 0
 
 
+@lru_cache(maxsize=4096)
 def syn_rto_after_us(kernel: Kernel, fires: int) -> int:
     """The SYN RTO armed after the timer has fired `fires` times (tcp_retransmit_timer): the RTO
     doubles after each fire, capped at TCP_RTO_MAX, except that 6.5+ keeps the initial RTO while
@@ -111,16 +113,26 @@ def syn_rto_after_us(kernel: Kernel, fires: int) -> int:
     return min(base << min(doublings, 40), RTO_MAX_US)
 
 
+@lru_cache(maxsize=1024)
+def syn_limits(kernel: Kernel, retry_until: int) -> tuple[int | None, int]:
+    """(retransmission count that expires the socket or None, give-up time in us) for
+    tcp_write_timeout in SYN_SENT: 5.x/6.x count retry_until (+ tcp_syn_linear_timeouts on 6.5+)
+    retransmissions; all versions also compare the elapsed time with tcp_model_timeout's, measured
+    from the initial RTO (2.6.32.2: from TCP_RTO_MIN)."""
+    rule = kernel.syn_expiry
+    count = retry_until + linear_timeouts(kernel) if rule == "count_or_time" else None
+    base = RTO_MIN_US if rule == "time_rto_min" else to_us(kernel.tcp_timeout_init)
+    return count, model_timeout_us(retry_until, base)
+
+
 def syn_expired(kernel: Kernel, retransmits: int, elapsed_us: int, retry_until: int) -> bool:
     """tcp_write_timeout() for a socket in SYN_SENT, called when its timer fires, before it would
     retransmit again (see the ``syn_expiry`` switch)."""
-    rule = kernel.syn_expiry
-    if rule == "count_or_time" and retransmits >= retry_until + linear_timeouts(kernel):
+    count, timeout = syn_limits(kernel, retry_until)
+    if count is not None and retransmits >= count:
         return True
-    if retransmits == 0:  # retransmits_timed_out() is false before the first retransmission
-        return False
-    base = RTO_MIN_US if rule == "time_rto_min" else to_us(kernel.tcp_timeout_init)
-    return elapsed_us >= model_timeout_us(retry_until, base)
+    # retransmits_timed_out() is false before the first retransmission
+    return retransmits > 0 and elapsed_us >= timeout
 
 
 @dataclass(frozen=True)
@@ -156,6 +168,7 @@ def syn_schedule(kernel: Kernel | str, syncnt: int | None = None) -> Schedule:
 
 # ---- the server: SYN-ACK retransmission --------------------------------------------------------
 
+@lru_cache(maxsize=4096)
 def synack_timeout_us(kernel: Kernel, num_timeout: int) -> int:
     """Delay to the next SYN-ACK timeout: min(TCP_TIMEOUT_INIT << num_timeout, TCP_RTO_MAX)
     (req->expires in 2.6.32/3.10 inet_csk_reqsk_queue_prune, tcp_reqsk_timeout() in 4.1+)."""

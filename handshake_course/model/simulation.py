@@ -100,8 +100,11 @@ class _Simulation:
         self.packets.one_way_us = self.one_way
         self.actions = actions_for(k)
         self.trace = Trace(self.actions)
+        self.tr_time, self.tr_info, self.tr_queues = self.trace.time_us, self.trace.info, self.trace.queues
         self.server_counters = dict.fromkeys(counters_of(k, "server"), 0)
         self.client_counters = dict.fromkeys(counters_of(k, "client"), 0)
+        self.bumps = [(self.server_counters if a.host == "server" else self.client_counters, a.counters)
+                      for a in self.actions]
         self.log: list[tuple[float, str]] = []
         self.q_times, self.q_syn, self.q_acc = array("d"), array("q"), array("q")
 
@@ -176,14 +179,12 @@ class _Simulation:
     def act(self, name: str, client: int) -> None:
         """Record a kernel action and bump its counters on its host."""
         i = INDEX[name]
-        a = self.actions[i]
-        counters = self.server_counters if a.host == "server" else self.client_counters
-        for c in a.counters:
+        counters, names = self.bumps[i]
+        for c in names:
             counters[c] += 1
-        tr = self.trace
-        tr.time_us.append(self.now)
-        tr.info.append((client << 8) | i)
-        tr.queues.append((self.qlen << 32) | len(self.accept_queue))
+        self.tr_time.append(self.now)
+        self.tr_info.append((client << 8) | i)
+        self.tr_queues.append((self.qlen << 32) | len(self.accept_queue))
 
     def queues_changed(self) -> None:
         self.q_times.append(self.now / US)
