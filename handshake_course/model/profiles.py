@@ -203,6 +203,23 @@ _SETTINGS: tuple[Setting, ...] = (
         {"2.6.32": 3.0, "3.10": 3.0, "5.15": 120.0, "6.18": 120.0}, lo=0.0, hi=600.0,
     ),
     Setting(
+        "timer_wheel", "switch",
+        "How late kernel timers fire (see model/timers.py): 'off' - exactly on time, the textbook "
+        "picture; 'jiffies' - at the next tick (2.6.32); 'slack' - apply_slack() rounding, up to "
+        "delta/256 late (2.6.34-4.7); 'wheel' - the 4.8+ timer wheel, rounded up to its level's "
+        "granularity (at HZ=250: a 1 s timer 4-32 ms late, a 32 s timer up to 2 s), which also makes "
+        "clients that wait on timers armed a few ms apart retransmit together.",
+        "mod_timer, calc_wheel_index (kernel/time/timer.c)",
+        _all("off"), choices=("off", "jiffies", "slack", "wheel"),
+    ),
+    Setting(
+        "hz", "switch",
+        "Timer ticks per second (CONFIG_HZ): 1000 on the RHEL/CentOS builds of 2.6.32 and 3.10, 250 on "
+        "Debian and Ubuntu builds of 5.15 and 6.18 (this project's machines: 250).",
+        "jiffies",
+        {"2.6.32": 1000, "3.10": 1000, "5.15": 250, "6.18": 250}, choices=(100, 250, 300, 1000),
+    ),
+    Setting(
         "timeouts_every_rto", "switch",
         "TCPTimeouts counts every RTO of a connecting socket, the final one included (5.x/6.x); before "
         "(2.6.32, 3.10) only the first RTO, when icsk_retransmits == 0, and not the one that gives up.",
@@ -216,13 +233,13 @@ SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS
 # Facts of a version that are not tunable: constants and counters that exist.
 _FIXED: dict[str, dict[str, Any]] = {
     "2.6.32": dict(backlog_bits=16, challenge_ack=False, cookie_listen_drop=True,
-                   synretrans_counter=False, hz=1000, release="2.6.32.2"),
+                   synretrans_counter=False, release="2.6.32.2"),
     "3.10": dict(backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
-                 synretrans_counter=False, hz=1000, release="3.10.108"),
+                 synretrans_counter=False, release="3.10.108"),
     "5.15": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
-                 synretrans_counter=True, hz=250, release="5.15.0"),
+                 synretrans_counter=True, release="5.15.0"),
     "6.18": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
-                 synretrans_counter=True, hz=250, release="6.18.24"),
+                 synretrans_counter=True, release="6.18.24"),
 }
 
 TCP_RTO_MAX = 120.0

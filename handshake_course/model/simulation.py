@@ -37,6 +37,7 @@ from .result import (
     Trace,
 )
 from .scenario import Scenario
+from .timers import TimerBase
 
 US = rules.US
 CLIENT, SERVER, FLOOD = 0, 1, 2  # senders, as in result.SENDERS
@@ -95,6 +96,7 @@ class _Simulation:
         self.one_way = rules.to_us(scenario.rtt) // 2
         self.loss = scenario.loss
         self.loss_rng = random.Random(f"loss:{scenario.seed}")
+        self.timers = TimerBase(k.timer_wheel, k.hz, scenario.seed)
         self.dropped = frozenset({"SYN": SYN, "SYN-ACK": SYNACK, "ACK": ACK, "RST": RST}[d] for d in scenario.drop)
         self.packets = PacketLog()
         self.packets.one_way_us = self.one_way
@@ -151,6 +153,10 @@ class _Simulation:
         entry = [t, self.seq, fn, arg]
         heapq.heappush(self.heap, entry)
         return entry
+
+    def timer_at(self, delay: int) -> int:
+        """When a kernel timer armed now for `delay` really fires (see the timer_wheel switch)."""
+        return self.timers.fire_at(self.now, delay)
 
     @staticmethod
     def cancel(entry: list[Any] | None) -> None:
@@ -210,12 +216,13 @@ class _Simulation:
         c.syn_times.append(self.now)
         self.act("connect", c.index)
         self.send(CLIENT, SYN, c.index, 0, self.server_syn, c.index)
-        c.timer = self.at(self.now + rules.syn_rto_after_us(self.k, 0), self.syn_timer, c)
+        c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, 0)), self.syn_timer, c)
 
     def syn_timer(self, c: _Client) -> None:
         """tcp_retransmit_timer for a SYN_SENT socket."""
         retransmits = len(c.syn_times) - 1
-        if rules.syn_expired(self.k, retransmits, self.now - c.syn_times[0], self.retry_until):
+        elapsed = self.timers.elapsed_us(c.syn_times[0], self.now)
+        if rules.syn_expired(self.k, retransmits, elapsed, self.retry_until):
             self.fail(c, "ETIMEDOUT")
             self.act("syn_give_up", c.index)
             return
@@ -223,7 +230,7 @@ class _Simulation:
         c.syn_times.append(self.now)
         c.fires += 1
         self.send(CLIENT, SYN, c.index, 1, self.server_syn, c.index)
-        c.timer = self.at(self.now + rules.syn_rto_after_us(self.k, c.fires), self.syn_timer, c)
+        c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, c.fires)), self.syn_timer, c)
 
     def fail(self, c: _Client, errno: str) -> None:
         self.cancel(c.timer)
@@ -282,7 +289,8 @@ class _Simulation:
             req.expires = self.now + delay
         else:
             self.cancel(req.timer)
-            req.timer = self.at(self.now + delay, self.request_timer, req)
+            req.expires = self.now + delay
+            req.timer = self.at(self.timer_at(delay), self.request_timer, req)
 
     def conn_request(self, ci: int) -> None:
         """tcp_v4_conn_request (2.6.32/3.10) / tcp_conn_request (4.4+), in the kernel's order."""
@@ -317,7 +325,7 @@ class _Simulation:
         if self.scan:
             self.hash_request(req)
         else:
-            req.timer = self.at(req.expires, self.request_timer, req)
+            req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
         self.queues_changed()
         self.act("syn_new", ci)
         self.send_synack(ci, req, 0)
@@ -354,7 +362,7 @@ class _Simulation:
         self.buckets[req.bucket].append(req)
         if self.qlen == 1:
             self.cancel(self.scan_timer)
-            self.scan_timer = self.at(self.now + rules.synack_timeout_us(self.k, 0), self.scan_tick)
+            self.scan_timer = self.at(self.timer_at(rules.synack_timeout_us(self.k, 0)), self.scan_tick)
 
     def drop_request(self, req: _Request) -> None:
         """Unlink a request sock from the SYN queue (reqsk_queue_removed)."""
@@ -391,7 +399,7 @@ class _Simulation:
         thresh = rules.synack_retries(self.k, self.qlen, self.young, self.backlog, None)
         self.synack_timeout(req, thresh)
         if req.alive:
-            req.timer = self.at(req.expires, self.request_timer, req)
+            req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
 
     def scan_tick(self, _: Any) -> None:
         """inet_csk_reqsk_queue_prune (2.6.32/3.10): every TCP_SYNQ_INTERVAL the listener timer scans
@@ -413,7 +421,7 @@ class _Simulation:
             i = (i + 1) & mask
         self.clock_hand = i
         if self.qlen:
-            self.scan_timer = self.at(self.now + interval, self.scan_tick)
+            self.scan_timer = self.at(self.timer_at(interval), self.scan_tick)
 
     # ---- server host: the final ACK, RSTs ------------------------------------------------------
     def server_ack(self, arg: tuple[int, Any]) -> None:

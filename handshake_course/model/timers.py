@@ -1,0 +1,87 @@
+"""When the kernel really runs a timer armed for `delay` from now.
+
+Kernel timers live on jiffies (HZ ticks per second) and fire late, never early:
+
+* ``"jiffies"`` (2.6.32): the timer runs at the first tick at or after its expiry.
+* ``"slack"`` (2.6.34 to 4.7, so 3.10): mod_timer's apply_slack() may move a timer at least 256
+  ticks away up to delta/256 later, rounding its expiry to fewer significant bits, so timers armed
+  close together expire on the same tick (kernel/timer.c).
+* ``"wheel"`` (4.8+, so 5.15 and 6.18): the non-cascading timer wheel (kernel/time/timer.c,
+  calc_wheel_index). Level n holds timers due in fewer than 63 << 3(n-1) ticks with a granularity
+  of 8**n ticks, and an expiry is rounded up to the next multiple of that granularity. At HZ=250 a
+  1 s RTO fires 4-32 ms late, a 4 s one up to 256 ms, a 32 s one up to 2 s; all clients waiting
+  on timers in one bucket retransmit together, as a herd.
+* ``"off"``: the textbook picture; timers fire exactly on time.
+
+The phase of jiffies at the start (the boot time) comes from the scenario's seed.
+"""
+
+from __future__ import annotations
+
+import random
+
+US = 1_000_000
+LVL_CLK_SHIFT = 3
+LVL_SIZE = 64
+LVL_DEPTH = 9  # HZ > 100
+
+
+def _lvl_start(n: int) -> int:
+    return (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)
+
+
+def wheel_expiry(expires: int, clk: int) -> int:
+    """The tick a 4.8+ timer wheel runs a timer due at `expires` when armed at tick `clk`
+    (calc_wheel_index / calc_index: round up with the level's granularity)."""
+    delta = expires - clk
+    if delta < 0:
+        return clk
+    for lvl in range(LVL_DEPTH):
+        if lvl == LVL_DEPTH - 1 or delta < _lvl_start(lvl + 1):
+            shift = lvl * LVL_CLK_SHIFT
+            return ((expires >> shift) + 1) << shift
+    raise AssertionError("unreachable")
+
+
+def slack_expiry(expires: int, clk: int) -> int:
+    """apply_slack() (2.6.34-4.7 kernel/timer.c) with the default slack of delta/256."""
+    delta = expires - clk
+    if delta < 256:
+        return expires
+    limit = expires + delta // 256
+    mask = expires ^ limit
+    if mask == 0:
+        return expires
+    bit = mask.bit_length() - 1
+    return limit & ~((1 << bit) - 1)
+
+
+class TimerBase:
+    """Maps a timer's requested delay to the time (in us) the kernel runs it."""
+
+    def __init__(self, mode: str, hz: int, seed: int) -> None:
+        self.mode = mode
+        self.hz = hz
+        self.jiffy_us = US // hz
+        rng = random.Random(f"jiffies:{seed}")
+        self.phase_us = rng.randrange(self.jiffy_us)  # where in a tick the simulation starts
+        self.jiffies0 = rng.randrange(1 << 20)  # jiffies at the start, for the wheel's alignment
+
+    def fire_at(self, now_us: int, delay_us: int) -> int:
+        if self.mode == "off":
+            return now_us + delay_us
+        j = self.jiffy_us
+        clk = (now_us + self.phase_us) // j + self.jiffies0
+        expires = clk + max(0, (delay_us * self.hz + US - 1) // US)  # timeouts are whole ticks
+        if self.mode == "wheel":
+            expires = wheel_expiry(expires, clk)
+        elif self.mode == "slack":
+            expires = slack_expiry(expires, clk)
+        return (expires - self.jiffies0) * j - self.phase_us
+
+    def elapsed_us(self, start_us: int, now_us: int) -> int:
+        """Time between two moments as the kernel's tick-based time stamps see it."""
+        if self.mode == "off":
+            return now_us - start_us
+        j = self.jiffy_us
+        return ((now_us + self.phase_us) // j - (start_us + self.phase_us) // j) * j
