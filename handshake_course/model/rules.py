@@ -24,15 +24,19 @@ def to_us(seconds: float) -> int:
 
 # ---- listen() ---------------------------------------------------------------------------------
 
-def effective_backlog(kernel: Kernel | str, backlog: int) -> int:
-    """sk_max_ack_backlog after listen(fd, backlog).
-
-    __sys_listen (net/socket.c, all versions): ``if ((unsigned int)backlog > somaxconn) backlog =
-    somaxconn``, so a negative backlog also becomes somaxconn. 2.6.32 and 3.10 keep it in an
-    unsigned short, so values above 65535 wrap (sock.h); 4.19+ use u32.
-    """
+def clamped_backlog(kernel: Kernel | str, backlog: int) -> int:
+    """listen()'s backlog after __sys_listen (net/socket.c, all versions):
+    ``if ((unsigned int)backlog > somaxconn) backlog = somaxconn``, so a negative backlog also
+    becomes somaxconn. This int is what inet_listen and reqsk_queue_alloc receive."""
     k = as_kernel(kernel)
-    b = k.somaxconn if (backlog < 0 or backlog > k.somaxconn) else backlog
+    return k.somaxconn if (backlog < 0 or backlog > k.somaxconn) else backlog
+
+
+def effective_backlog(kernel: Kernel | str, backlog: int) -> int:
+    """sk_max_ack_backlog after listen(fd, backlog): the clamped backlog, which 2.6.32 and 3.10
+    store in an unsigned short, so values above 65535 wrap (sock.h); 4.19+ use u32."""
+    k = as_kernel(kernel)
+    b = clamped_backlog(k, backlog)
     return b & 0xFFFF if k.backlog_bits == 16 else b
 
 
@@ -44,7 +48,7 @@ def syn_table_size(kernel: Kernel | str, backlog: int) -> int | None:
     k = as_kernel(kernel)
     if k.syn_queue_limit != "table":
         return None
-    n = max(min(effective_backlog(k, backlog), k.tcp_max_syn_backlog), 8) + 1
+    n = max(min(clamped_backlog(k, backlog), k.tcp_max_syn_backlog), 8) + 1
     return 1 << (n - 1).bit_length()
 
 

@@ -131,7 +131,7 @@ class _Simulation:
         self.cookie_age = OLD_COOKIE_AGE if self.old else NEW_COOKIE_AGE
         self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
         self.ratelimit = rules.to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
-        self.scan = k.synack_timer == "listener_scan"
+        self.scan = k.synack_timer == "listener_scan" and self.listening
         if self.scan:
             assert self.table is not None
             self.buckets: list[list[_Request]] = [[] for _ in range(self.table)]
