@@ -1,14 +1,35 @@
-"""The ``handshake-course`` command: open the course, or run the model from a shell."""
+"""The ``handshake-course`` command: open the course, or run the model from a shell.
+
+``handshake-course lab`` starts JupyterLab at the first lesson. ``handshake-course simulate ...``
+runs one scenario and prints what you would see on the two machines: the nstat counters, the
+listener as ``ss`` shows it, and how connect() went for the clients (or a JSON document, or a
+figure). Bad input ends with one line naming the option and its valid range, and exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
+import re
 import shutil
 import sys
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 FIRST_LESSON = "notebooks/00_start_here.ipynb"
+INT_MAX = 2**31 - 1
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block): ``prog: error: message``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def course_root() -> Path:
@@ -35,8 +56,432 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+# ---- parsing values --------------------------------------------------------------------------------
+
+TIME_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0}
+TIME_HINT = "seconds, or with a unit: 200us, 0.2ms, 1s, 2min"
+
+
+def seconds(text: str) -> float:
+    """A duration: plain seconds (0.0002) or a number with a unit (200us, 0.2ms, 1s, 2min)."""
+    m = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(us|µs|ms|s|min)?\s*", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * TIME_UNITS[m.group(2) or "s"]
+
+
+def time_type(what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            return seconds(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a time in {TIME_HINT}; got {text!r}") from None
+    return parse
+
+
+def times_type(what: str) -> Callable[[str], list[float]]:
+    def parse(text: str) -> list[float]:
+        try:
+            return [seconds(t) for t in text.split(",") if t.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be a comma-separated list of times in {TIME_HINT}; got {text!r}") from None
+    return parse
+
+
+def number_type(what: str, kind: type, valid: str) -> Callable[[str], Any]:
+    """int or float parsing whose error names what is valid (argparse prefixes the option name)."""
+    def parse(text: str) -> Any:
+        try:
+            value = float(text) if kind is float else int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be {valid}; got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{what} must be {valid}; got {text!r}")
+        return value
+    return parse
+
+
+def backlog_type(text: str) -> int | None:
+    if text.strip().lower() in ("none", "no", "-"):
+        return None
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"backlog must be a whole number from {-INT_MAX - 1} to {INT_MAX} (listen()'s int), or 'none' "
+            f"for no listener; got {text!r}") from None
+
+
+def kernel_type(text: str) -> str:
+    from .model import VERSIONS
+
+    if text not in VERSIONS:
+        raise argparse.ArgumentTypeError(
+            f"kernel must be one of {', '.join(VERSIONS)} (the modelled Linux versions); got {text!r}")
+    return text
+
+
+def drop_type(text: str) -> str:
+    from .model.scenario import PACKET_KINDS
+
+    kind = text.upper()
+    if kind not in PACKET_KINDS:
+        raise argparse.ArgumentTypeError(f"drop must be one of {', '.join(PACKET_KINDS)}; got {text!r}")
+    return kind
+
+
+def port_range_type(text: str) -> tuple[int, int]:
+    m = re.fullmatch(r"\s*(\d+)\s*[-,: ]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"port range must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535 (e.g. 32768-60999); got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def setting_value(text: str) -> Any:
+    """A --set value: an int, a float, true/false, a LOW-HIGH pair, or a word."""
+    for parse in (lambda t: int(t, 10), float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if re.fullmatch(r"\d+-\d+", text):
+        low, high = text.split("-")
+        return int(low), int(high)
+    return text
+
+
+def set_type(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"set must be NAME=VALUE, e.g. tcp_synack_retries=2; got {text!r}")
+    return name.strip(), setting_value(value.strip())
+
+
+# ---- the simulate subcommand ------------------------------------------------------------------------
+
+# option dest -> (sysctl or switch name); the values are checked by the model (Kernel)
+SYSCTL_OPTIONS: dict[str, str] = {
+    "somaxconn": "somaxconn",
+    "max_syn_backlog": "tcp_max_syn_backlog",
+    "syncookies": "tcp_syncookies",
+    "syn_retries": "tcp_syn_retries",
+    "synack_retries": "tcp_synack_retries",
+    "abort_on_overflow": "tcp_abort_on_overflow",
+    "syn_linear_timeouts": "tcp_syn_linear_timeouts",
+    "rto_init": "tcp_timeout_init",
+    "port_range": "ip_local_port_range",
+    "invalid_ratelimit": "tcp_invalid_ratelimit",
+}
+# Scenario field -> option that sets it (for the model's error messages)
+FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--clients", "accept": "--accept",
+                 "rtt": "--rtt", "loss": "--loss", "drop": "--drop", "flood": "--flood", "duration": "--duration",
+                 "seed": "--seed", "syncnt": "--syncnt"}
+
+
+def _add_simulate(sub: Any) -> None:
+    from .model.scenario import MAX_CLIENTS, PACKET_KINDS
+
+    p = sub.add_parser(
+        "simulate", help="run the kernel model once and print counters, ss and connect() latencies",
+        description=textwrap.fill(
+            "Run one scenario through the model of the Linux kernel's TCP handshake: a listener with a "
+            "listen() backlog, clients that call connect(), an application that may call accept(), and a "
+            "network between them. Prints the nstat counters of both machines (only those that are not "
+            "zero, as nstat does), the listener as 'ss -lnt' shows it at the end, and how connect() went: "
+            "how many clients ended in each outcome, and the latency from connect() to ESTABLISHED. "
+            f"A TIME is in {TIME_HINT}.", 88),
+        epilog=(
+            "examples:\n"
+            "  handshake-course simulate --kernel 3.10 --backlog 8 --clients 20 --duration 60\n"
+            "  handshake-course simulate --kernel 6.18 --syncookies 0 --flood 2000 --duration 10 --clients 5\n"
+            "  handshake-course simulate --drop SYN-ACK --clients 1 --duration 200 --json\n"
+            "  handshake-course simulate --backlog 4 --clients 12 --accept 2 --plot queues.png"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sc = p.add_argument_group("the scenario")
+    sc.add_argument("--kernel", type=kernel_type, default="6.18", metavar="VERSION",
+                    help="Linux version both machines run: 2.6.32, 3.10, 5.15 or 6.18 (default: %(default)s)")
+    sc.add_argument("--backlog", type=backlog_type, default=128, metavar="N",
+                    help="the backlog passed to listen(); the kernel caps it at somaxconn. 'none': nothing "
+                         "listens, so every SYN is answered with RST (default: %(default)s)")
+    who = sc.add_mutually_exclusive_group()
+    who.add_argument("--clients", type=number_type("clients", int, f"a whole number from 0 to {MAX_CLIENTS}"),
+                     default=1, metavar="N", help="how many clients call connect() at t = 0 (default: %(default)s)")
+    who.add_argument("--connect-at", type=times_type("connect-at"), metavar="T1,T2,...",
+                     help="instead of --clients: the times at which clients call connect(), one per client")
+    app = sc.add_mutually_exclusive_group()
+    app.add_argument("--accept", type=number_type("accept", float, "a rate from 0.001 to 10000000 accept() calls "
+                                                                   "per second"), metavar="RATE",
+                     help="the application calls accept() in a loop and handles at most RATE connections per "
+                          "second (default: it never calls accept(), so the accept queue fills up)")
+    app.add_argument("--accept-at", type=times_type("accept-at"), metavar="T1,T2,...",
+                     help="instead of --accept: the times of single blocking accept() calls")
+    sc.add_argument("--rtt", type=time_type("rtt"), default=0.0002, metavar="TIME",
+                    help="round-trip time between the machines, 0 to 60 s; each packet takes half of it "
+                         "(default: 0.2 ms)")
+    sc.add_argument("--loss", type=number_type("loss", float, "a probability from 0 to 1"), default=0.0,
+                    metavar="P", help="probability from 0 to 1 that any one packet is lost (default: 0)")
+    sc.add_argument("--drop", type=drop_type, action="append", default=[], metavar="KIND",
+                    help=f"always drop packets of this kind, like an nftables rule: {', '.join(PACKET_KINDS)} "
+                         "(ACK: the client's handshake ACKs); repeat for several kinds")
+    sc.add_argument("--flood", type=number_type("flood", float, "a rate from 0 to 1000000 SYNs per second"),
+                    default=0.0, metavar="RATE",
+                    help="a SYN flood: spoofed SYNs per second from addresses that never answer (default: 0); "
+                         "needs --duration")
+    sc.add_argument("--duration", type=time_type("duration"), metavar="TIME",
+                    help="simulated time, 0.001 s to 100000 s (default: until nothing is pending)")
+    sc.add_argument("--seed", type=number_type("seed", int, "a whole number"), default=1, metavar="N",
+                    help="random seed; the same seed gives the same run (default: %(default)s)")
+    sc.add_argument("--syncnt", type=number_type("syncnt", int, "a whole number from 1 to 127"), metavar="N",
+                    help="TCP_SYNCNT on the client sockets: SYN retransmissions before connect() gives up, "
+                         "1 to 127 (default: tcp_syn_retries)")
+
+    ks = p.add_argument_group("sysctls (default: the kernel version's own)")
+
+    def sysctl(flag: str, dest: str, what: str, kind: type = int, metavar: str = "N",
+               parse: Callable[[str], Any] | None = None) -> None:
+        from .model import SETTINGS
+
+        s = SETTINGS[SYSCTL_OPTIONS[dest]]
+        if s.choices:
+            valid = f"one of {', '.join(map(str, s.choices))}"
+        elif s.lo is not None and s.hi is not None:
+            valid = f"a {'whole ' if kind is int else ''}number from {_show(s.lo)} to {_show(s.hi)}"
+        else:
+            valid = "LOW-HIGH"
+        if len({_show(d) for d in s.defaults.values()}) == 1:
+            defaults = f"default {_show(next(iter(s.defaults.values())))}"
+        else:
+            defaults = "defaults " + ", ".join(f"{v}: {_show(d)}" for v, d in s.defaults.items())
+        ks.add_argument(flag, dest=dest, type=parse or number_type(flag.lstrip("-"), kind, valid),
+                        metavar=metavar, help=f"{s.name}: {what} ({valid}; {defaults})")
+
+    sysctl("--somaxconn", "somaxconn", "the largest listen() backlog the kernel allows")
+    sysctl("--max-syn-backlog", "max_syn_backlog", "sizes the 2.6.32/3.10 SYN table; with syncookies off, "
+           "the last quarter of it is kept for known peers")
+    sysctl("--syncookies", "syncookies", "0: drop SYNs when the SYN queue is full; 1: answer them with a "
+           "syncookie; 2: cookies for every SYN")
+    sysctl("--syn-retries", "syn_retries", "SYN retransmissions before connect() fails with ETIMEDOUT")
+    sysctl("--synack-retries", "synack_retries", "SYN-ACK retransmissions before the server drops a request")
+    sysctl("--abort-on-overflow", "abort_on_overflow", "when the accept queue is full: 0 drops the final ACK, "
+           "1 answers it with RST")
+    sysctl("--syn-linear-timeouts", "syn_linear_timeouts", "6.5+: the first N SYN retransmissions keep the "
+           "initial RTO (1 s) instead of doubling it")
+    sysctl("--rto-init", "rto_init", "the initial retransmission timeout of SYN and SYN-ACK, in "
+           "seconds: TCP_TIMEOUT_INIT, 3 s before 3.1, 1 s since", kind=float, metavar="TIME",
+           parse=time_type("rto-init"))
+    sysctl("--port-range", "port_range", "the ephemeral ports connect() picks from, LOW-HIGH",
+           metavar="LOW-HIGH", parse=port_range_type)
+    sysctl("--invalid-ratelimit", "invalid_ratelimit", "minimum seconds between two answers to "
+           "retransmitted SYNs of one request (4.0+)", kind=float, metavar="TIME",
+           parse=time_type("invalid-ratelimit"))
+    ks.add_argument("--set", type=set_type, action="append", default=[], metavar="NAME=VALUE",
+                    help="any other sysctl or behaviour switch of the model, e.g. young_rule=false or "
+                         "synack_timer=per_request (see handshake_course.model.SETTINGS); repeatable")
+
+    out = p.add_argument_group("output")
+    out.add_argument("--json", action="store_true",
+                     help="print one JSON document (scenario, counters of both hosts, ss, outcomes, "
+                          "latencies, every client) instead of the text report")
+    out.add_argument("--plot", metavar="FILE.png",
+                     help="also write a figure: the queue lengths over time above a packet ladder of up to "
+                          "8 clients (the format follows the extension: png, svg, pdf)")
+    out.add_argument("--plot-clients", type=_indices, metavar="I,J,...",
+                     help="the clients (0-based) the ladder of --plot shows, at most 8 (default: one of each "
+                          "outcome, then the first ones)")
+    p.set_defaults(func=cmd_simulate, parser=p)
+
+
+def _show(value: Any) -> str:
+    """A setting's value for help texts: 32768-60999, 2147483647, 0.5."""
+    if isinstance(value, tuple):
+        return f"{value[0]}-{value[1]}"
+    return f"{value:.10g}" if isinstance(value, float) else str(value)
+
+
+def _indices(text: str) -> list[int]:
+    try:
+        return [int(t, 10) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"plot-clients must be comma-separated client numbers, e.g. 0,3,5; got {text!r}") from None
+
+
+def build_kernel(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    """The Kernel of the options; a bad value fails with the option's name and the valid range."""
+    from .model import SETTINGS, Kernel
+
+    settings: dict[str, Any] = {}
+    for dest, name in SYSCTL_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            try:
+                settings[name] = SETTINGS[name].check(args.kernel, value)
+            except ValueError as err:
+                parser.error(f"argument --{dest.replace('_', '-')}: {err}")
+    for name, value in args.set:
+        try:
+            Kernel(args.kernel, **{name: value})
+        except ValueError as err:
+            parser.error(f"argument --set {name}: {err}")
+        settings[name] = value
+    try:
+        return Kernel(args.kernel, **settings)
+    except ValueError as err:
+        parser.error(f"argument --kernel: {err}")
+
+
+def build_scenario(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Any:
+    """The Scenario of the options; the model's ValueError becomes a one-line error naming the option."""
+    from .model import Scenario
+
+    kernel = build_kernel(args, parser)
+    options = dict(FIELD_OPTIONS)
+    if args.connect_at is not None:
+        options["clients"] = "--connect-at"
+    if args.accept_at is not None:
+        options["accept"] = "--accept-at"
+    try:
+        return Scenario(
+            kernel=kernel, backlog=args.backlog,
+            clients=args.connect_at if args.connect_at is not None else args.clients,
+            accept=args.accept_at if args.accept_at is not None else args.accept,
+            rtt=args.rtt, loss=args.loss, drop=tuple(args.drop), flood=args.flood, duration=args.duration,
+            seed=args.seed, syncnt=args.syncnt)
+    except ValueError as err:
+        field = re.match(r"[a-z_]+", str(err))
+        option = options.get(field.group(0) if field else "", "")
+        parser.error(f"argument {option}: {err}" if option else str(err))
+
+
+def check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse, before simulating, a --plot file that cannot be written."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path)
+    ext = target.suffix.lstrip(".").lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        parser.error(f"argument --plot: the file name must end in one of {', '.join('.' + f for f in sorted(formats))}"
+                     f"; got {path!r}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        parser.error(f"argument --plot: folder {str(folder)!r} does not exist")
+
+
+def summary_document(result: Any) -> dict[str, Any]:
+    """Everything the text report shows, and every client, as JSON-ready data."""
+    from .model.result import KINDS
+    from .views import latency_summary
+
+    sc, kernel = result.scenario, result.kernel
+    listener = result.listener
+    info = result.packets.info  # the column, so a flood's packets are never made into objects
+    packets = Counter(KINDS[(i >> 2) & 3] for i in info)
+    ss = result.ss() if listener is not None else None
+    return {
+        "scenario": {
+            "kernel": kernel.version, "backlog": sc.backlog,
+            "clients": sc.clients if isinstance(sc.clients, int) else list(sc.clients),
+            "accept": sc.accept if sc.accept is None or isinstance(sc.accept, float) else list(sc.accept),
+            "rtt": sc.rtt, "loss": sc.loss, "drop": list(sc.drop), "flood": sc.flood, "duration": sc.duration,
+            "seed": sc.seed, "syncnt": sc.syncnt,
+        },
+        "kernel": {"version": kernel.version, "settings": _jsonable(dict(kernel.settings)),
+                   "overrides": _jsonable(dict(kernel.overrides))},
+        "listener": None if listener is None else {
+            "backlog": listener.backlog, "accept_capacity": listener.accept_capacity,
+            "syn_capacity": listener.syn_capacity, "syn_table": listener.syn_table},
+        "ss": None if ss is None else {"recv_q": ss.recv_q, "send_q": ss.send_q, "syn_recv": ss.syn_recv},
+        "counters": {"server": dict(result.server_counters), "client": dict(result.client_counters)},
+        "latency": latency_summary(result).as_dict(),
+        "packets": {"total": len(result.packets), "lost": sum(i & 1 for i in info), "by_kind": dict(packets)},
+        "clients": [
+            {"index": c.index, "start": c.start, "port": c.port, "outcome": c.outcome,
+             "syn_times": list(c.syn_times), "connected_at": c.connected_at, "accepted_at": c.accepted_at,
+             "failed_at": c.failed_at, "errno": c.errno, "latency": c.latency}
+            for c in result.clients],
+        "log": [[t, line] for t, line in result.log],
+        "end": result.end,
+        "events": result.events,
+    }
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+
+
+def scenario_line(result: Any) -> str:
+    sc = result.scenario
+    clients = f"{sc.clients} clients at t=0" if isinstance(sc.clients, int) else f"{len(sc.clients)} clients"
+    accept = ("no accept()" if sc.accept is None else f"accept() {sc.accept:g}/s" if isinstance(sc.accept, float)
+              else f"{len(sc.accept)} accept() calls")
+    extra = [f"loss {sc.loss:g}"] if sc.loss else []
+    extra += [f"drop {'+'.join(sc.drop)}"] if sc.drop else []
+    extra += [f"flood {sc.flood:g} SYN/s"] if sc.flood else []
+    overrides = "".join(f", {k}={v}" for k, v in result.kernel.overrides.items())
+    return (f"Linux {result.kernel.version}{overrides}: backlog {sc.backlog}, {clients}, {accept}, "
+            f"rtt {sc.rtt * 1000:g} ms" + "".join(f", {e}" for e in extra) + f", seed {sc.seed}")
+
+
+def text_report(result: Any) -> str:
+    """The report: scenario, nstat counters, ss, outcomes and latencies, kernel log."""
+    from .views import counters_table, latency_summary
+
+    lines = [scenario_line(result),
+             f"simulated {result.end:g} s: {result.events} events, {len(result.packets)} packets", ""]
+    lines += [counters_table(result), ""]
+    if result.listener is None:
+        lines += ["ss -lnt: nothing listens on the port (--backlog none)", ""]
+    else:
+        ss = result.ss()
+        lines += [f"ss -lnt at t = {result.end:g} s:", str(ss),
+                  f"SYN-RECV sockets (ss -nt state syn-recv): {ss.syn_recv}", ""]
+    lines += latency_summary(result).lines()
+    if result.log:
+        lines += ["", "kernel log (dmesg):"] + [f"[{t:12.6f}] {line}" for t, line in result.log]
+    return "\n".join(lines)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the scenario of the options and print the report (or JSON), optionally a figure."""
+    from .model import simulate
+
+    parser = args.parser
+    if args.plot_clients is not None and not args.plot:
+        parser.error("argument --plot-clients: only with --plot FILE (it chooses the clients of that figure)")
+    if args.plot:
+        check_plot_path(args.plot, parser)
+    scenario = build_scenario(args, parser)
+    if args.plot_clients is not None:
+        n = len(scenario.client_times)
+        bad = [c for c in args.plot_clients if not 0 <= c < n]
+        if bad or len(args.plot_clients) > 8:
+            parser.error(f"argument --plot-clients: at most 8 client numbers from 0 to {n - 1}; got "
+                         f"{','.join(map(str, args.plot_clients))}")
+    result = simulate(scenario)
+    if args.json:
+        print(json.dumps(summary_document(result), indent=2))
+    else:
+        print(text_report(result))
+    if args.plot:
+        from .views import overview_figure
+
+        fig = overview_figure(result, clients=args.plot_clients, flood=scenario.flood > 0)
+        try:
+            fig.savefig(args.plot, dpi=110)
+        except OSError as err:
+            parser.error(f"argument --plot: cannot write {args.plot!r}: {err.strerror or err}")
+        if not args.json:
+            print(f"\nfigure written to {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="handshake-course",
         description="How the Linux kernel performs TCP's three-way handshake: a course and a model.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,11 +489,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="further options passed to jupyter lab")
     lab.set_defaults(func=cmd_lab)
+    _add_simulate(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(None if argv is None else list(argv))
     return int(args.func(args) or 0)
 
 

@@ -93,6 +93,10 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
                    f"{_LISTEN_NEW} tcp_syn_flood_action cookie_init_sequence tcp_v4_send_synack"),
     "syn_drop_accept_queue_full": ("server", "SYN dropped: accept queue full",
                                    _LISTEN_OLD, _LISTEN_NEW),
+    "syn_cookie_drop_accept_queue_full": ("server", "SYN queue full, so a cookie was wanted, but the accept "
+                                                    "queue is full too: SYN dropped",
+                                          f"{_LISTEN_OLD} tcp_syn_flood_action",
+                                          f"{_LISTEN_NEW} tcp_syn_flood_action"),
     "syn_drop_last_quarter": ("server", "SYN dropped: tcp_syncookies=0 and the SYN queue reached the last "
                                         "quarter of tcp_max_syn_backlog, kept for proven peers",
                               _LISTEN_OLD, _LISTEN_NEW),
@@ -161,6 +165,12 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
     of each branch's kernel function; see linux-handshake-facts.md 1.5)."""
     synretrans = ("TcpExtTCPSynRetrans",) if k.synretrans_counter else ()
     listen_drop = ("TcpExtListenDrops",)
+    if not k.syn_path_counters and name.startswith("syn_") and name not in ("syn_rto", "syn_rto_first",
+                                                                               "syn_give_up"):
+        # 2.6.32: SYN drops count nothing; a cookie counts SyncookiesSent only.
+        return ("TcpExtSyncookiesSent",) if name == "syn_cookie" else ()
+    if not k.synack_rtx_counters and name.startswith("synack_") and name != "synack_again":
+        return ()
     return {
         "connect": ("TcpActiveOpens",),  # tcp_connect
         "syn_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs") + synretrans,  # tcp_retransmit_timer
@@ -179,6 +189,8 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         "syn_cookie": ("TcpExtTCPReqQFullDoCookies", "TcpExtSyncookiesSent")
         + (listen_drop if k.cookie_listen_drop else ()),
         "syn_drop_accept_queue_full": ("TcpExtListenOverflows",) + listen_drop,
+        # tcp_syn_flood_action (step 3) counted the cookie it wanted before the accept-queue check
+        "syn_cookie_drop_accept_queue_full": ("TcpExtTCPReqQFullDoCookies", "TcpExtListenOverflows") + listen_drop,
         "syn_drop_last_quarter": listen_drop,
         "syn_again": ("TcpRetransSegs",) + synretrans,  # inet_rtx_syn_ack -> tcp_rtx_synack
         "syn_again_ratelimited": ("TcpExtTCPACKSkippedSynRecv",) if k.has("tcp_invalid_ratelimit") else (),

@@ -230,15 +230,19 @@ _SETTINGS: tuple[Setting, ...] = (
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS})
 
-# Facts of a version that are not tunable: constants and counters that exist.
+# Facts of a version that are not tunable: constants, counters that exist, log formats.
+# syn_path_counters: 3.x+ count SYN drops (ListenDrops, TCPReqQFull*, ListenOverflows on the young
+# rule); 2.6.32's tcp_v4_conn_request ends in a bare `drop: return 0` and has no
+# tcp_syn_flood_action. synack_rtx_counters: 2.6.32's prune calls rtx_syn_ack directly, without
+# RetransSegs or a syn_ack_timeout hook (TCPTimeouts). Read in the 2.6.32.9 tree.
 _FIXED: dict[str, dict[str, Any]] = {
-    "2.6.32": dict(backlog_bits=16, challenge_ack=False, cookie_listen_drop=True,
+    "2.6.32": dict(syn_path_counters=False, synack_rtx_counters=False, flood_log="2.6.32", backlog_bits=16, challenge_ack=False, cookie_listen_drop=True,
                    synretrans_counter=False, release="2.6.32.2"),
-    "3.10": dict(backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
+    "3.10": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="3.x", backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
                  synretrans_counter=False, release="3.10.108"),
-    "5.15": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
+    "5.15": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="6.x", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
                  synretrans_counter=True, release="5.15.0"),
-    "6.18": dict(backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
+    "6.18": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="6.x", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
                  synretrans_counter=True, release="6.18.24"),
 }
 

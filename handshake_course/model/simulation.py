@@ -26,7 +26,7 @@ from typing import Any
 
 from . import rules
 from .actions import INDEX, actions_for, counters_of
-from .ports import DPORT, PortAllocator
+from .ports import DADDR, DPORT, PortAllocator
 from .profiles import TCP_SYNQ_INTERVAL, Kernel
 from .result import (
     ClientRecord,
@@ -127,6 +127,7 @@ class _Simulation:
         self.children: dict[int, int] = {}  # client index -> QUEUED / ACCEPTED
         self.last_overflow: int | None = None  # tcp_synq_overflow's stamp
         self.synflood_warned = False
+        self.last_warning: int | None = None
         self.old = k.version in ("2.6.32", "3.10")
         self.cookie_age = OLD_COOKIE_AGE if self.old else NEW_COOKIE_AGE
         self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
@@ -297,17 +298,13 @@ class _Simulation:
         k = self.k
         want_cookie = False
         if self.syncookies == 2 or rules.syn_queue_full(k, self.qlen, self.backlog, self.table):
-            if not self.synflood_warned and self.syncookies != 2:
-                self.synflood_warned = True
-                verdict = "Sending cookies" if self.syncookies else "Dropping request"
-                self.log.append((self.now / US, f"TCP: request_sock_TCP: Possible SYN flooding on port {DPORT}. "
-                                 f"{verdict}.  Check SNMP counters."))
+            self.syn_flood_warning()
             if not self.syncookies:
                 self.act("syn_drop_syn_queue_full", ci)
                 return
             want_cookie = True
         if len(self.accept_queue) > self.backlog and (not k.young_rule or self.young > 1):
-            self.act("syn_drop_accept_queue_full", ci)
+            self.act("syn_cookie_drop_accept_queue_full" if want_cookie else "syn_drop_accept_queue_full", ci)
             return
         if not want_cookie and rules.last_quarter_drop(k, self.qlen):
             self.act("syn_drop_last_quarter", ci)
@@ -329,6 +326,24 @@ class _Simulation:
         self.queues_changed()
         self.act("syn_new", ci)
         self.send_synack(ci, req, 0)
+
+    def syn_flood_warning(self) -> None:
+        """The "Possible SYN flooding" kernel log line, in each version's words and frequency."""
+        style = self.k.flood_log
+        if style == "2.6.32":  # syn_flood_warning(): only when sending cookies, once a minute
+            if self.syncookies and (self.last_warning is None or self.now - self.last_warning > 60 * US):
+                self.last_warning = self.now
+                self.log.append((self.now / US, f"possible SYN flooding on port {DPORT}. Sending cookies."))
+            return
+        if self.synflood_warned or self.syncookies == 2:  # tcp_syn_flood_action: once per listener
+            return
+        self.synflood_warned = True
+        verdict = "Sending cookies" if self.syncookies else "Dropping request"
+        if style == "3.x":
+            line = f"TCP: TCP: Possible SYN flooding on port {DPORT}. {verdict}.  Check SNMP counters."
+        else:
+            line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DADDR}:{DPORT}. {verdict}."
+        self.log.append((self.now / US, line))
 
     def send_synack(self, ci: int, token: Any, retrans: int) -> None:
         if ci >= 0:

@@ -1,0 +1,378 @@
+"""The privileged experiments: each builds a Bench, provokes one kernel behaviour, and returns the
+record that is stored as a fixture and compared with the model (see ``compare``).
+
+| function | what it measures | model counterpart |
+|---|---|---|
+| syn_schedule | SYN retransmission times and connect()'s ETIMEDOUT, every SYN-ACK dropped | ``drop=("SYN-ACK",)`` |
+| synack_schedule | SYN-ACK retransmission times and when the request sock expires, final ACKs dropped | ``drop=("ACK",)`` |
+| syn_queue | request socks a listener holds with syncookies off, for (backlog, tcp_max_syn_backlog) | ``ss().syn_recv`` |
+| syn_flood | a small SYN flood with syncookies 0/1/2, and whether a legitimate client gets in | ``flood=`` |
+| accept_overflow | a final ACK that meets a full accept queue, tcp_abort_on_overflow 0/1 | ``accept=[...]`` |
+| loss | connect() latency with random loss in both directions | ``loss=`` |
+| ports | the ephemeral ports of consecutive connect()s to one destination | ``ClientRecord.port`` |
+| herd | clients waiting on a full accept queue: who gets in after each accept(), and when | ``accept=[...]`` |
+| accept_capacity | connections a listener that never accept()s takes | ``ss().recv_q`` |
+
+Every experiment is bounded: it ends when the kernel's own timers have played out or at its
+`limit`, whichever is first. Timings are kept short so that all of them together run in under a
+minute (see ``run_all``).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import nft, rawtcp
+from .bench import Bench
+from .capture import Segment
+from .loopback import accept_capacity_run, herd_run
+from .procnet import ss_listener
+from .sockets import PORT, Outcome, local_port, wait_connects
+
+Record = dict[str, Any]
+
+
+def _until(start: float, t: float) -> None:
+    """Sleep until monotonic time start + t."""
+    left = start + t - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def _rel(times: Sequence[float], t0: float) -> list[float]:
+    return [round(t - t0, 6) for t in times]
+
+
+def _first_times(segments: list[Segment], field: str) -> dict[int, float]:
+    """The time of the first segment per port (`field` is "sport" or "dport")."""
+    first: dict[int, float] = {}
+    for s in segments:
+        first.setdefault(getattr(s, field), s.time)
+    return first
+
+
+def _seen(kind: str, port: int | None = None, *, outgoing: bool = True) -> Callable[[Segment], bool]:
+    """Match segments of `kind` (of `port`) that the captured namespace sent, or received if not
+    `outgoing`."""
+    def match(s: Segment) -> bool:
+        return s.outgoing == outgoing and s.kind == kind and (
+            port is None or port in (s.sport, s.dport))
+    return match
+
+
+# ---- (a) the SYN timer ---------------------------------------------------------------------------
+
+def syn_schedule(syn_retries: int, linear_timeouts: int, limit: float = 30.0) -> Record:
+    """connect() with every SYN-ACK dropped (in the client's input hook): when each SYN leaves, and
+    when connect() fails. tcp_syn_retries and tcp_syn_linear_timeouts are set in the client namespace."""
+    params = {"tcp_syn_retries": syn_retries, "tcp_syn_linear_timeouts": linear_timeouts}
+    with Bench("syn_schedule", params, client_sysctls={
+            "net.ipv4.tcp_syn_retries": syn_retries,
+            "net.ipv4.tcp_syn_linear_timeouts": linear_timeouts}) as b:
+        b.listen(128)
+        b.rules_in("client", [nft.drop(nft.SYN_ACK)])
+        sock = b.connect()
+        out = wait_connects([sock], time.monotonic() + limit)[0]
+        b.settle()
+        syns = b.segments(_seen("SYN"))
+        t0 = syns[0].time
+        result = {
+            "syn_times": _rel([s.time for s in syns], t0),
+            "synack_times": _rel([s.time for s in b.segments(_seen("SYN-ACK", outgoing=False))], t0),
+            "gave_up": None if out.done_at is None else round(out.done_at - t0, 6),
+            "errno": out.error,
+        }
+        return b.record(result, t0)
+
+
+# ---- (b) the SYN-ACK timer -----------------------------------------------------------------------
+
+def synack_schedule(synack_retries: int, limit: float = 25.0, poll: float = 0.004) -> Record:
+    """One connect() whose final ACK (and every later ACK) the server's input hook drops: when each
+    SYN-ACK leaves the server, and when the request sock disappears from the SYN queue (polled
+    every `poll` s in /proc/net/tcp). tcp_synack_retries is set in the server namespace."""
+    params = {"tcp_synack_retries": synack_retries, "poll": poll}
+    with Bench("synack_schedule", params, capture="server",
+               server_sysctls={"net.ipv4.tcp_synack_retries": synack_retries}) as b:
+        b.listen(128)
+        b.rules_in("server", [nft.drop(f"ip saddr {b.pair.client_ip} {nft.FINAL_ACK}")])
+        sock = b.connect()
+        out = wait_connects([sock], time.monotonic() + 1.0)[0]
+        deadline = time.monotonic() + limit
+        last_seen = gone = None
+        retransmits = []
+        while time.monotonic() < deadline:
+            reqs = b.server.syn_recv(PORT)
+            now = time.time()
+            if reqs:
+                last_seen = now
+                if not retransmits or retransmits[-1][1] != reqs[0].retransmits:
+                    retransmits.append((now, reqs[0].retransmits))
+            elif last_seen is not None:
+                gone = now
+                break
+            time.sleep(poll)
+        b.settle()
+        synacks = b.segments(_seen("SYN-ACK"))
+        t0 = synacks[0].time
+        result = {
+            "connected": out.connected,
+            "synack_times": _rel([s.time for s in synacks], t0),
+            "expired": None if gone is None else round(gone - t0, 6),
+            "last_seen": None if last_seen is None else round(last_seen - t0, 6),
+            "num_timeout_seen": [[round(t - t0, 4), n] for t, n in retransmits],
+        }
+        return b.record(result, t0)
+
+
+# ---- (c) the SYN queue and syncookies ------------------------------------------------------------
+
+def syn_queue(backlog: int, max_syn_backlog: int, clients: int, settle: float = 0.3) -> Record:
+    """`clients` connect()s at once, SYN-ACKs dropped in the client, syncookies off: how many request
+    socks the listener keeps (SYN-RECV in /proc/net/tcp) before it drops SYNs."""
+    params = {"backlog": backlog, "tcp_max_syn_backlog": max_syn_backlog, "tcp_syncookies": 0,
+              "clients": clients, "settle": settle}
+    with Bench("syn_queue", params, server_sysctls={
+            "net.ipv4.tcp_syncookies": 0, "net.ipv4.tcp_max_syn_backlog": max_syn_backlog}) as b:
+        b.listen(backlog)
+        b.rules_in("client", [nft.drop(nft.SYN_ACK)])
+        t0 = time.time()
+        for _ in range(clients):
+            b.connect()
+        time.sleep(settle)  # well before the first 1 s retransmission
+        listener = b.server.listener(PORT)
+        result = {
+            "syn_recv": len(b.server.syn_recv(PORT)),
+            "accept_queue": None if listener is None else listener.rx_queue,
+            "synacks": len({s.dport for s in b.segments(_seen("SYN-ACK", outgoing=False))}),
+        }
+        return b.record(result, t0, keep_packets=False)
+
+
+def syn_flood(syncookies: int, backlog: int = 8, rate: float = 200.0, duration: float = 0.5,
+              legit_at: float = 0.25) -> Record:
+    """A flood of rate*duration SYNs from one client address whose SYN-ACKs are dropped, and one
+    legitimate connect() from a second address at `legit_at`; counters and queues at `duration`."""
+    params = {"tcp_syncookies": syncookies, "backlog": backlog, "rate": rate, "duration": duration,
+              "legit_at": legit_at}
+    with Bench("syn_flood", params, client_addresses=2,
+               server_sysctls={"net.ipv4.tcp_syncookies": syncookies}) as b:
+        flood_ip, legit_ip = b.pair.client_ips
+        b.listen(backlog)
+        b.rules_in("client", [nft.drop(f"ip daddr {flood_ip} {nft.SYN_ACK}")])
+        n = round(rate * duration)
+        start, t0 = time.monotonic(), time.time()
+        legit = None
+        legit_start = 0.0
+        outs: list[Outcome] = [Outcome()]
+        for i in range(n):
+            _until(start, i / rate)
+            if legit is None and i / rate >= legit_at:
+                legit_start = time.time()
+                legit = b.connect(src=legit_ip)
+                outs = wait_connects([legit], time.monotonic() + 0.002)  # done at once, or not
+            b.connect(src=flood_ip)
+        assert legit is not None
+        out = wait_connects([legit], start + duration, outs)[0]
+        _until(start, duration)
+        listener = b.server.listener(PORT)
+        result = {
+            "flood_syns": n,
+            "legit_connected": out.connected,
+            "legit_latency": None if out.done_at is None else round(out.done_at - legit_start, 6),
+            "legit_errno": out.error,
+            "syn_recv": len(b.server.syn_recv(PORT)),
+            "accept_queue": None if listener is None else listener.rx_queue,
+        }
+        return b.record(result, t0, keep_packets=False)
+
+
+# ---- (d) a final ACK meets a full accept queue ---------------------------------------------------
+
+def accept_overflow(abort_on_overflow: int, duration: float = 1.7) -> Record:
+    """listen(1); two clients fill the accept queue (2 = backlog + 1); accept() once at 0.1 s; at
+    0.2 s a raw client sends two SYNs, waits for both SYN-ACKs, then sends both final ACKs. The
+    second ACK finds the queue full again; tcp_abort_on_overflow decides between silence (and a
+    SYN-ACK retransmission, which the raw client answers) and an RST."""
+    params = {"tcp_abort_on_overflow": abort_on_overflow, "backlog": 1, "duration": duration}
+    with Bench("accept_overflow", params,
+               server_sysctls={"net.ipv4.tcp_abort_on_overflow": abort_on_overflow}) as b:
+        assert b.capture is not None
+        listener = b.listen(1)
+        src = b.pair.client_ip
+        b.rules_in("client", output_rules=[nft.drop(rawtcp.rst_rule(src))])
+        start, t0 = time.monotonic(), time.time()
+        first = [b.connect(), b.connect()]
+        wait_connects(first, start + 0.1)
+        _until(start, 0.1)
+        accepted_at = time.time()
+        b.sockets.accept_one(listener)
+        _until(start, 0.2)
+        ports = [rawtcp.RAW_PORTS[0], rawtcp.RAW_PORTS[0] + 1]
+        raw_port = set(ports)
+
+        def synack_to_raw(s: Segment) -> bool:
+            return not s.outgoing and s.kind == "SYN-ACK" and s.dport in raw_port
+
+        answered: set[float] = set()
+        with rawtcp.RawClient(b.pair.client, src, b.pair.server_ip, PORT) as raw:
+            for p in ports:
+                raw.syn(p, random.getrandbits(32))
+            for s in sorted(b.capture.wait_for(synack_to_raw, 2, 0.5), key=lambda s: ports.index(s.dport)):
+                raw.ack(s.dport, s.seq)
+                answered.add(s.time)
+            while time.monotonic() < start + duration:  # answer SYN-ACK retransmissions too
+                for s in b.capture.segments(synack_to_raw):
+                    if s.time not in answered:
+                        raw.ack(s.dport, s.seq)
+                        answered.add(s.time)
+                time.sleep(0.005)
+        b.settle()
+        lst = b.server.listener(PORT)
+        rsts = b.segments(lambda s: not s.outgoing and s.kind == "RST" and s.dport in raw_port)
+        result = {
+            "accepted_at": round(accepted_at - t0, 6),
+            "raw_ports": ports,
+            "rst_to": sorted({s.dport for s in rsts}),
+            "synacks": {str(p): _rel([s.time for s in b.segments(synack_to_raw) if s.dport == p], t0)
+                        for p in ports},
+            "accept_queue": None if lst is None else lst.rx_queue,
+            "syn_recv": len(b.server.syn_recv(PORT)),
+        }
+        return b.record(result, t0)
+
+
+# ---- (e) random loss -----------------------------------------------------------------------------
+
+def loss(percent: int, clients: int = 250, limit: float = 6.5) -> Record:
+    """`clients` connect()s at once while the server's nftables drop each segment of the
+    connection with probability percent/100, in both directions: each connect()'s latency and how
+    many SYNs it sent. Those not connected after `limit` s count as unfinished."""
+    params = {"loss_percent": percent, "clients": clients, "limit": limit}
+    with Bench("loss", params) as b:
+        b.listen(4096)
+        b.rules_in("server", [nft.random_drop(percent, f"tcp dport {PORT}")],
+                   [nft.random_drop(percent, f"tcp sport {PORT}")])
+        socks, starts = [], []
+        t0 = time.time()
+        for _ in range(clients):
+            starts.append(time.time())
+            socks.append(b.connect())
+        outs = wait_connects(socks, time.monotonic() + limit)
+        b.settle()
+        syns = Counter(s.sport for s in b.segments(_seen("SYN")))
+        first_syn = _first_times(b.segments(_seen("SYN")), "sport")
+        synack_in = _first_times(b.segments(_seen("SYN-ACK", outgoing=False)), "dport")
+        ports = [local_port(s) for s in socks]
+        result = {
+            "start": _rel([first_syn.get(p, st) for p, st in zip(ports, starts, strict=True)], t0),
+            # from the capture: the first SYN-ACK that got through, minus the first SYN
+            "latency": [None if not o.connected or p not in synack_in else round(synack_in[p] - first_syn[p], 6)
+                        for o, p in zip(outs, ports, strict=True)],
+            "errors": dict(Counter(o.error for o in outs if o.error)),
+            "syns": [syns[p] for p in ports],
+            "dropped": nft.dropped(b.pair.server),
+        }
+        return b.record(result, t0, keep_packets=False)
+
+
+# ---- (f) ephemeral ports -------------------------------------------------------------------------
+
+def ports(count: int = 300) -> Record:
+    """`count` consecutive connect()s from one address to one listener (each finished before the
+    next starts, all kept open): the local port each got."""
+    with Bench("ports", {"count": count}, capture=None) as b:
+        b.listen(4096)
+        t0 = time.time()
+        got, times = [], []
+        for _ in range(count):
+            s = b.connect()
+            wait_connects([s], time.monotonic() + 1.0)
+            got.append(local_port(s))
+            times.append(time.time())
+        return b.record({"ports": got, "times": _rel(times, t0)}, t0, keep_packets=False)
+
+
+# ---- (g) the herd, and the accept queue's capacity ----------------------------------------------
+
+def herd(backlog: int = 2, waiters: int = 6, accepts: Sequence[float] = (0.5, 1.5, 2.5),
+         duration: float = 3.3) -> Record:
+    """backlog + 1 clients fill the accept queue, `waiters` more connect right after (their SYNs are
+    dropped: the queue is full) and the server accept()s one connection at each time in `accepts`:
+    when each waiter's SYNs leave (do they retransmit together?) and who gets in when."""
+    params = {"backlog": backlog, "waiters": waiters, "accepts": list(accepts), "duration": duration}
+    with Bench("herd", params) as b:
+        run = herd_run(b.sockets, b.pair.server, b.pair.client, b.pair.server_ip, PORT, backlog, waiters,
+                       accepts, duration)
+        t0 = run["t0"]
+        synack_in = _first_times(b.segments(_seen("SYN-ACK", outgoing=False)), "dport")
+        for c in run["clients"]:
+            c["syn_times"] = _rel([s.time for s in b.segments(_seen("SYN", c["port"]))], t0)
+            if c["connected_at"] is not None and c["port"] in synack_in:  # the capture's time, not poll()'s
+                c["connected_at"] = round(synack_in[c["port"]] - t0, 6)
+        result = {"accepts": run["accepts"], "clients": run["clients"]}
+        return b.record(result, t0)
+
+
+def accept_capacity(backlog: int, extra: int = 3, settle: float = 0.2) -> Record:
+    """listen(backlog) and backlog + 1 + `extra` connect()s, nobody accept()s: how many complete,
+    the listener's Recv-Q/Send-Q, and the counters of the SYNs dropped for a full accept queue."""
+    params = {"backlog": backlog, "clients": backlog + 1 + extra, "settle": settle}
+    with Bench("accept_capacity", params, capture=None) as b:
+        t0 = time.time()
+        run = accept_capacity_run(b.sockets, b.pair.server, b.pair.client, b.pair.server_ip, PORT,
+                                  backlog, backlog + 1 + extra, settle)
+        result = {k: v for k, v in run.items() if k != "port"}
+        result.update(ss_listener(b.pair.server, PORT) or {})
+        return b.record(result, t0, keep_packets=False)
+
+
+# ---- all of them -------------------------------------------------------------------------------
+
+def timer_runs() -> dict[str, Callable[[], Record]]:
+    """The long experiments, which only wait on kernel timers: run side by side."""
+    runs: dict[str, Callable[[], Record]] = {}
+    for lin in (4, 0):
+        for n in (1, 2, 3):
+            runs[f"syn_schedule-r{n}-l{lin}"] = lambda n=n, lin=lin: syn_schedule(n, lin)
+    for n in (1, 2, 3):
+        runs[f"synack_schedule-r{n}"] = lambda n=n: synack_schedule(n)
+    return runs
+
+
+def short_runs() -> dict[str, Callable[[], Record]]:
+    """The short experiments, run one after the other."""
+    runs: dict[str, Callable[[], Record]] = {}
+    for backlog, m, clients in ((0, 2048, 6), (8, 2048, 16), (16, 16, 24), (64, 32, 40)):
+        runs[f"syn_queue-b{backlog}-m{m}"] = (
+            lambda backlog=backlog, m=m, clients=clients: syn_queue(backlog, m, clients))
+    for c in (0, 1, 2):
+        runs[f"syn_flood-c{c}"] = lambda c=c: syn_flood(c)
+    for a in (0, 1):
+        runs[f"accept_overflow-a{a}"] = lambda a=a: accept_overflow(a)
+    runs["loss-p20"] = lambda: loss(20)
+    runs["ports"] = ports
+    runs["herd"] = herd
+    for backlog in (0, 5):
+        runs[f"accept_capacity-b{backlog}"] = lambda backlog=backlog: accept_capacity(backlog)
+    return runs
+
+
+def run_all(select: Callable[[str], bool] | None = None) -> dict[str, Record]:
+    """Every privileged experiment (those whose name `select` accepts): the timer experiments in
+    parallel threads, each in its own namespace pair, then the short ones in turn."""
+    timed = {k: f for k, f in timer_runs().items() if select is None or select(k)}
+    short = {k: f for k, f in short_runs().items() if select is None or select(k)}
+    records: dict[str, Record] = {}
+    if timed:
+        with ThreadPoolExecutor(max_workers=len(timed)) as pool:
+            futures = {k: pool.submit(f) for k, f in timed.items()}
+            records.update({k: fut.result() for k, fut in futures.items()})
+    for k, f in short.items():
+        records[k] = f()
+    return records

@@ -1,0 +1,89 @@
+"""Run every lab experiment once and store the records as JSON fixtures.
+
+    sudo python3 -m handshake_course.lab.record tests/fixtures/kernel      # everything (~1 min)
+    python3 -m handshake_course.lab.record DIR --only loopback              # no root needed
+
+The fixtures are what tests/test_lab_fixtures.py holds the model to on every test run, on any
+machine. Re-record them when the kernel under test changes; the file names stay the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import experiments, loopback
+from .host import privileged_reason
+from .netns import cleanup_stale
+
+LOOPBACK_BACKLOGS = (0, 1, 7)
+
+
+def loopback_runs() -> dict[str, Callable[[], dict[str, Any]]]:
+    """The unprivileged experiments, by fixture name."""
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        f"loopback_accept_capacity-b{b}": (lambda b=b: loopback.loopback_accept_capacity(b))
+        for b in LOOPBACK_BACKLOGS
+    }
+    runs["loopback_herd"] = loopback.loopback_herd
+    return runs
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON with one key per line and every list of plain values on one line: small, diffable."""
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        items = [f'{pad} {json.dumps(str(k))}: {dumps(v, indent + 1).lstrip()}' for k, v in value.items()]
+        return pad + "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        return pad + "[\n" + ",\n".join(dumps(v, indent + 1) for v in value) + "\n" + pad + "]"
+    return pad + json.dumps(value)
+
+
+def save(directory: Path, name: str, record: dict[str, Any]) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(dumps(record) + "\n")
+    return path
+
+
+def load_all(directory: Path) -> dict[str, dict[str, Any]]:
+    """Every fixture in `directory`, by name (file name without .json)."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--only", default=None, help="regular expression on fixture names, or 'loopback'")
+    args = parser.parse_args(argv)
+    args.directory.mkdir(parents=True, exist_ok=True)
+    wanted = re.compile(args.only) if args.only else None
+
+    def select(name: str) -> bool:
+        return wanted is None or bool(wanted.search(name))
+
+    started = time.monotonic()
+    records: dict[str, dict[str, Any]] = {}
+    for name, run in loopback_runs().items():
+        if select(name):
+            records[name] = run()
+    reason = privileged_reason()
+    if reason is None:
+        cleanup_stale()
+        records.update(experiments.run_all(select))
+    else:
+        print(f"skipping the privileged experiments: {reason}", file=sys.stderr)
+    for name, rec in records.items():
+        print(save(args.directory, name, rec))
+    print(f"{len(records)} records in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Views: pure matplotlib (and networkx) drawings of model results. The model knows nothing of
+them; they never run a simulation. Each function draws into the ``ax`` it is given (cleared first,
+so dashboards can redraw in place) or into a new figure, returns the Axes, and never calls
+plt.show(). One module per idea:
+
+- ``queues``: ``plot_queues`` - SYN-queue and accept-queue length over time, with their limits;
+- ``ladder``: ``plot_ladder`` - the packets of 1 to 8 clients as arrows between client and server;
+- ``latency``: ``plot_latency``, ``latency_summary`` - connect() latency, CDF or histogram;
+- ``counters``: ``counters_table``, ``counters_view`` - nstat-style counters, text or HTML;
+- ``state_graph``: ``plot_state_graph``, ``state_path`` - the TCP state machine and one client's path;
+- ``events``: ``describe_event`` - the kernel function path, counters and queues behind one event;
+- ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``.
+"""
+
+from .counters import CounterRow, CountersTable, counters_table, counters_view
+from .events import describe_event
+from .ladder import ladder_packets, plot_ladder, select_clients
+from .latency import LatencySummary, latency_summary, plot_latency
+from .overview import overview_figure
+from .queues import plot_queues
+from .state_graph import PathStep, plot_state_graph, state_graph, state_path
+from .style import KIND_COLOURS, OKABE_ITO
+
+__all__ = [
+    "KIND_COLOURS",
+    "OKABE_ITO",
+    "CounterRow",
+    "CountersTable",
+    "LatencySummary",
+    "PathStep",
+    "counters_table",
+    "counters_view",
+    "describe_event",
+    "ladder_packets",
+    "latency_summary",
+    "overview_figure",
+    "plot_ladder",
+    "plot_latency",
+    "plot_queues",
+    "plot_state_graph",
+    "select_clients",
+    "state_graph",
+    "state_path",
+]

@@ -1,0 +1,292 @@
+"""The packet ladder: each selected client's handshake as arrows between a client line and a server
+line, time running left to right. One lane per client, so that 1 to 8 connections stay readable.
+
+Packets are read from the result's column arrays with numpy and drawn as one LineCollection (the
+shafts) plus a few marker collections (heads, losses, RSTs), never one artist per packet, so a
+ladder of a 100k-packet flood result is as quick to draw as one of a single handshake.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+from matplotlib.markers import MarkerStyle
+from matplotlib.transforms import Affine2D
+
+from ..model.result import KINDS, SENDERS, US
+from .style import BLACK, GREEN, GREY, KIND_COLOURS, PURPLE, VERMILLION, column, prepare_axes, text_marker
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..model import Result
+
+PITCH = 1.7  # vertical distance between two lanes; a lane is 1 high (server line at 0, client at 1)
+LABEL_Y = {"SYN": 0.8, "SYN-ACK": 0.5, "ACK": 0.2, "RST": 0.5}  # where in the lane a kind's label sits
+LABEL_SIZE, LABEL_PAD = 7.0, 5.0  # points: font size of the kind labels, gap between arrow and label
+MAX_FLOOD = 3000  # flood packets drawn at most (evenly thinned); the title gives the true count
+CLIENT_SENDER, SERVER_SENDER, FLOOD_SENDER = (SENDERS.index(s) for s in ("client", "server", "flood"))
+
+
+@dataclass(frozen=True)
+class LadderPackets:
+    """The packets of some clients as columns (seconds; ``arrives`` is NaN for lost packets)."""
+
+    client: np.ndarray
+    time: np.ndarray
+    arrives: np.ndarray
+    sender: np.ndarray  # index into result.SENDERS
+    kind: np.ndarray  # index into result.KINDS
+    retransmission: np.ndarray
+    lost: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+
+def select_clients(result: Result, clients: Iterable[int] | None = None, max_clients: int = 8) -> list[int]:
+    """The clients to draw, sorted. Given none, pick up to ``max_clients`` that went differently:
+    first the lowest-numbered client of each outcome, then of each distinct (outcome, packets,
+    lost packets) story, then fill up in client order, so that 7 identical handshakes do not
+    crowd out the one that was retransmitted."""
+    n = len(result.clients)
+    if clients is not None:
+        chosen = list(dict.fromkeys(int(c) for c in clients))
+        bad = [c for c in chosen if not 0 <= c < n]
+        if bad:
+            raise ValueError(f"clients must be indices from 0 to {n - 1}; got {bad}")
+        if len(chosen) > max_clients:
+            raise ValueError(f"clients: at most max_clients={max_clients} lanes fit; got {len(chosen)}")
+        return sorted(chosen)
+    info = column(result.packets.info)
+    owner = info >> 8
+    mine = owner >= 0
+    sent = np.bincount(owner[mine], minlength=n)
+    lost = np.bincount(owner[mine], weights=(info[mine] & 1), minlength=n)
+    by_outcome: dict[str, int] = {}
+    by_story: dict[tuple[str, int, int], int] = {}
+    for c in result.clients:
+        by_outcome.setdefault(c.outcome, c.index)
+        by_story.setdefault((c.outcome, int(sent[c.index]), int(lost[c.index])), c.index)
+    chosen = list(dict.fromkeys([*sorted(by_outcome.values()), *sorted(by_story.values()), *range(n)]))
+    return sorted(chosen[:max_clients])
+
+
+def ladder_packets(result: Result, clients: Sequence[int], flood: bool = False,
+                   time_range: tuple[float, float] | None = None) -> LadderPackets:
+    """The packets of ``clients`` (and, with ``flood``, those to and from spoofed addresses, client
+    -1) that are on the wire during ``time_range``, filtered on the column arrays."""
+    info = column(result.packets.info)
+    t_us = column(result.packets.time_us)
+    owner = info >> 8
+    wanted = np.asarray(list(clients) + ([-1] if flood else []), dtype=np.int64)
+    mask = np.isin(owner, wanted)
+    one_way = result.packets.one_way_us
+    if time_range is not None:
+        lo, hi = (round(v * US) for v in time_range)
+        mask &= (t_us <= hi) & (t_us + one_way >= lo)
+    info, t_us = info[mask], t_us[mask]
+    lost = (info & 1).astype(bool)
+    time = t_us / US
+    arrives = np.where(lost, np.nan, (t_us + one_way) / US)
+    return LadderPackets(info >> 8, time, arrives, (info >> 4) & 3, (info >> 2) & 3,
+                         (info & 2).astype(bool), lost)
+
+
+def _head_marker(ax: Axes, dx: float, dy: float) -> MarkerStyle:
+    """A triangle pointing along (dx, dy) in data units, as it looks on screen now."""
+    (x0, y0), (x1, y1) = ax.transData.transform([(ax.get_xlim()[0], 0.0), (ax.get_xlim()[0] + dx, dy)])
+    angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
+    return MarkerStyle("^", transform=Affine2D().rotate_deg(angle - 90.0))
+
+
+def _name_lines(ax: Axes, result: Result, chosen: Sequence[int], base_of: dict[int, float],
+                bases: np.ndarray, t1: float, flood_base: float | None) -> None:
+    """Name the lines at the right end of each lane: "client 3: accepted (port 33036)" above the
+    client line, "server" above the server line. Text markers, not tick labels: one cheap artist
+    per distinct text instead of one Text each (a redraw costs about 1.5 ms per Text)."""
+    texts: dict[str, list[float]] = {"server": list(bases)}
+    for c in chosen:
+        rec = result.clients[c]
+        port = f" (port {rec.port})" if rec.port is not None else ""
+        texts[f"client {c}: {rec.outcome.replace('_', ' ')}{port}"] = [base_of[c] + 1.0]
+    if flood_base is not None:
+        texts["spoofed addresses (flood)"] = [flood_base + 1.0]
+    for text, ys in texts.items():
+        marker, size = text_marker(text, 7.5, 2.0, side="left")
+        colour = GREY if text == "server" else BLACK
+        line, = ax.plot(np.full(len(ys), t1), np.asarray(ys) + 0.15, ls="none", marker=marker, ms=size,
+                        mew=0, color=colour, clip_on=False, gid=f"lane_name:{text}")
+        line.set_in_layout(False)  # a text marker's nominal size is far larger than its glyphs
+
+
+def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes | None = None,
+                max_clients: int = 8, flood: bool = False, labels: bool = True,
+                time_range: tuple[float, float] | None = None) -> Axes:
+    """A packet ladder: per client a lane with the client line on top and the server line below;
+    each packet an arrow from its send time to its arrival, coloured by kind, dashed if it is a
+    retransmission; a lost packet stops half-way in an X; RSTs get a diamond where they are sent.
+    Circles mark connect() returning (client line), squares accept() returning (server line).
+
+    ``clients``: indices to draw (default: see ``select_clients``); ``flood``: add a lane for the
+    spoofed SYNs and the SYN-ACKs sent to them; ``labels``: name the kind next to arrows (each kind
+    again only after a gap, to stay legible); ``time_range`` = (start, end) in seconds zooms in.
+    """
+    chosen = select_clients(result, clients, max_clients)
+    lanes = len(chosen) + (1 if flood else 0)
+    ax = prepare_axes(ax, (10.0, 1.0 + 1.05 * max(lanes, 1)), "ladder")
+    t0, t1 = time_range or (0.0, max(result.end, 1e-3))
+    pk = ladder_packets(result, chosen, flood=flood, time_range=time_range)
+    base_of = {c: (lanes - 1 - j) * PITCH for j, c in enumerate(chosen)}  # first client on top
+    flood_base = 0.0 if flood else None  # the flood lane is the bottom one
+
+    ax.set_xlim(t0, t1)
+    ax.set_ylim(-0.35, (lanes - 1) * PITCH + 1.35)
+    bases = np.array(list(base_of.values()) + ([flood_base] if flood_base is not None else []), dtype=float)
+    ax.hlines(bases + 1.0, t0, t1, colors=BLACK, lw=1.0, gid="client_lines")
+    ax.hlines(bases, t0, t1, colors=GREY, lw=1.0, gid="server_lines")
+    ax.set_yticks([])
+    _name_lines(ax, result, chosen, base_of, bases, t1, flood_base)
+
+    own = pk.client >= 0
+    base = np.array([base_of.get(int(c), 0.0) for c in pk.client[own]], dtype=float)
+    _draw_packets(ax, pk, own, base, result.packets.one_way_us / US, labels)
+    if flood:
+        _draw_flood(ax, pk, ~own, 0.0)
+    handles = _draw_client_events(ax, result, chosen, base_of, t0, t1)
+
+    legend = [] if labels else [Line2D([], [], color=KIND_COLOURS[k], lw=2, label=k) for k in KINDS]
+    legend.append(Line2D([], [], color=BLACK, ls="--", lw=1.4, label="retransmitted"))
+    if pk.lost[own].any():
+        legend.append(Line2D([], [], color=BLACK, ls="none", marker="X", ms=8, label="lost"))
+    if (pk.kind[own] == KINDS.index("RST")).any():
+        legend.append(Line2D([], [], color=VERMILLION, ls="none", marker="D", label="RST sent"))
+    ax.legend(handles=legend + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
+              borderaxespad=0.0)
+    shown = f"clients {', '.join(map(str, chosen))}" if chosen else "no clients"
+    ax.set_title(f"Packets: Linux {result.kernel.version}, {shown} of {len(result.clients)}", y=1.0, pad=6)
+    ax.set_xlabel("time (s)")
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+def _draw_packets(ax: Axes, pk: LadderPackets, own: np.ndarray, base: np.ndarray, one_way: float,
+                  labels: bool) -> None:
+    """Shafts, heads, loss crosses, RST diamonds and kind labels of the clients' own packets."""
+    time, arrives, lost = pk.time[own], pk.arrives[own], pk.lost[own]
+    from_client = pk.sender[own] == CLIENT_SENDER
+    kinds = pk.kind[own]
+    y0 = np.where(from_client, base + 1.0, base)
+    y1 = np.where(from_client, base, base + 1.0)
+    x1 = np.where(lost, time + one_way / 2, arrives)
+    y1 = np.where(lost, base + 0.5, y1)
+    colours = [KIND_COLOURS[KINDS[k]] for k in kinds]
+    segments = np.stack([np.column_stack([time, y0]), np.column_stack([x1, y1])], axis=1)
+    styles = ["--" if r else "-" for r in pk.retransmission[own]]
+    ax.add_collection(LineCollection(segments.reshape(-1, 2, 2), colors=colours, linestyles=styles,
+                                     linewidths=1.5, gid="packets"), autolim=False)
+    for down, gid in ((True, "heads_to_server"), (False, "heads_to_client")):
+        sel = (~lost) & (from_client == down)
+        if sel.any():
+            marker = _head_marker(ax, one_way, -1.0 if down else 1.0)
+            ax.scatter(x1[sel], y1[sel], marker=marker, s=40, c=[colours[i] for i in np.flatnonzero(sel)],
+                       linewidths=0, zorder=3, gid=gid)
+    if lost.any():
+        ax.scatter(x1[lost], y1[lost], marker="X", s=70, c=[colours[i] for i in np.flatnonzero(lost)],
+                   edgecolors=BLACK, linewidths=0.6, zorder=4, gid="lost")
+    rst = kinds == KINDS.index("RST")
+    if rst.any():
+        ax.scatter(time[rst], y0[rst], marker="D", s=45, c=VERMILLION, edgecolors=BLACK, linewidths=0.6,
+                   zorder=4, gid="rst")
+    if labels:
+        _label_packets(ax, time, y0, x1, y1, base, kinds)
+
+
+def _label_packets(ax: Axes, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
+                   base: np.ndarray, kinds: np.ndarray) -> None:
+    """Name the kind beside its arrow, where the arrow crosses the kind's label height. A kind is
+    named again in a lane only once the previous name has room (RSTs always). All names of a kind
+    are one Line2D with a text marker (see text_marker)."""
+    axes_points = ax.get_position().width * ax.figure.get_figwidth() * 72
+    x_lo, x_hi = ax.get_xlim()
+    per_point = (x_hi - x_lo) / max(axes_points, 1.0)  # seconds per point of width
+    label_y = base + np.array([LABEL_Y[KINDS[k]] for k in kinds])
+    rise = y1 - y0
+    along = np.clip(np.divide(label_y - y0, rise, out=np.ones_like(rise), where=rise != 0), 0.0, 1.0)
+    at = x0 + along * (x1 - x0)
+    last: dict[tuple[float, int], float] = {}
+    rst = KINDS.index("RST")
+    placed: dict[int, list[tuple[float, float]]] = {k: [] for k in range(len(KINDS))}
+    for i in np.argsort(x0, kind="stable"):
+        k = int(kinds[i])
+        key = (float(base[i]), k)
+        x = float(at[i])
+        room = (2 * LABEL_PAD + 4 + LABEL_SIZE * 0.62 * len(KINDS[k])) * per_point
+        if k != rst and key in last and x - last[key] < room:
+            continue
+        last[key] = x
+        placed[k].append((x, float(label_y[i])))
+    for k, points in placed.items():
+        if not points:
+            continue
+        name = KINDS[k]
+        marker, size = text_marker(name, LABEL_SIZE, LABEL_PAD, "bold" if k == rst else "normal")
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, ls="none", marker=marker, ms=size, mew=0, color=KIND_COLOURS[name], zorder=2,
+                gid=f"labels:{name}")
+
+
+def _draw_flood(ax: Axes, pk: LadderPackets, sel: np.ndarray, base: float) -> None:
+    """The spoofed SYNs (down) and the SYN-ACKs sent to them (up) in the bottom lane, thinned."""
+    idx = np.flatnonzero(sel)
+    total = len(idx)
+    if total > MAX_FLOOD:
+        idx = idx[np.linspace(0, total - 1, MAX_FLOOD).astype(np.int64)]
+    to_server = pk.sender[idx] == FLOOD_SENDER
+    x0 = pk.time[idx]
+    x1 = np.where(np.isnan(pk.arrives[idx]), x0, pk.arrives[idx])
+    y0 = np.where(to_server, base + 1.0, base)
+    y1 = np.where(to_server, base, base + 1.0)
+    segments = np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1)
+    colours = [KIND_COLOURS[KINDS[k]] for k in pk.kind[idx]]
+    ax.add_collection(LineCollection(segments.reshape(-1, 2, 2), colors=colours, linewidths=0.6,
+                                     alpha=0.5, gid="flood"), autolim=False)
+    note = f"{total} flood packets" + (f" ({len(idx)} drawn)" if total > len(idx) else "")
+    ax.text(0.5, base + 0.5, note, transform=ax.get_yaxis_transform(), ha="center", va="center",
+            fontsize="small", color=PURPLE, bbox={"fc": "white", "ec": "none", "alpha": 0.8})
+
+
+def _draw_client_events(ax: Axes, result: Result, chosen: Sequence[int], base_of: dict[int, float],
+                        t0: float, t1: float) -> list[Line2D]:
+    """Markers where connect() returned, accept() returned, or connect() failed; legend handles."""
+    def inside(t: float | None) -> bool:
+        return t is not None and t0 <= t <= t1
+
+    recs = [result.clients[c] for c in chosen]
+    handles: list[Line2D] = []
+    marks = (
+        ("connected", "connect() returns", "o", GREEN, GREEN,
+         [(r.connected_at, base_of[r.index] + 1.0) for r in recs if inside(r.connected_at)]),
+        ("accepted", "accept() returns", "s", BLACK, BLACK,
+         [(r.accepted_at, base_of[r.index]) for r in recs if inside(r.accepted_at)]),
+        ("failed", "connect() fails", "o", "white", VERMILLION,
+         [(r.failed_at, base_of[r.index] + 1.0) for r in recs if inside(r.failed_at)]),
+    )
+    for gid, label, marker, face, edge, points in marks:
+        if not points:
+            continue
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, ys, ls="none", marker=marker, ms=7, mfc=face, mec=edge, mew=1.5, zorder=5, gid=gid)
+        handles.append(Line2D([], [], ls="none", marker=marker, ms=7, mfc=face, mec=edge, mew=1.5, label=label))
+    for r in recs:
+        if inside(r.failed_at):
+            ax.annotate(r.errno or "failed", (r.failed_at, base_of[r.index] + 1.0), xytext=(4, 4),
+                        textcoords="offset points", fontsize=7, color=VERMILLION, gid="errno")
+    return handles

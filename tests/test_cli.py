@@ -1,0 +1,187 @@
+"""The command line: ``handshake-course simulate`` prints what a direct simulate() of the same
+scenario gives, bad input ends in one line naming the option and exit status 2, ``lab`` still parses."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import pytest
+
+from handshake_course import Kernel, Scenario, simulate
+from handshake_course.cli import build_parser, main, seconds
+from handshake_course.views import counters_table, latency_summary
+
+
+def run(capsys, *argv):
+    code = main(["simulate", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def fails(capsys, *argv):
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", *argv])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert len(err.strip().splitlines()) == 1, err  # one line, no usage block, no traceback
+    assert "Traceback" not in err
+    return err
+
+
+def test_text_report_matches_a_direct_simulation(capsys):
+    code, out, _ = run(capsys, "--kernel", "3.10", "--backlog", "8", "--clients", "20", "--duration", "60")
+    assert code == 0
+    r = simulate(Scenario(kernel="3.10", backlog=8, clients=20, duration=60))
+    assert counters_table(r) in out  # nstat-style, nonzero counters of both hosts
+    assert str(r.ss()) in out
+    assert f"SYN-RECV sockets (ss -nt state syn-recv): {r.ss().syn_recv}" in out
+    for line in latency_summary(r).lines():
+        assert line in out
+    assert "outcomes (20 clients): queued 9, established 11" in out
+    assert "Possible SYN flooding on port 8080" in out  # the kernel log
+    zero = [n for n in r.counters if not r.server_counters.get(n) and not r.client_counters.get(n)]
+    assert zero and not any(f"\n{n} " in out for n in zero)  # like nstat: zeros left out
+
+
+def test_every_option_reaches_the_scenario_and_the_kernel(capsys):
+    argv = ["--kernel", "6.18", "--backlog", "4", "--connect-at", "0,0.5,1", "--accept-at", "2,3",
+            "--rtt", "10ms", "--loss", "0.1", "--drop", "ACK", "--drop", "rst", "--flood", "50",
+            "--duration", "1min", "--seed", "7", "--syncnt", "3", "--somaxconn", "100", "--max-syn-backlog", "512",
+            "--syncookies", "0", "--syn-retries", "4", "--synack-retries", "2", "--abort-on-overflow", "1",
+            "--syn-linear-timeouts", "2", "--rto-init", "500ms", "--port-range", "40000-40010",
+            "--invalid-ratelimit", "0.25", "--set", "young_rule=true", "--json"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    doc = json.loads(out)
+    kernel = Kernel("6.18", somaxconn=100, tcp_max_syn_backlog=512, tcp_syncookies=0, tcp_syn_retries=4,
+                    tcp_synack_retries=2, tcp_abort_on_overflow=1, tcp_syn_linear_timeouts=2,
+                    tcp_timeout_init=0.5, ip_local_port_range=(40000, 40010), tcp_invalid_ratelimit=0.25,
+                    young_rule=True)
+    r = simulate(Scenario(kernel=kernel, backlog=4, clients=[0, 0.5, 1], accept=[2, 3], rtt=0.01, loss=0.1,
+                          drop=("ACK", "RST"), flood=50.0, duration=60.0, seed=7, syncnt=3))
+    assert doc["scenario"] == {"kernel": "6.18", "backlog": 4, "clients": [0.0, 0.5, 1.0], "accept": [2.0, 3.0],
+                               "rtt": 0.01, "loss": 0.1, "drop": ["ACK", "RST"], "flood": 50.0, "duration": 60.0,
+                               "seed": 7, "syncnt": 3}
+    assert doc["kernel"]["settings"]["ip_local_port_range"] == [40000, 40010]
+    assert doc["kernel"]["settings"] == {k: list(v) if isinstance(v, tuple) else v
+                                         for k, v in kernel.settings.items()}
+    assert doc["counters"] == {"server": dict(r.server_counters), "client": dict(r.client_counters)}
+    assert [c["outcome"] for c in doc["clients"]] == [c.outcome for c in r.clients]
+    assert doc["events"] == r.events and doc["end"] == r.end
+
+
+def test_json_document_structure(capsys):
+    code, out, _ = run(capsys, "--kernel", "5.15", "--backlog", "2", "--clients", "6", "--accept", "1",
+                       "--loss", "0.2", "--seed", "3", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    r = simulate(Scenario(kernel="5.15", backlog=2, clients=6, accept=1.0, loss=0.2, seed=3))
+    assert set(doc) == {"scenario", "kernel", "listener", "ss", "counters", "latency", "packets", "clients",
+                        "log", "end", "events"}
+    assert doc["listener"] == {"backlog": 2, "accept_capacity": 3, "syn_capacity": r.listener.syn_capacity,
+                               "syn_table": None}
+    ss = r.ss()
+    assert doc["ss"] == {"recv_q": ss.recv_q, "send_q": ss.send_q, "syn_recv": ss.syn_recv}
+    assert doc["latency"] == latency_summary(r).as_dict()
+    assert doc["latency"]["outcomes"] == dict(r.outcomes())
+    assert doc["packets"]["total"] == len(r.packets)
+    assert doc["packets"]["lost"] == r.packets.tally(lost=True)
+    assert sum(doc["packets"]["by_kind"].values()) == len(r.packets)
+    first = doc["clients"][0]
+    rec = r.clients[0]
+    assert first == {"index": 0, "start": rec.start, "port": rec.port, "outcome": rec.outcome,
+                     "syn_times": list(rec.syn_times), "connected_at": rec.connected_at,
+                     "accepted_at": rec.accepted_at, "failed_at": rec.failed_at, "errno": rec.errno,
+                     "latency": rec.latency}
+
+
+def test_no_listener(capsys):
+    code, out, _ = run(capsys, "--backlog", "none", "--clients", "2")
+    assert code == 0
+    assert "nothing listens" in out and "reset 2" in out
+    code, out, _ = run(capsys, "--backlog", "none", "--json")
+    assert json.loads(out)["listener"] is None and json.loads(out)["ss"] is None
+
+
+def test_plot_writes_a_png(capsys, tmp_path):
+    target = tmp_path / "run.png"
+    code, out, _ = run(capsys, "--kernel", "3.10", "--backlog", "8", "--clients", "20", "--duration", "60",
+                       "--plot", str(target), "--plot-clients", "0,9,15")
+    assert code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"figure written to {target}" in out
+
+
+@pytest.mark.parametrize(("argv", "names"), [
+    (["--backlog", "abc"], ["--backlog", "-2147483648 to 2147483647", "'abc'"]),
+    (["--loss", "2"], ["--loss", "from 0 to 1", "2"]),
+    (["--loss", "lots"], ["--loss", "from 0 to 1", "'lots'"]),
+    (["--kernel", "4.0"], ["--kernel", "2.6.32, 3.10, 5.15, 6.18", "'4.0'"]),
+    (["--clients", "x"], ["--clients", "0 to 1000000"]),
+    (["--clients", "-1"], ["--clients", "0 to 1000000"]),
+    (["--rtt", "100"], ["--rtt", "0 to 60 s"]),
+    (["--rtt", "fast"], ["--rtt", "200us"]),
+    (["--flood", "10"], ["--duration", "must be given"]),
+    (["--duration", "0"], ["--duration", "0.001 to 100000 s"]),
+    (["--connect-at", "0,5", "--duration", "2"], ["--connect-at", "within the duration"]),
+    (["--accept", "0"], ["--accept", "0.001"]),
+    (["--drop", "FIN"], ["--drop", "SYN, SYN-ACK, ACK, RST"]),
+    (["--syncnt", "0"], ["--syncnt", "1 to 127"]),
+    (["--syncookies", "3"], ["--syncookies", "0, 1, 2"]),
+    (["--synack-retries", "300"], ["--synack-retries", "0 to 255"]),
+    (["--abort-on-overflow", "2"], ["--abort-on-overflow", "0, 1"]),
+    (["--kernel", "3.10", "--syn-linear-timeouts", "2"], ["--syn-linear-timeouts", "no such sysctl"]),
+    (["--rto-init", "0"], ["--rto-init", "0.001 to 120"]),
+    (["--port-range", "5-1"], ["--port-range", "65535"]),
+    (["--set", "nonsense=1"], ["--set", "unknown sysctl"]),
+    (["--set", "young_rule"], ["--set", "NAME=VALUE"]),
+    (["--clients", "3", "--connect-at", "1"], ["--connect-at", "--clients"]),
+    (["--plot", "out.xyz"], ["--plot", ".png"]),
+    (["--plot", "/no/such/folder/x.png"], ["--plot", "does not exist"]),
+    (["--clients", "3", "--plot-clients", "5", "--plot", "x.png"], ["--plot-clients", "0 to 2"]),
+    (["--plot-clients", "0"], ["--plot-clients", "--plot"]),
+])
+def test_bad_input_is_one_line_naming_the_option(capsys, argv, names):
+    err = fails(capsys, *argv)
+    assert err.startswith("handshake-course simulate: error: ")
+    for name in names:
+        assert name in err, err
+
+
+def test_help_explains_every_option_with_units(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--kernel", "--backlog", "--clients", "--connect-at", "--accept", "--accept-at", "--rtt",
+                   "--loss", "--drop", "--flood", "--duration", "--seed", "--syncnt", "--somaxconn",
+                   "--max-syn-backlog", "--syncookies", "--syn-retries", "--synack-retries",
+                   "--abort-on-overflow", "--syn-linear-timeouts", "--rto-init", "--port-range",
+                   "--invalid-ratelimit", "--set", "--json", "--plot"):
+        assert option in text
+    for unit in ("second", "0.2 ms", "per second", "from 0 to 1", "SYNs per second"):
+        assert unit in text
+
+
+def test_times_take_units():
+    assert seconds("0.2ms") == pytest.approx(0.0002)
+    assert seconds("200us") == pytest.approx(0.0002)
+    assert seconds("2min") == 120.0
+    assert seconds("1.5") == 1.5
+    with pytest.raises(ValueError):
+        seconds("1h")
+
+
+def test_lab_subcommand_still_parses():
+    args = build_parser().parse_args(["lab", "--no-browser"])
+    assert args.command == "lab" and args.no_browser and args.func.__name__ == "cmd_lab"
+
+
+def test_a_subcommand_is_required(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

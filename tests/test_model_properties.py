@@ -1,0 +1,212 @@
+"""Properties that hold for every scenario: queue limits, outcomes, the arrow of time, counters against
+the trace and the packets, reproducibility. Small scenarios, so that each property stays quick.
+"""
+
+from collections import Counter
+from itertools import pairwise
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from handshake_course import Kernel, Scenario, simulate, syn_schedule
+
+VERSIONS = ("2.6.32", "3.10", "5.15", "6.18")
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST")
+OUTCOMES = {"accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting"}
+ERRNO = {"timed_out": {"ETIMEDOUT"}, "reset": {"ECONNREFUSED", "ECONNRESET"}, "no_port": {"EADDRNOTAVAIL"}}
+CHILD = ("ack_new_child", "ack_cookie")
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def kernels(draw):
+    version = draw(st.sampled_from(VERSIONS))
+    s = {"tcp_syncookies": draw(st.sampled_from([0, 1, 2])),
+         "tcp_abort_on_overflow": draw(st.sampled_from([0, 1]))}
+    if draw(st.booleans()):
+        s["tcp_synack_retries"] = draw(st.integers(0, 5))
+    if draw(st.booleans()):
+        s["tcp_syn_retries"] = draw(st.integers(1, 4))
+    if draw(st.booleans()):
+        s["tcp_max_syn_backlog"] = draw(st.integers(0, 64))
+    if draw(st.booleans()):
+        low = 40000
+        s["ip_local_port_range"] = (low, low + draw(st.integers(0, 12)))
+    if version == "6.18" and draw(st.booleans()):
+        s["tcp_syn_linear_timeouts"] = draw(st.integers(0, 4))
+    return Kernel(version, **s)
+
+
+@st.composite
+def scenarios(draw):
+    kernel = draw(kernels())
+    duration = draw(st.floats(5.0, 25.0))
+    times = st.floats(0.0, 5.0, allow_nan=False)
+    clients = draw(st.one_of(st.integers(0, 12), st.lists(times, max_size=12)))
+    backlog = draw(st.one_of(st.integers(-2, 12), st.none()))
+    accept = draw(st.one_of(st.none(), st.floats(0.5, 50.0), st.lists(st.floats(0.0, duration), max_size=8)))
+    return Scenario(
+        kernel=kernel, backlog=backlog, clients=clients, accept=accept,
+        rtt=draw(st.sampled_from([0.0, 0.0002, 0.01, 0.3, 1.5])),
+        loss=draw(st.sampled_from([0.0, 0.0, 0.1, 0.3])),
+        drop=tuple(draw(st.lists(st.sampled_from(KINDS), unique=True, max_size=2))),
+        flood=draw(st.sampled_from([0.0, 0.0, 0.0, 20.0, 200.0])),
+        duration=duration, seed=draw(st.integers(0, 2**16)),
+        syncnt=draw(st.one_of(st.none(), st.integers(1, 4))))
+
+
+def snapshot(r):
+    """Everything a Result holds, as plain comparable values."""
+    return (
+        r.clients, list(r.packets), list(r.trace),
+        (list(r.queues.times), list(r.queues.syn), list(r.queues.accept)),
+        dict(r.server_counters), dict(r.client_counters), r.listener, r.log, r.end, r.events,
+    )
+
+
+def nondecreasing(xs):
+    xs = list(xs)
+    return all(a <= b for a, b in pairwise(xs))
+
+
+# ---- queues -----------------------------------------------------------------------------------------------
+
+@FAST
+@given(scenarios())
+def test_queues_never_exceed_their_limits(scenario):
+    # accept queue <= backlog + 1 (sk_acceptq_is_full, facts 1.4); SYN queue <= its full mark (1.3)
+    r = simulate(scenario)
+    if r.listener is None:
+        assert list(r.queues.syn) == [] and list(r.queues.accept) == []
+        return
+    acc_cap, syn_cap = r.listener.accept_capacity, r.listener.syn_capacity
+    assert acc_cap == r.listener.backlog + 1
+    assert all(0 <= q <= acc_cap for q in r.queues.accept)
+    assert all(0 <= q <= syn_cap for q in r.queues.syn)
+    assert all(e.accept_queue <= acc_cap and e.syn_queue <= syn_cap for e in r.trace)
+    for t in (0.0, r.end / 3, r.end / 2, r.end):
+        ss = r.ss(t)
+        assert ss.recv_q <= acc_cap and ss.syn_recv <= syn_cap and ss.send_q == r.listener.backlog
+
+
+# ---- outcomes -----------------------------------------------------------------------------------------------
+
+@FAST
+@given(scenarios())
+def test_every_client_ends_in_exactly_one_outcome_and_errno_agrees(scenario):
+    r = simulate(scenario)
+    assert sum(r.outcomes().values()) == len(r.clients) == len(scenario.client_times)
+    for c in r.clients:
+        assert c.outcome in OUTCOMES
+        assert c.errno in ERRNO.get(c.outcome, {None})
+        assert (c.failed_at is None) == (c.errno is None)
+        if c.outcome == "no_port":
+            assert c.port is None and c.syn_times == ()
+        else:
+            assert c.port is not None and len(c.syn_times) >= 1
+        connected = c.outcome in ("accepted", "queued", "established") or c.errno == "ECONNRESET"
+        assert (c.connected_at is not None) == connected
+        assert (c.accepted_at is not None) == (c.outcome == "accepted")
+    if r.listener is not None:  # Recv-Q at the end = the connections nobody accept()ed
+        assert r.ss().recv_q == r.outcomes()["queued"]
+
+
+@FAST
+@given(scenarios())
+def test_a_client_connects_only_when_a_synack_reaches_it(scenario):
+    r = simulate(scenario)
+    arrivals = {}
+    for p in r.packets:
+        if p.kind == "SYN-ACK" and p.arrives is not None and p.client is not None:
+            arrivals.setdefault(p.client, []).append(p.arrives)
+    for c in r.clients:
+        if c.connected_at is not None:
+            assert min(arrivals[c.index]) == pytest.approx(c.connected_at, abs=1e-6)
+        else:  # none reached it in SYN_SENT: each came after the end of the run or after connect() failed
+            for t in arrivals.get(c.index, []):
+                assert t > r.end or (c.failed_at is not None and t >= c.failed_at)
+
+
+@FAST
+@given(scenarios())
+def test_syns_follow_the_closed_form_schedule(scenario):
+    # the client's SYN timer does not depend on the server: every client's SYNs are a prefix of
+    # start + syn_schedule, and one that timed out did so exactly at start + give_up
+    r = simulate(scenario)
+    schedule = syn_schedule(scenario.kernel, scenario.syncnt)
+    for c in r.clients:
+        expected = [c.start + t for t in schedule.send_times]
+        assert list(c.syn_times) == pytest.approx(expected[:len(c.syn_times)], abs=1e-6)
+        if c.outcome == "timed_out":
+            assert len(c.syn_times) == len(expected)
+            assert c.failed_at == pytest.approx(c.start + schedule.give_up, abs=1e-6)
+
+
+# ---- time ---------------------------------------------------------------------------------------------------
+
+@FAST
+@given(scenarios())
+def test_time_never_runs_backwards(scenario):
+    r = simulate(scenario)
+    assert nondecreasing(r.trace.time_us)
+    assert nondecreasing(r.queues.times)
+    assert nondecreasing(r.packets.time_us)
+    assert all(p.arrives is None or p.arrives == pytest.approx(p.time + scenario.rtt / 2, abs=1e-6)
+               for p in r.packets)
+    assert all(t <= r.end for t in r.packets.times)
+    for c in r.clients:
+        assert nondecreasing((c.start,) + c.syn_times)
+        assert all(t is None or c.start <= t <= r.end for t in (c.connected_at, c.failed_at, c.accepted_at))
+        if c.accepted_at is not None:
+            assert c.connected_at <= c.accepted_at
+
+
+# ---- counters -----------------------------------------------------------------------------------------------
+
+@FAST
+@given(scenarios())
+def test_counters_agree_with_trace_and_packets(scenario):
+    r = simulate(scenario)
+    s, cl = Counter(r.server_counters), Counter(r.client_counters)
+    # every overflow also counts a drop (facts 1.5, "teaching invariant")
+    assert s["TcpExtListenDrops"] >= s["TcpExtListenOverflows"]
+    # tcp_connect counts an active open for every client that got a port (1.7)
+    assert cl["TcpActiveOpens"] == sum(1 for c in r.clients if c.port is not None)
+    # tcp_create_openreq_child counts a passive open for every child, at most one per client
+    children = [e.client for e in r.trace if e.action in CHILD]
+    assert s["TcpPassiveOpens"] == len(children) == len(set(children))
+    assert {c.index for c in r.clients if c.outcome in ("queued", "accepted")} <= set(children)
+    # one SYN packet per entry of syn_times; the retransmitted ones are TcpRetransSegs
+    client_syns = [p for p in r.packets if p.sender == "client" and p.kind == "SYN"]
+    assert len(client_syns) == sum(len(c.syn_times) for c in r.clients)
+    assert cl["TcpRetransSegs"] == sum(p.retransmission for p in client_syns)
+    synack_rtx = sum(1 for p in r.packets if p.kind == "SYN-ACK" and p.retransmission)
+    if scenario.kernel.version != "2.6.32":  # 2.6.32 counts no SYN-ACK retransmission: test_model_2_6_32
+        assert s["TcpRetransSegs"] == synack_rtx
+    if "TcpExtTCPSynRetrans" in s:
+        assert s["TcpExtTCPSynRetrans"] == synack_rtx
+    # RSTs: each one sent was counted by tcp_v4_send_reset on its host
+    assert s["TcpOutRsts"] == r.packets.tally(kind="RST", sender="server")
+    assert cl["TcpOutRsts"] == r.packets.tally(kind="RST", sender="client")
+    # tcp_done from SYN_SENT: AttemptFails; from ESTABLISHED: EstabResets
+    failed = Counter(c.errno for c in r.clients)
+    assert cl["TcpAttemptFails"] == failed["ETIMEDOUT"] + failed["ECONNREFUSED"]
+    assert cl["TcpEstabResets"] == failed["ECONNRESET"]
+    # cookies: one counted per cookie SYN-ACK
+    assert s["TcpExtSyncookiesSent"] == sum(1 for e in r.trace if e.action == "syn_cookie")
+
+
+# ---- reproducibility --------------------------------------------------------------------------------------------
+
+@settings(max_examples=20, deadline=None)
+@given(scenarios())
+def test_same_seed_gives_the_same_result(scenario):
+    assert snapshot(simulate(scenario)) == snapshot(simulate(scenario.replace()))
+
+
+def test_a_different_seed_with_loss_changes_the_result():
+    base = Scenario(kernel="6.18", backlog=8, clients=20, loss=0.3, accept=5.0, duration=20)
+    runs = {repr(snapshot(simulate(base.replace(seed=seed)))) for seed in range(1, 6)}
+    assert len(runs) >= 4
