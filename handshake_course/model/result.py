@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
 if TYPE_CHECKING:
     from .actions import Action
@@ -30,6 +30,32 @@ found no free ephemeral port (EADDRNOTAVAIL)."""
 US = 1_000_000  # the simulation clock counts microseconds
 
 
+T = TypeVar("T")
+
+
+class _Columns(Sequence[T]):
+    """A read-only sequence whose items are built on demand from column arrays."""
+
+    def _make(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self._make(j) for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._make(i)
+
+    def __iter__(self) -> Iterator[T]:
+        return (self._make(i) for i in range(len(self)))
+
+
 @dataclass(frozen=True, slots=True)
 class Packet:
     """One segment on the wire. ``time`` is when it was sent; ``arrives`` is None if it was lost."""
@@ -43,7 +69,7 @@ class Packet:
     arrives: float | None
 
 
-class PacketLog(Sequence[Packet]):
+class PacketLog(_Columns[Packet]):
     """Every packet sent, in sending order (column storage)."""
 
     def __init__(self) -> None:
@@ -91,21 +117,6 @@ class PacketLog(Sequence[Packet]):
                       None if client < 0 else client, bool(info & 2), lost,
                       None if lost else (t + self.one_way_us) / US)
 
-    @overload
-    def __getitem__(self, i: int) -> Packet: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[Packet]: ...
-    def __getitem__(self, i: int | slice) -> Packet | list[Packet]:
-        if isinstance(i, slice):
-            return [self._make(j) for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._make(i)
-
-    def __iter__(self) -> Iterator[Packet]:
-        return (self._make(i) for i in range(len(self)))
 
     @property
     def times(self) -> list[float]:
@@ -146,7 +157,7 @@ class TraceEvent:
         return " -> ".join(self.path)
 
 
-class Trace(Sequence[TraceEvent]):
+class Trace(_Columns[TraceEvent]):
     """Kernel events in time order (column storage)."""
 
     def __init__(self, actions: Sequence[Action]) -> None:
@@ -165,21 +176,6 @@ class Trace(Sequence[TraceEvent]):
         return TraceEvent(self.time_us[i] / US, a.host, a.name, None if client < 0 else client,
                           a.what, a.path, a.counters, q >> 32, q & 0xFFFFFFFF)
 
-    @overload
-    def __getitem__(self, i: int) -> TraceEvent: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[TraceEvent]: ...
-    def __getitem__(self, i: int | slice) -> TraceEvent | list[TraceEvent]:
-        if isinstance(i, slice):
-            return [self._make(j) for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._make(i)
-
-    def __iter__(self) -> Iterator[TraceEvent]:
-        return (self._make(i) for i in range(len(self)))
 
     def of_client(self, client: int) -> list[TraceEvent]:
         """The kernel events that concern one client, in order."""
