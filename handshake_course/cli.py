@@ -41,14 +41,19 @@ def course_root() -> Path:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """Start JupyterLab at the first lesson."""
+    """Start JupyterLab at the first lesson; options it does not know go to jupyter lab."""
     root = course_root()
+    if not (root / FIRST_LESSON).is_file():
+        raise SystemExit(f"handshake-course: the first lesson {root / FIRST_LESSON} is missing")
     argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", FIRST_LESSON]
     if args.no_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # JupyterLab refuses root without it (containers, CI)
-    argv += args.jupyter_args
+    admin_settings = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    if not admin_settings.exists() and (root / "binder" / "overrides.json").exists():
+        argv.append(f"--LabApp.app_settings_dir={root / 'binder'}")  # no news pop-up over the lesson
+    argv += [a for a in args.jupyter_args if a != "--"]
     if shutil.which(sys.executable) is None:
         raise SystemExit("handshake-course: cannot find the Python interpreter to start JupyterLab")
     os.chdir(root)
@@ -487,14 +492,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="open the course in JupyterLab at the first lesson")
     lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="further options passed to jupyter lab")
     lab.set_defaults(func=cmd_lab)
     _add_simulate(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(None if argv is None else list(argv))
+    parser = build_parser()
+    args, extra = parser.parse_known_args(None if argv is None else list(argv))
+    if args.command == "lab":
+        args.jupyter_args = extra  # e.g. --port=8899, passed on to jupyter lab
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return int(args.func(args) or 0)
 
 
