@@ -494,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     lab.set_defaults(func=cmd_lab)
     _add_simulate(sub)
+    from .grader.cli import register  # grade, release
+
+    register(sub)
     return parser
 
 

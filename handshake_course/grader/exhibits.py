@@ -1,0 +1,310 @@
+"""The evidence graded exercises show: simulated incidents rendered as text (a ladder of packets,
+the kernel's trace, ``nstat``, ``ss -lnt``, ``dmesg``, what the clients saw).
+
+Every exhibit is produced by ``simulate()`` when the notebook runs, and the checks compute their
+expected answers from the very same results, so the text a learner reads and the answer key cannot
+drift apart. Exhibits whose point is to hide something (the kernel version in the time-machine
+exercise) take it from a salted key (see ``keys``), not from a literal in this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+from ..model import VERSIONS, Kernel, Result, Scenario, simulate
+from . import keys
+
+ARROW = 34
+
+
+# ---- text renderings -------------------------------------------------------------------------
+
+def ladder(result: Result, client: int) -> str:
+    """One client's handshake as a ladder diagram: each packet at the time it was sent."""
+    rec = result.clients[client]
+    lines = [f"{'time':>9}    client {client} (port {rec.port})".ljust(ARROW + 30) + "server (port 8080)"]
+    for p in result.packets.of_client(client):
+        label = p.kind + (" (again)" if p.retransmission else "")
+        lost = "  (lost)" if p.lost else ""
+        if p.sender == "client":
+            arrow = "-" * ARROW + ("x" if p.lost else ">")
+            lines.append(f"{p.time:9.3f} s  {label:<15} {arrow}{lost}")
+        else:
+            arrow = ("x" if p.lost else "<") + "-" * ARROW
+            lines.append(f"{p.time:9.3f} s  {'':<15} {arrow} {label}{lost}")
+    return "\n".join(lines)
+
+
+def kernel_trace(result: Result, client: int) -> str:
+    """The kernel events of one client's handshake: function path, counters bumped, queue lengths."""
+    lines = []
+    for e in result.trace.of_client(client):
+        lines.append(f"{e.time:9.3f} s  {e.host:<6}  {e.function_path}")
+        bumped = ", ".join(e.counters) if e.counters else "-"
+        queues = f"SYN queue {e.syn_queue}, accept queue {e.accept_queue}" if e.host == "server" else ""
+        lines.append(f"{'':13}counters +1: {bumped}" + (f"   |  after: {queues}" if queues else ""))
+    return "\n".join(lines)
+
+
+def nstat(counters: dict[str, int] | object, title: str = "") -> str:
+    """Non-zero counters as ``nstat`` prints them."""
+    rows = [(name, value) for name, value in dict(counters).items() if value]  # type: ignore[call-overload]
+    head = f"$ nstat{title}\n#kernel"
+    return "\n".join([head] + [f"{name:<32}{value:<19}0.0" for name, value in rows])
+
+
+def dmesg(result: Result) -> str:
+    lines = [f"[{t:12.6f}] {text}" for t, text in result.log]
+    return "$ dmesg | grep TCP\n" + ("\n".join(lines) if lines else "(nothing)")
+
+
+def client_symptoms(result: Result, slow: float = 0.5) -> str:
+    """What the clients saw: slow or failed connect()s, and connections the server never accepted."""
+    recs = result.clients
+    n = len(recs)
+    lat = [c.latency for c in recs if c.latency is not None]
+    slow_n = sum(1 for x in lat if x > slow)
+    lines = [f"{n} connect() calls; {len(lat)} returned success."]
+    if lat:
+        lines.append(f"connect() took more than {slow:g} s for {slow_n} of them (the slowest took {max(lat):.2f} s).")
+    for errno in ("ETIMEDOUT", "ECONNREFUSED", "ECONNRESET", "EADDRNOTAVAIL"):
+        k = sum(1 for c in recs if c.errno == errno)
+        if k:
+            lines.append(f"{k} failed with {errno}.")
+    stuck = sum(1 for c in recs if c.outcome == "established")
+    if stuck:
+        lines.append(f"{stuck} connected but the server application never received them (their requests hang).")
+    pending = sum(1 for c in recs if c.outcome == "connecting")
+    if pending:
+        lines.append(f"{pending} were still waiting in connect() when the capture ended.")
+    return "\n".join(lines)
+
+
+def ss(result: Result, t: float) -> str:
+    return f"$ ss -lnt 'sport = :8080'    # at t = {t:g} s\n{result.ss(t)}"
+
+
+# ---- ex05: the final ACK meets a full accept queue on 3.10 --------------------------------------
+
+EX05_CLIENT = 2
+
+
+@lru_cache(maxsize=1)
+def ex05_result() -> Result:
+    return simulate(Scenario(kernel="3.10", backlog=1, clients=[0.0, 0.1, 0.2, 0.3], accept=[8.0] * 4,
+                             rtt=0.01, duration=20.0, seed=1))
+
+
+# ---- ex04: final ACKs dropped on 6.18 -----------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def ex04_result() -> Result:
+    return simulate(Scenario(kernel="6.18", backlog=128, clients=[0.0, 0.5, 1.0], drop=("ACK",),
+                             rtt=0.01, duration=70.0, seed=1))
+
+
+# ---- ex06: counter forensics -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One incident: what the on-call engineer was told, and the simulated host."""
+
+    story: str
+    scenario: Callable[[], Scenario]
+    ss_at: float
+
+
+def _steady(n: int, rate: float, start: float = 0.0) -> list[float]:
+    return [start + i / rate for i in range(n)]
+
+
+FORENSICS: dict[str, Case] = {
+    "a": Case("Linux 6.18. The service's configuration says `listen_backlog = 128`. Traffic: a steady "
+              "100 new connections per second.",
+              lambda: Scenario(kernel="6.18", backlog=128, clients=_steady(3000, 100.0), accept=60.0,
+                               rtt=0.02, duration=60.0, seed=11), 20.0),
+    "b": Case("Linux 6.18, `net.ipv4.tcp_syncookies = 0` (someone copied an old hardening guide). The "
+              "service's configuration says `listen_backlog = 1024`. About 5 legitimate connections "
+              "per second.",
+              lambda: Scenario(kernel=Kernel("6.18", tcp_syncookies=0), backlog=1024,
+                               clients=_steady(100, 5.0, 2.0), accept=1000.0, flood=3000.0, rtt=0.02,
+                               duration=30.0, seed=12), 10.0),
+    "c": Case("Linux 3.10 with its default sysctls. The service's configuration says "
+              "`listen_backlog = 1024`. A burst of 100 new connections per second for 4 s, every few "
+              "minutes.",
+              lambda: Scenario(kernel="3.10", backlog=1024, clients=_steady(400, 100.0), accept=60.0,
+                               rtt=0.02, duration=30.0, seed=13), 3.0),
+    "d": Case("Linux 6.18 with its default sysctls. The service's configuration says "
+              "`listen_backlog = 1024`. About 5 legitimate connections per second.",
+              lambda: Scenario(kernel="6.18", backlog=1024, clients=_steady(100, 5.0, 2.0), accept=1000.0,
+                               flood=3000.0, rtt=0.02, duration=30.0, seed=14), 10.0),
+    "e": Case("Linux 6.18, `net.ipv4.tcp_abort_on_overflow = 1`. The service's configuration says "
+              "`listen_backlog = 128`. A burst of 100 new connections per second for 4 s.",
+              lambda: Scenario(kernel=Kernel("6.18", tcp_abort_on_overflow=1), backlog=128,
+                               clients=_steady(400, 100.0), accept=60.0, rtt=0.02, duration=30.0, seed=15),
+              3.0),
+}
+
+
+@cache
+def forensics_result(case: str) -> Result:
+    return simulate(FORENSICS[case].scenario())
+
+
+def forensics_text(case: str) -> str:
+    c, r = FORENSICS[case], forensics_result(case)
+    title = f"    # server, counts during the {r.end:g} s incident"
+    return "\n\n".join([f"Case {case.upper()}. {c.story}", ss(r, c.ss_at), nstat(r.server_counters, title),
+                        dmesg(r), "What the clients saw:\n" + client_symptoms(r)])
+
+
+# ---- ex07: tuning a 3.10 server for a flash crowd during a SYN flood ----------------------------
+
+FLOOD_DAY = {"clients": 600, "rate": 2000.0, "start": 5.0, "flood": 1000.0, "accept": 1000.0,
+             "rtt": 0.02, "duration": 12.0, "target": 0.5}
+ORIGINAL_SETTINGS = {"backlog": 128, "somaxconn": 128, "tcp_syncookies": 0}
+
+
+def flood_day(backlog: int, somaxconn: int, tcp_syncookies: int) -> Scenario:
+    """The ex07 load on Linux 3.10 with the given listen() backlog and sysctls. Raises ValueError
+    (naming the setting) for values the kernel would refuse."""
+    d = FLOOD_DAY
+    return Scenario(kernel=Kernel("3.10", somaxconn=somaxconn, tcp_syncookies=tcp_syncookies), backlog=backlog,
+                    clients=_steady(int(d["clients"]), d["rate"], d["start"]), accept=d["accept"],
+                    flood=d["flood"], rtt=d["rtt"], duration=d["duration"], seed=7)
+
+
+@dataclass(frozen=True)
+class FloodOutcome:
+    """How the flash crowd fared: how many were slow or failed at connect(), and at accept()."""
+
+    clients: int
+    slow_connect: int
+    slow_accept: int
+    result: Result
+
+
+def flood_outcome(backlog: int, somaxconn: int, tcp_syncookies: int) -> FloodOutcome:
+    r = simulate(flood_day(backlog, somaxconn, tcp_syncookies))
+    target = FLOOD_DAY["target"]
+    slow_connect = sum(1 for c in r.clients if c.latency is None or c.latency > target)
+    slow_accept = sum(1 for c in r.clients if c.accepted_at is None or c.accepted_at - c.start > target)
+    return FloodOutcome(len(r.clients), slow_connect, slow_accept, r)
+
+
+def flood_text(backlog: int, somaxconn: int, tcp_syncookies: int) -> str:
+    """Replay the ex07 load with these settings and report what happened."""
+    o = flood_outcome(backlog, somaxconn, tcp_syncookies)
+    r = o.result
+    target = FLOOD_DAY["target"]
+    return "\n\n".join([
+        f"listen(fd, {backlog}) with net.core.somaxconn = {somaxconn}, net.ipv4.tcp_syncookies = {tcp_syncookies}:",
+        f"connect() slower than {target:g} s or failed: {o.slow_connect} of {o.clients}\n"
+        f"not accept()ed within {target:g} s of connect(): {o.slow_accept} of {o.clients}",
+        ss(r, FLOOD_DAY["start"] + 0.2), nstat(r.server_counters, "    # server, whole run"), dmesg(r)])
+
+
+def try_flood_day(backlog: int, somaxconn: int, tcp_syncookies: int) -> None:
+    """Print how the ex07 load fares with these settings (the replay check() grades)."""
+    print(flood_text(backlog, somaxconn, tcp_syncookies))
+
+
+# ---- ex08: which kernel made this trace? ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Mystery:
+    story: str
+    key: str  # keys.digest("ex08", question, version)
+    scenario: Callable[[str], Scenario]
+
+
+MYSTERIES: dict[str, Mystery] = {
+    "q1": Mystery("listen(fd, 128) on the server; one client connects; an nftables rule on the server "
+                  "drops every ACK the client sends.", "1b8ee4c16496e70027e826d0",
+                  lambda v: Scenario(kernel=v, backlog=128, clients=1, drop=("ACK",), rtt=0.01, duration=70.0)),
+    "q2": Mystery("listen(fd, 128) on the server; one client connects; an nftables rule drops every "
+                  "SYN-ACK.", "dac3f98e6bafa52a7d583766",
+                  lambda v: Scenario(kernel=v, backlog=128, clients=1, drop=("SYN-ACK",), rtt=0.01,
+                                     duration=140.0)),
+    "q3": Mystery("One client connects to a server behind a firewall that drops every SYN.",
+                  "fd325fee741ff57028efda3d",
+                  lambda v: Scenario(kernel=v, backlog=128, clients=1, drop=("SYN",), rtt=0.01, duration=200.0)),
+    "q4": Mystery("listen(fd, 128) on the server; one client connects; an nftables rule drops every "
+                  "SYN-ACK.", "4bdde5a6f1d9533b61d52216",
+                  lambda v: Scenario(kernel=v, backlog=128, clients=1, drop=("SYN-ACK",), rtt=0.01,
+                                     duration=140.0)),
+}
+
+
+@cache
+def mystery_result(question: str) -> Result:
+    m = MYSTERIES[question]
+    return simulate(m.scenario(keys.resolve("ex08", question, m.key, VERSIONS)))
+
+
+def mystery_text(question: str) -> str:
+    r = mystery_result(question)
+    return "\n\n".join([f"Trace for {question}. {MYSTERIES[question].story}", "Packets:\n" + ladder(r, 0),
+                        "Kernel events:\n" + kernel_trace(r, 0),
+                        nstat(r.client_counters, "    # client"), nstat(r.server_counters, "    # server")])
+
+
+# ---- ex09: listen(fd, 0) --------------------------------------------------------------------------
+
+@cache
+def listen_zero(version: str, tcp_syncookies: int = 0) -> Result:
+    """listen(fd, 0), three clients at t=0, an application that never calls accept(), 30 s."""
+    return simulate(Scenario(kernel=Kernel(version, tcp_syncookies=tcp_syncookies), backlog=0, clients=3,
+                             accept=None, rtt=0.01, duration=30.0, seed=1))
+
+
+def connected(result: Result) -> int:
+    return sum(1 for c in result.clients if c.connected_at is not None)
+
+
+# ---- the registry the notebooks call ---------------------------------------------------------------
+
+def _ex05() -> str:
+    r = ex05_result()
+    return "\n\n".join([
+        f"Linux 3.10, listen(fd, 1). Clients 0-3 connect at 0.0, 0.1, 0.2 and 0.3 s; the application "
+        f"calls accept() four times at t = 8 s. Here is client {EX05_CLIENT}:",
+        "Packets:\n" + ladder(r, EX05_CLIENT), "Kernel events:\n" + kernel_trace(r, EX05_CLIENT)])
+
+
+def _ex04() -> str:
+    r = ex04_result()
+    return "\n\n".join(["Linux 6.18, listen(fd, 128), three clients connect at 0, 0.5 and 1 s, and an "
+                        "nftables rule on the server drops every ACK the clients send. Client 0:",
+                        "Packets:\n" + ladder(r, 0)])
+
+
+def _ex07() -> str:
+    d = FLOOD_DAY
+    return "\n\n".join([
+        f"Linux 3.10. A SYN flood of {d['flood']:g} spoofed SYN/s runs from t = 0. At t = {d['start']:g} s a "
+        f"flash crowd of {d['clients']} real clients arrives at {d['rate']:g} connections/s. The "
+        f"application accepts up to {d['accept']:g} connections/s. Round-trip time {d['rtt'] * 1000:g} ms.",
+        "Today's settings:", flood_text(**ORIGINAL_SETTINGS)])
+
+
+EXHIBITS: dict[tuple[str, str], Callable[[], str]] = {
+    ("ex04", "ack_dropped"): _ex04,
+    ("ex05", "trace"): _ex05,
+    ("ex07", "flood_day"): _ex07,
+    **{("ex06", case): (lambda case=case: forensics_text(case)) for case in FORENSICS},
+    **{("ex08", q): (lambda q=q: mystery_text(q)) for q in MYSTERIES},
+}
+
+
+def exhibit(exercise: str, name: str) -> None:
+    """Print one exhibit of an exercise."""
+    try:
+        make = EXHIBITS[(exercise, name)]
+    except KeyError:
+        known = ", ".join(n for e, n in EXHIBITS if e == exercise) or "none"
+        raise ValueError(f"{exercise} has no exhibit {name!r}; it has: {known}") from None
+    print(make())
+

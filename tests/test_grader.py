@@ -1,0 +1,293 @@
+"""The autograder on correct, wrong, partly correct, broken and tampered submissions.
+
+Submissions are made here from the committed release notebook of ex01 by editing its cells; the
+right answers come from the instructor's source notebook, so no answer is written down twice.
+Time limits are short (a few seconds) to keep the whole module fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import NotebookNode
+
+from handshake_course.grader import autograde, probe, release
+from handshake_course.grader.__main__ import main
+from handshake_course.grader.autograde import SubmissionGrade, grade
+from handshake_course.grader.cli import register
+from handshake_course.grader.limits import Limits
+
+ROOT = Path(__file__).resolve().parent.parent
+SLUG = "ex01_accept_capacity"
+RELEASE = ROOT / "exercises" / "release" / SLUG / f"{SLUG}.ipynb"
+SOURCE = ROOT / "exercises" / "source" / SLUG / f"{SLUG}.ipynb"
+FAST = Limits(cell=2, notebook=30, probe=5, startup=60, restarts=1)
+
+WRONG = {
+    "ex01-q1-answer": "q1 = 128",
+    "ex01-q2-answer": "q2 = 1024",
+    "ex01-q3-answer": 'q3 = "lots"',
+    "ex01-q4-answer": "q4 = 0",
+    "ex01-q5-answer": "q5 = 70000",
+    "ex01-q6-answer": "def accept_queue_capacity(backlog, somaxconn, width):\n    return backlog",
+}
+
+
+def solutions() -> dict[str, str]:
+    """Each answer cell of the source notebook with its solution markers removed."""
+    nb = nbformat.read(SOURCE, as_version=4)
+    marker = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
+    return {c.metadata["nbgrader"]["grade_id"]: marker.sub("", c.source)
+            for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def submission(edits: dict[str, str] | None = None, *, solved: bool = False, drop_checks: bool = False,
+               before_answers: tuple[str, ...] = (), at_end: tuple[str, ...] = ()) -> NotebookNode:
+    """The release notebook as a learner might hand it in."""
+    nb = nbformat.read(RELEASE, as_version=4)
+    answers = {**(solutions() if solved else {}), **(edits or {})}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell.source = answers[gid]
+    if drop_checks:
+        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
+    first_answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    nb.cells[first_answer:first_answer] = [nbformat.v4.new_code_cell(s) for s in before_answers]
+    nb.cells += [nbformat.v4.new_code_cell(s) for s in at_end]
+    return nb
+
+
+def graded(tmp_path: Path, nb: NotebookNode | str | bytes, name: str = f"{SLUG}.ipynb",
+           limits: Limits = FAST) -> SubmissionGrade:
+    path = tmp_path / name
+    if isinstance(nb, bytes):
+        path.write_bytes(nb)
+    elif isinstance(nb, str):
+        path.write_text(nb, encoding="utf-8")
+    else:
+        path.write_text(nbformat.writes(nb), encoding="utf-8")
+    report = grade(path, limits=limits)
+    assert len(report.submissions) == 1
+    return report.submissions[0]
+
+
+def by_question(s: SubmissionGrade) -> dict[str, object]:
+    return {f.question: f for f in s.questions}
+
+
+def notes_text(s: SubmissionGrade) -> str:
+    return "\n".join(s.notes)
+
+
+# ---- scoring ----------------------------------------------------------------------------------
+
+def test_correct_submission_earns_full_marks(tmp_path):
+    s = graded(tmp_path, submission(solved=True))
+    assert (s.status, s.points, s.max_points) == ("graded", 8, 8)
+    assert all(f.status == "correct" for f in s.questions)
+    assert s.notes == []
+
+
+def test_untouched_release_scores_zero_not_answered(tmp_path):
+    s = graded(tmp_path, submission())
+    assert (s.status, s.points) == ("graded", 0)
+    assert all(f.status == "not answered yet" for f in s.questions)
+    assert s.notes == []
+
+
+def test_wrong_answers_say_what_is_wrong_without_the_answer(tmp_path):
+    s = graded(tmp_path, submission(WRONG))
+    q = by_question(s)
+    assert s.points == 0
+    assert all(f.status == "wrong" for f in s.questions)
+    assert "sk_acceptq_is_full" in q["q1"].message and "Re-read lesson 01" in q["q1"].message
+    assert "should be a number" in q["q3"].message
+    assert "returned 128" in q["q6"].message
+    for f in s.questions:
+        assert "129" not in f.message  # the right answer of q1 and q3 is never shown
+
+
+def test_partly_correct_submission_gets_partial_points(tmp_path):
+    no_wrap = solutions()["ex01-q6-answer"].replace("backlog &= 0xFFFF", "pass")
+    s = graded(tmp_path, submission({"ex01-q1-answer": solutions()["ex01-q1-answer"],
+                                     "ex01-q2-answer": "q2 = 128", "ex01-q6-answer": no_wrap}))
+    q = by_question(s)
+    assert s.points == 1 + 1 + 2
+    assert q["q6"].status == "partly correct" and q["q6"].points == 2
+    assert "16-bit" in q["q6"].message
+    assert q["q3"].status == "not answered yet"
+
+
+def test_objects_that_claim_to_equal_anything_gain_nothing(tmp_path):
+    liar = "class Liar:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+    s = graded(tmp_path, submission({
+        "ex01-q1-answer": liar + "q1 = Liar()",
+        "ex01-q6-answer": liar + "def accept_queue_capacity(backlog, somaxconn, width):\n    return Liar()"}))
+    q = by_question(s)
+    assert q["q1"].status == "wrong" and "a Liar object" in q["q1"].message
+    assert q["q6"].points == 0 and "Liar" in q["q6"].message
+
+
+# ---- broken notebooks ----------------------------------------------------------------------------
+
+def test_cells_that_raise_cost_only_their_own_answers(tmp_path):
+    raising = solutions()["ex01-q6-answer"].replace(
+        "    if backlog < 0", "    if backlog < 0:\n        raise ValueError('negative')\n    if backlog < 0")
+    s = graded(tmp_path, submission({"ex01-q1-answer": "q1 = 1 / 0", "ex01-q6-answer": raising}, solved=True))
+    q = by_question(s)
+    assert q["q1"].status == "not answered yet" and "no variable `q1`" in q["q1"].message
+    assert q["q6"].points == 1 and "raised ValueError: negative" in q["q6"].message
+    assert s.points == 4 + 1
+    assert "(ex01-q1-answer) raised ZeroDivisionError: division by zero" in notes_text(s)
+
+
+def test_infinite_loops_are_interrupted(tmp_path):
+    looping = "def accept_queue_capacity(backlog, somaxconn, width):\n    while width == 16:\n        pass\n    return backlog + 1"
+    s = graded(tmp_path, submission({"ex01-q6-answer": looping}, solved=True, before_answers=("while True:\n    pass",)))
+    q = by_question(s)
+    assert "stopped after the 2 s time limit" in notes_text(s)
+    assert s.points == 5  # every value answer after the loop still ran
+    assert "ran longer than 2 s" in q["q6"].message
+
+
+def test_a_loop_that_ignores_interrupts_gets_a_fresh_kernel(tmp_path):
+    stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+    s = graded(tmp_path, submission(solved=True, before_answers=(stubborn,)))
+    assert s.points == 8
+    assert "did not stop when interrupted" in notes_text(s)
+    assert "started a new kernel" in notes_text(s)
+
+
+def test_a_notebook_that_kills_its_kernel_is_graded_without_that_cell(tmp_path):
+    s = graded(tmp_path, submission(solved=True, before_answers=("import os\nos._exit(3)",)))
+    assert s.points == 8
+    assert "the kernel died" in notes_text(s)
+
+
+def test_the_notebook_time_budget(tmp_path):
+    sleepy = ("import time\ntime.sleep(10)",) * 2
+    s = graded(tmp_path, submission(solved=True, before_answers=sleepy), limits=Limits(cell=2, notebook=3, probe=5))
+    assert s.points == 0
+    assert "time budget ran out" in notes_text(s)
+
+
+# ---- tampering ------------------------------------------------------------------------------------
+
+def test_deleted_check_cells_do_not_change_the_grade(tmp_path):
+    s = graded(tmp_path, submission(solved=True, drop_checks=True))
+    assert s.points == 8
+    assert "check cells deleted: ex01-q1-check" in notes_text(s)
+
+
+def test_redefined_check_and_printed_scores_are_ignored(tmp_path):
+    fake = ('def check(*args):\n    print("ex01 q1: 1/1 point - correct. Well done.")\n'
+            'score = lambda *args: None\nprint("Score: 100/100")\ngrade = "A+"')
+    nb = submission(WRONG, before_answers=(fake,))
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex01-q2-check").source = \
+        'print("8/8 points")'
+    s = graded(tmp_path, nb)
+    notes = notes_text(s)
+    assert s.points == 0
+    assert "redefines `check`" in notes and "redefines `score`" in notes
+    assert "printed 'Score: 100/100'" in notes
+    assert "check cells edited: ex01-q2-check" in notes
+
+
+@pytest.mark.parametrize("content, why", [
+    ("hello, I am not JSON", "invalid JSON"),
+    ("[1, 2, 3]", "no list of cells"),
+    ('{"cells": "nope"}', "no list of cells"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "cannot read it as text"),
+    ('{"cells": [{"cell_type": "code"}], "nbformat": 4}', "not a notebook"),
+])
+def test_files_that_are_not_notebooks(tmp_path, content, why):
+    s = graded(tmp_path, content)
+    assert (s.status, s.points, s.max_points, s.exercise) == ("invalid", 0, 8, "ex01")
+    assert why in notes_text(s)
+
+
+@pytest.mark.parametrize("content", [
+    "",
+    nbformat.writes(nbformat.v4.new_notebook()),
+    nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("my answers"),
+                                                    nbformat.v4.new_code_cell("   ")])),
+])
+def test_empty_submissions(tmp_path, content):
+    s = graded(tmp_path, content)
+    assert (s.status, s.points) == ("empty", 0)
+    assert all(f.status == "not answered yet" for f in s.questions)
+
+
+def test_exercise_from_metadata_or_unknown(tmp_path):
+    s = graded(tmp_path, submission(solved=True), name="homework.ipynb")
+    assert (s.exercise, s.points) == ("ex01", 8)
+    anonymous = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    s = graded(tmp_path, anonymous, name="homework2.ipynb")
+    assert s.status == "unknown exercise" and s.points == 0
+
+
+def test_the_grader_reports_its_own_failures(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(autograde, "grade_notebook", broken)
+    s = graded(tmp_path, submission())
+    assert s.status == "grader error" and "RuntimeError: boom" in notes_text(s)
+    assert grade(tmp_path / "missing").notes == [f"{tmp_path / 'missing'} does not exist"]
+
+
+# ---- a folder, the CLI, the probe ----------------------------------------------------------------
+
+def test_folder_gradebook_from_the_cli(tmp_path, capsys):
+    folder = tmp_path / "submitted"
+    for student, content in [("alice", nbformat.writes(submission(solved=True))), ("bob", "not a notebook"),
+                             ("carol", "")]:
+        (folder / student).mkdir(parents=True)
+        (folder / student / f"{SLUG}.ipynb").write_text(content, encoding="utf-8")
+    (folder / "alice" / "notes.txt").write_text("hi", encoding="utf-8")
+    book = tmp_path / "gradebook.csv"
+    assert main(["grade", str(folder), "--json", "--csv", str(book), "--cell-timeout", "5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(s["student"], s["points"], s["status"]) for s in report["submissions"]] == [
+        ("alice", 8, "graded"), ("bob", 0, "invalid"), ("carol", 0, "empty")]
+    assert report["notes"] == ["ignored 1 files that are not .ipynb"]
+    rows = list(csv.DictReader(book.open(encoding="utf-8")))
+    assert [(r["student"], r["points"], r["ex01 q6"]) for r in rows] == [("alice", "8", "3"), ("bob", "0", ""),
+                                                                          ("carol", "0", "0")]
+    main(["grade", str(folder / "bob" / f"{SLUG}.ipynb")])
+    table = capsys.readouterr().out
+    assert "0/8  invalid" in table and "invalid JSON" in table
+    parser = argparse.ArgumentParser(prog="handshake-course")  # as handshake_course/cli.py wires it
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["release", "--check"])
+    assert args.func(args) == 0
+    assert "release notebooks are up to date" in capsys.readouterr().out
+
+
+def test_probe_plain_data_and_time_limit():
+    assert probe.to_plain((1, 2.5, "x", None, True, {"a": (3,)})) == [1, 2.5, "x", None, True, {"a": [3]}]
+    assert probe.to_plain(object()) == {"__unserialisable__": "object"}
+    assert probe.call(lambda: 1 / 0, []) == {"error": "ZeroDivisionError: division by zero"}
+
+    def forever():
+        while True:
+            pass
+
+    assert probe.call(forever, [], seconds=0.2) == {"timeout": 0.2}
+
+
+def test_release_stubs():
+    code = "def f(x):\n    '''doc'''\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+    assert release.clear_solutions(code, "code") == "def f(x):\n    '''doc'''\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    values = "### BEGIN SOLUTION\na = 1\nb, c = 2, 3\n### END SOLUTION"
+    assert release.clear_solutions(values, "code") == "# YOUR ANSWER HERE: replace None\na = None\nb = None\nc = None"
+    assert release.remove_hidden_tests("x\n### BEGIN HIDDEN TESTS\nassert x\n### END HIDDEN TESTS") == "x"
+    with pytest.raises(ValueError, match="has no"):
+        release.clear_solutions("### BEGIN SOLUTION\nx = 1", "code")
