@@ -28,6 +28,18 @@ from .model import (
 
 __version__ = "0.1.0"
 
+_SUBPACKAGES = ("views", "dashboards", "grader", "lab")
+
+
+def __getattr__(name: str):
+    """``hc.views``, ``hc.dashboards``... imported on first use, so that importing the model stays
+    light (no matplotlib, no widgets)."""
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "VERSIONS",
     "ClientRecord",

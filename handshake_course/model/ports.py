@@ -26,8 +26,10 @@ class PortAllocator:
         self.secret = hashlib.sha256(f"port-secret:{seed}".encode()).digest()[:16]
         self.rng = random.Random(f"ports:{seed}")
         self.hint = 0  # 3.10: static u32 hint
-        size = 256 if self.rule == "even_first" else 1 << 16  # INET_TABLE_PERTURB_SIZE
-        self.table = [self.rng.getrandbits(16) for _ in range(size)]  # get_random_bytes once
+        self.table: list[int] = []
+        if self.rule != "hint":  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
+            size = 256 if self.rule == "even_first" else 1 << 16
+            self.table = [self.rng.getrandbits(16) for _ in range(size)]
 
     def _port_offset(self, now_us: int) -> int:
         """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x."""

@@ -54,13 +54,18 @@ class Setting:
                 raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}; got {value!r}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.name} must be a number from {self.lo:g} to {self.hi:g}; got {value!r}")
+            raise ValueError(f"{self.name} must be a number from {_fmt(self.lo)} to {_fmt(self.hi)}; got {value!r}")
         if isinstance(self.lo, int) and isinstance(self.hi, int) and not float(value).is_integer():
             raise ValueError(f"{self.name} must be a whole number from {self.lo} to {self.hi}; got {value!r}")
         assert self.lo is not None and self.hi is not None
         if not self.lo <= value <= self.hi:
-            raise ValueError(f"{self.name} must be from {self.lo:g} to {self.hi:g}; got {value!r}")
+            raise ValueError(f"{self.name} must be from {_fmt(self.lo)} to {_fmt(self.hi)}; got {value!r}")
         return int(value) if isinstance(self.lo, int) and isinstance(self.hi, int) else float(value)
+
+
+def _fmt(bound: float | None) -> str:
+    """A range bound as a learner reads it: 2147483647, not 2.14748e+09."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 def _check_port_range(setting: Setting, version: str, value: Any) -> tuple[int, int]:

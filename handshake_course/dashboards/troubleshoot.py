@@ -1,0 +1,222 @@
+"""Lesson 9: troubleshooting - from ``nstat`` and ``ss`` output to a cause and a fix.
+
+``diagnose()`` reads the counters a real host shows (both hosts' nstat) and the listener's ``ss -lnt``
+line, and returns findings: the evidence, the likely cause, the fix, and the versions it applies to.
+The dashboard shows a simulated incident as an operator would see it, and the findings on request.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..model import Kernel, Result, Scenario, TraceEvent, simulate
+from .base import Dashboard, checkbox, dropdown
+from .plots import view
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One conclusion drawn from the counters."""
+
+    title: str
+    evidence: str
+    cause: str
+    fix: str
+
+
+def diagnose(server: Mapping[str, int], client: Mapping[str, int] | None = None, version: str = "6.18",
+             syncookies: int = 1, recv_q: int | None = None, send_q: int | None = None) -> list[Finding]:
+    """Findings from nstat counters (deltas over the incident) and an ``ss -lnt`` line."""
+    client = client or {}
+    g = server.get
+    findings: list[Finding] = []
+    overflows, drops = g("TcpExtListenOverflows", 0), g("TcpExtListenDrops", 0)
+    qfull_drop, cookies = g("TcpExtTCPReqQFullDrop", 0), g("TcpExtTCPReqQFullDoCookies", 0)
+    old = version in ("2.6.32", "3.10")
+    if overflows:
+        where = ("on old kernels (< 4.10) many of them are final ACKs of clients that already think they are "
+                 "connected" if old else "since 4.10 most of them are SYNs, dropped before any SYN-ACK")
+        full = f" ss shows Recv-Q {recv_q} > Send-Q {send_q}: the accept queue is full right now." if (
+            recv_q is not None and send_q is not None and recv_q > send_q) else ""
+        findings.append(Finding(
+            "Accept queue overflow",
+            f"TcpExtListenOverflows = {overflows}.{full}",
+            f"The application calls accept() more slowly than connections complete, or its backlog is too small; {where}.",
+            "Speed up the accept loop (more acceptor threads, no blocking work before accept()); raise the backlog "
+            "in listen() and net.core.somaxconn (default 128 before 5.4). tcp_abort_on_overflow=1 turns silent "
+            "stalls into immediate resets, so clients fail fast."))
+    if qfull_drop:
+        findings.append(Finding(
+            "SYN queue full, SYNs dropped",
+            f"TcpExtTCPReqQFullDrop = {qfull_drop}" + (", with tcp_syncookies = 0" if syncookies == 0 else ""),
+            "Half-open connections filled the SYN queue (a burst, a flood, or a tiny backlog) and syncookies are off, "
+            "so the kernel dropped new SYNs; clients retry after their SYN timeout (1 s, 3 s ...).",
+            "Turn tcp_syncookies back on (1); raise the backlog (the SYN-queue limit follows it since 4.4) and, on "
+            "2.6.32/3.10, tcp_max_syn_backlog."))
+    if cookies:
+        findings.append(Finding(
+            "SYN queue full, answered with syncookies",
+            f"TcpExtTCPReqQFullDoCookies = {cookies}, SyncookiesSent = {g('TcpExtSyncookiesSent', 0)}, "
+            f"SyncookiesRecv = {g('TcpExtSyncookiesRecv', 0)}",
+            "The SYN queue overflowed: either a SYN flood (few cookies come back) or a legitimate burst larger than "
+            "the queue (most come back). dmesg says 'Possible SYN flooding on port ...'.",
+            "If the cookies come back (SyncookiesRecv close to SyncookiesSent), the traffic is real: raise the "
+            "backlog. If not, it is a flood: cookies are protecting you; keep tcp_syncookies = 1."))
+    other = drops - overflows - qfull_drop - (cookies if old else 0)
+    if other > 0 and syncookies == 0:
+        findings.append(Finding(
+            "SYNs dropped by the last-quarter rule",
+            f"TcpExtListenDrops - ListenOverflows - TCPReqQFullDrop = {other}",
+            "With tcp_syncookies = 0 the last quarter of tcp_max_syn_backlog is kept for peers the host has talked "
+            "to before; SYNs of unknown peers are dropped silently.",
+            "Raise tcp_max_syn_backlog, or enable syncookies."))
+    if g("TcpExtEmbryonicRsts", 0):
+        findings.append(Finding(
+            "Final ACKs answered with RST",
+            f"TcpExtEmbryonicRsts = {g('TcpExtEmbryonicRsts', 0)}",
+            "tcp_abort_on_overflow = 1 resets connections whose final ACK finds the accept queue full.",
+            "That is the intended fail-fast behaviour; fix the accept-queue overflow itself (see above)."))
+    if g("TcpExtSyncookiesFailed", 0):
+        findings.append(Finding(
+            "Invalid cookie ACKs",
+            f"TcpExtSyncookiesFailed = {g('TcpExtSyncookiesFailed', 0)}",
+            "ACKs arrived that matched no request and no valid cookie (too late for the cookie window: 3 s on "
+            "2.6.32/3.10, 2 min on 6.x); they were answered with RST.",
+            "Usually harmless during floods; if real clients are affected, avoid reaching the SYN-queue limit."))
+    syn_rtx = client.get("TcpExtTCPSynRetrans", 0) or client.get("TcpRetransSegs", 0)
+    if client.get("TcpExtTCPTimeouts", 0) or syn_rtx:
+        findings.append(Finding(
+            "Clients retransmit SYNs",
+            f"client TcpExtTCPTimeouts = {client.get('TcpExtTCPTimeouts', 0)}, retransmitted segments = {syn_rtx}",
+            "SYNs or SYN-ACKs were lost or dropped: each loss costs the client one SYN RTO (1 s since 3.1, 3 s on "
+            "2.6.32), which is where '1 s / 3 s connect latency' comes from.",
+            "Look at the server's counters above for drops; if they are clean, the loss is in the network: "
+            "tcpdump 'tcp[tcpflags] & tcp-syn != 0' on both ends and compare."))
+    if client.get("TcpAttemptFails", 0):
+        findings.append(Finding(
+            "connect() failures",
+            f"client TcpAttemptFails = {client.get('TcpAttemptFails', 0)}",
+            "connect() gave up (ETIMEDOUT after tcp_syn_retries) or was refused (RST, nothing listening).",
+            "Check that the service listens (ss -lnt) and that its queues do not overflow."))
+    return findings
+
+
+def diagnose_result(result: Result) -> list[Finding]:
+    """``diagnose`` applied to a simulated incident."""
+    ss = result.ss() if result.listener is not None else None
+    return diagnose(result.server_counters, result.client_counters, result.kernel.version,
+                    result.kernel.tcp_syncookies_effective, ss.recv_q if ss else None, ss.send_q if ss else None)
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A production symptom and the scenario behind it (hidden until revealed)."""
+
+    name: str
+    symptom: str
+    scenario: Scenario
+
+
+def _incidents() -> dict[str, Incident]:
+    slow = [i / 80 for i in range(800)]
+    return {i.name: i for i in (
+        Incident("A: API on 3.10, clients hang, then some succeed",
+                 "Clients report connects that 'succeed' but the first request hangs; a few recover after seconds.",
+                 Scenario(kernel="3.10", backlog=128, clients=slow, accept=50.0, rtt=0.001, duration=20.0, seed=1)),
+        Incident("B: login service on 5.15, burst at the top of the minute",
+                 "Every minute, about a third of the logins take 1 s or 3 s longer.",
+                 Scenario(kernel=Kernel("5.15", tcp_syncookies=0), backlog=128, clients=400, accept=5000.0,
+                          rtt=0.001, duration=20.0, seed=1)),
+        Incident("C: 6.18 node, rare 1 s connects",
+                 "p99 connect latency is 1 s; the server's counters look clean.",
+                 Scenario(kernel="6.18", backlog=4096, clients=[i / 200 for i in range(2000)], accept=1e5,
+                          rtt=0.002, loss=0.01, seed=1)),
+        Incident("D: public 6.18 service, dmesg warning",
+                 "dmesg: 'Possible SYN flooding on port 8080. Sending cookies.' Users notice nothing.",
+                 Scenario(kernel="6.18", backlog=128, clients=[0.5 + i / 20 for i in range(100)], accept=1e5,
+                          rtt=0.02, flood=2000.0, duration=6.0, seed=1)),
+        Incident("E: 6.18 worker with tcp_abort_on_overflow=1",
+                 "Clients get 'connection reset by peer' on their first request during load peaks.",
+                 Scenario(kernel=Kernel("6.18", tcp_abort_on_overflow=1), backlog=8,
+                          clients=[0.0] * 6 + [0.3] * 9 + [0.6] * 9, accept=2.0, rtt=0.001, duration=5.0,
+                          seed=1)),
+    )}
+
+
+INCIDENTS: dict[str, Incident] = _incidents()
+
+
+def findings_html(findings: list[Finding]) -> str:
+    if not findings:
+        return "<p style='font-size:13px'>No finding: the counters show no handshake problem.</p>"
+    items = "".join(
+        f"<li><b>{html.escape(f.title)}</b>: {html.escape(f.evidence)}<br><i>cause</i>: {html.escape(f.cause)}"
+        f"<br><i>fix</i>: {html.escape(f.fix)}</li>" for f in findings)
+    return f"<ol style='font-size:13px'>{items}</ol>"
+
+
+class TroubleshootApp(Dashboard):
+    """An incident as nstat and ss show it; the diagnosis and the scenario on request."""
+
+    title = "Troubleshooting: from nstat and ss to a cause"
+    intro = ("Read the symptom and the output an operator would collect, form a hypothesis, then tick "
+             "'show the diagnosis'.")
+    figsize = (11.0, 3.6)
+
+    def __init__(self, incident: str = next(iter(INCIDENTS)), reveal: bool = False) -> None:
+        controls = {
+            "incident": dropdown("incident", list(INCIDENTS), incident),
+            "reveal": checkbox("show the diagnosis and the scenario behind it", reveal),
+        }
+        self.findings: list[Finding] = []
+        super().__init__(controls)
+
+    def make_axes(self, fig: Figure) -> list[Axes]:
+        return [fig.add_subplot(1, 1, 1)]
+
+    def compute(self) -> None:
+        self.result = simulate(INCIDENTS[self.value("incident")].scenario)
+        self.findings = diagnose_result(self.result)
+
+    def draw(self) -> None:
+        assert self.result is not None
+        ax = self.axes[0]
+        if self.value("reveal"):
+            view("plot_queues")(self.result, ax=ax)
+            ax.set_axis_on()
+            return
+        ax.clear()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "The queues over time are hidden: on a real host you only have ss, nstat and dmesg "
+                "(below).\nForm a hypothesis, then tick 'show the diagnosis'.", ha="center", va="center",
+                fontsize="large", transform=ax.transAxes)
+
+    def summary_html(self) -> str:
+        r = self.result
+        assert r is not None
+        inc = INCIDENTS[self.value("incident")]
+        ss = html.escape(str(r.ss())) if r.listener is not None else "(no listener)"
+        log = "\n".join(f"[{t:10.4f}] {line}" for t, line in r.log[:3]) or "(no kernel messages)"
+        parts = [f"<p style='font-size:13px'><b>Symptom</b>: {html.escape(inc.symptom)}</p>",
+                 f"<b>ss -lnt</b> on the server (at the end):<pre>{ss}</pre>",
+                 f"<b>dmesg</b>:<pre>{html.escape(log)}</pre>",
+                 "<b>nstat</b> on both hosts, over the incident:",
+                 f"<pre>{html.escape(view('counters_table')(r, only_changed=True))}</pre>"]
+        if self.value("reveal"):
+            parts.append("<b>Diagnosis</b>" + findings_html(self.findings))
+            parts.append(f"<p style='font-size:12px'><b>The scenario</b>: <code>{html.escape(repr(r.scenario))[:600]}"
+                         "</code></p>")
+        return "".join(parts)
+
+    def keep_event(self, ev: TraceEvent) -> bool:
+        return bool(self.value("reveal")) and ev.client is not None and ev.client < 20
+
+
+def troubleshoot_app(incident: str = next(iter(INCIDENTS)), reveal: bool = False) -> TroubleshootApp:
+    """The lesson 9 dashboard: ``app = troubleshoot_app(); app.widget``."""
+    return TroubleshootApp(incident, reveal)

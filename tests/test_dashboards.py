@@ -1,0 +1,222 @@
+"""The dashboards without a browser: set control values as a user would, and check the result,
+the figure and the messages (MPLBACKEND=Agg; the dashboards draw on their own Agg canvas)."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import ipywidgets as W  # noqa: E402
+import pytest  # noqa: E402
+
+from handshake_course import dashboards as d  # noqa: E402
+from handshake_course.dashboards.base import DashboardBox, layout_key  # noqa: E402
+
+UNITLESS = (W.Dropdown, W.ToggleButtons, W.Checkbox, W.SelectMultiple)
+
+
+@pytest.fixture(scope="module")
+def apps():
+    """Each lesson's dashboard, built once with its defaults."""
+    return {name: factory() for name, factory in d.APPS.items()}
+
+
+@pytest.mark.parametrize("name", list(d.APPS))
+def test_default_dashboard_builds_and_draws(apps, name):
+    app = apps[name]
+    assert app.error is None, app.error
+    assert app.result is not None
+    assert app.png.startswith(b"\x89PNG")
+    assert app.image.value == app.png
+    assert isinstance(app.widget, DashboardBox)
+    if name != "09_troubleshooting":  # lists kernel events only once the scenario is revealed
+        assert app.inspector is not None and app.inspector.event is not None
+
+
+@pytest.mark.parametrize("name", list(d.APPS))
+def test_controls_have_units_and_fire_on_release(apps, name):
+    for key, control in apps[name].controls.items():
+        if isinstance(control, (W.IntSlider, W.FloatSlider, W.FloatLogSlider)):
+            assert control.continuous_update is False, key
+        if not isinstance(control, UNITLESS) and key not in ("tcp_syncookies",):
+            assert "(" in control.description and ")" in control.description, (key, control.description)
+
+
+def test_backlog_control_drives_the_listener():
+    app = d.queues_app()
+    app.controls["backlog"].value = 4
+    assert app.result.listener.backlog == 4
+    assert app.result.listener.accept_capacity == 5
+    assert app.result.ss().send_q == 4
+
+
+def test_figure_changes_with_the_control():
+    app = d.queues_app()
+    before = app.png
+    limit = [line for line in app.axes[0].lines if line.get_gid() == "accept_limit"]
+    app.controls["backlog"].value = 20
+    assert app.png != before
+    limit = [line for line in app.axes[0].lines if line.get_gid() == "accept_limit"]
+    assert limit and limit[0].get_ydata()[0] == 21
+    assert [p.get_height() for p in app.axes[1].patches][:4] == [21, 21, 21, 21]  # accept capacity per version
+
+
+def test_version_change_loads_its_defaults_and_disables_missing_sysctls():
+    app = d.connect_app()
+    assert not app.controls["tcp_syn_linear_timeouts"].disabled
+    app.controls["version"].value = "2.6.32"
+    assert app.controls["tcp_syn_retries"].value == 5
+    assert app.controls["tcp_timeout_init"].value == 3.0
+    assert app.controls["tcp_syn_linear_timeouts"].disabled
+    assert app.error is None
+    assert app.result.clients[0].syn_times[:2] == (0.0, 3.0)
+    app.controls["version"].value = "6.18"
+    assert app.result.clients[0].failed_at == 131.0
+
+
+def test_ports_panel_shows_even_ports_on_6x():
+    app = d.connect_app(connections=30)
+    ports = [c.port for c in app.result.clients]
+    assert all(p % 2 == 0 for p in ports)
+    assert "even port (30)" in [t.get_text() for t in app.axes[0].get_legend().get_texts()]
+
+
+@pytest.mark.parametrize(("factory", "control", "bad"), [
+    (d.queues_app, "somaxconn", -1),
+    (d.queues_app, "backlog", 2**40),
+    (d.syn_app, "tcp_max_syn_backlog", -5),
+    (d.flood_app, "tcp_max_syn_backlog", -1),
+    (d.latency_app, "versions", ()),
+])
+def test_bad_values_show_a_message_not_a_traceback(factory, control, bad):
+    app = factory()
+    png = app.png
+    app.controls[control].value = bad  # must not raise
+    assert app.error
+    assert "&#9888;" in app.message.value and "last valid" in app.message.value
+    assert app.png == png  # the last good figure stays
+
+
+def test_message_clears_after_a_good_value():
+    app = d.queues_app()
+    app.controls["somaxconn"].value = -1
+    assert app.error
+    app.controls["somaxconn"].value = 4096
+    assert app.error is None and "&#9888;" not in app.message.value
+
+
+def test_syncookies_two_on_310_is_a_note():
+    app = d.queues_app(version="3.10")
+    app.controls["tcp_syncookies"].value = 2
+    assert app.error is None
+    assert "3.12" in app.message.value
+
+
+def test_event_inspector_shows_function_path_with_source_links():
+    app = d.syn_app()
+    options = app.inspector.selector.options
+    syn_new = next(value for label, value in options if "syn_new" in label)
+    app.inspector.selector.value = syn_new
+    text = app.inspector.html.value
+    assert "tcp_conn_request" in text
+    assert "https://elixir.bootlin.com/linux/v6.18/A/ident/tcp_conn_request" in text
+    assert "counters" in text
+    app.controls["version"].value = "3.10"
+    assert "v3.10/A/ident/tcp_v4_conn_request" in app.inspector.html.value or app.inspector.event is not None
+
+
+def test_static_fallback_carries_the_figure():
+    app = d.queues_app()
+    bundle = app.widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["image/png"]
+    assert "listen()" in bundle["text/plain"]
+
+
+def test_third_ack_abort_on_overflow_resets():
+    app = d.third_ack_app()
+    assert app.result.clients[3].accepted_at == 7.35
+    app.controls["tcp_abort_on_overflow"].value = 1
+    assert app.result.clients[3].errno == "ECONNRESET"
+
+
+def test_latency_app_compares_versions():
+    app = d.latency_app(clients=500)
+    app.controls["versions"].value = ("2.6.32", "6.18")
+    assert set(app.results) == {"2.6.32", "6.18"}
+    assert app.result.kernel.version == "2.6.32"
+    legend = [t.get_text() for t in app.axes[0].get_legend().get_texts()]
+    assert any("2.6.32" in t for t in legend)
+
+
+def test_flood_syncookies_keep_clients_in():
+    app = d.flood_app()
+    from handshake_course.dashboards.flood import legit_success
+
+    assert legit_success(app.result) == 1.0
+    app.controls["tcp_syncookies"].value = 0
+    assert legit_success(app.result) < 0.1
+    assert "Possible SYN flooding" in app.summary.value
+
+
+def test_time_machine_runs_every_version():
+    app = d.timemachine_app()
+    assert set(app.results) == {"2.6.32", "3.10", "5.15", "6.18"}
+    app.controls["preset"].value = "listen(0) with syncookies off"
+    assert app.controls["backlog"].value == 0
+    assert app.results["5.15"].outcomes() == {"connecting": 3}
+
+
+def test_troubleshooting_diagnoses_every_incident():
+    app = d.troubleshoot_app()
+    assert not app.axes[0].axison and "hidden" in app.axes[0].texts[0].get_text()
+    assert "Diagnosis" not in app.summary.value
+    app.controls["reveal"].value = True
+    assert "Diagnosis" in app.summary.value and app.axes[0].axison
+    for name in d.INCIDENTS:
+        app.controls["incident"].value = name
+        assert app.error is None and app.findings, name
+
+
+def test_diagnose_reads_counters():
+    assert d.diagnose({}) == []
+    titles = [f.title for f in d.diagnose({"TcpExtTCPReqQFullDrop": 3, "TcpExtListenDrops": 3}, syncookies=0)]
+    assert titles == ["SYN queue full, SYNs dropped"]
+    quarter = d.diagnose({"TcpExtListenDrops": 7}, syncookies=0)
+    assert [f.title for f in quarter] == ["SYNs dropped by the last-quarter rule"]
+    net = d.diagnose({}, {"TcpExtTCPSynRetrans": 4})
+    assert [f.title for f in net] == ["Clients retransmit SYNs"]
+
+
+def test_source_url():
+    assert d.source_url("6.18", "tcp_conn_request") == "https://elixir.bootlin.com/linux/v6.18/A/ident/tcp_conn_request"
+    with pytest.raises(ValueError):
+        d.source_url("4.9", "x")
+    assert "v2.6.32" in d.source_table(["tcp_v4_connect"])
+
+
+def test_layout_is_reused_when_sizes_do_not_change():
+    app = d.queues_app()
+    key = layout_key(app.axes)
+    app.controls["clients"].value = 41
+    assert layout_key(app.axes) == key
+
+
+def test_flood_sweep_cookies_keep_everyone_in():
+    from matplotlib.figure import Figure
+
+    from handshake_course import Kernel
+    from handshake_course.dashboards.flood import flood_sweep
+    from handshake_course.dashboards.plots import plot_flood_sweep
+
+    sweep = flood_sweep([100, 1000], {"off": Kernel("6.18", tcp_syncookies=0), "on": Kernel("6.18")}, duration=3.0)
+    assert [share for _, share, _ in sweep["on"]] == [1.0, 1.0]
+    assert sweep["off"][1][1] < sweep["off"][0][1] <= 1.0
+    ax = plot_flood_sweep(sweep, Figure().add_subplot())
+    assert len(ax.lines) == 2 and "flood rate" in ax.get_xlabel()
+
+
+def test_time_machine_outcome_bars_are_html():
+    app = d.timemachine_app()
+    text = app.summary.value
+    assert text.count("display:flex;align-items:center") == 4  # one bar per version
+    assert "still in SYN_SENT" in text and "TcpExtListenOverflows" in text
