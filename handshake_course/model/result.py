@@ -29,6 +29,14 @@ found no free ephemeral port (EADDRNOTAVAIL)."""
 
 US = 1_000_000  # the simulation clock counts microseconds
 
+# How a packet's or a trace event's fields are packed into one int64 column entry. This module owns
+# the layout; the simulation packs with it and the views decode columns with it.
+CLIENT_SHIFT = 8  # packets and trace: the client index (-1: none) above the low byte
+SENDER_SHIFT, KIND_SHIFT, FIELD_MASK = 4, 2, 3  # packets: sender and kind, two bits each
+RETRANS_BIT, LOST_BIT = 2, 1  # packets: flags
+ACTION_MASK = 255  # trace: the action index in the low byte
+SYN_QUEUE_SHIFT, ACCEPT_QUEUE_MASK = 32, 0xFFFFFFFF  # trace queues: syn << 32 | accept
+
 
 T = TypeVar("T")
 
@@ -74,13 +82,14 @@ class PacketLog(_Columns[Packet]):
 
     def __init__(self) -> None:
         self._time_us = array("q")
-        self._info = array("q")  # client << 8 | sender << 4 | kind << 2 | retrans << 1 | lost
+        self._info = array("q")  # client, sender, kind, retransmission, lost: see CLIENT_SHIFT
         self._sorted = True
         self.one_way_us = 0
 
     def add(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
         self._time_us.append(t)
-        self._info.append((client << 8) | (sender << 4) | (kind << 2) | (retrans << 1) | lost)
+        self._info.append((client << CLIENT_SHIFT) | (sender << SENDER_SHIFT) | (kind << KIND_SHIFT)
+                          | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0))
 
     def add_unordered(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
         """Add a packet recorded after later ones (a flood SYN is logged when it arrives)."""
@@ -111,10 +120,10 @@ class PacketLog(_Columns[Packet]):
 
     def _make(self, i: int) -> Packet:
         t, info = self.time_us[i], self.info[i]
-        client = info >> 8
-        lost = bool(info & 1)
-        return Packet(t / US, SENDERS[(info >> 4) & 3], KINDS[(info >> 2) & 3],
-                      None if client < 0 else client, bool(info & 2), lost,
+        client = info >> CLIENT_SHIFT
+        lost = bool(info & LOST_BIT)
+        return Packet(t / US, SENDERS[(info >> SENDER_SHIFT) & FIELD_MASK], KINDS[(info >> KIND_SHIFT) & FIELD_MASK],
+                      None if client < 0 else client, bool(info & RETRANS_BIT), lost,
                       None if lost else (t + self.one_way_us) / US)
 
 
@@ -124,7 +133,7 @@ class PacketLog(_Columns[Packet]):
 
     def of_client(self, client: int) -> list[Packet]:
         """The packets of one client's handshake, in order."""
-        return [self._make(i) for i, info in enumerate(self.info) if info >> 8 == client]
+        return [self._make(i) for i, info in enumerate(self.info) if info >> CLIENT_SHIFT == client]
 
     def tally(self, kind: str | None = None, sender: str | None = None, lost: bool | None = None) -> int:
         """How many packets match all the given filters."""
@@ -132,8 +141,9 @@ class PacketLog(_Columns[Packet]):
         s = None if sender is None else SENDERS.index(sender)
         n = 0
         for info in self.info:
-            if (k is None or (info >> 2) & 3 == k) and (s is None or (info >> 4) & 3 == s) and (
-                    lost is None or bool(info & 1) == lost):
+            if (k is None or (info >> KIND_SHIFT) & FIELD_MASK == k) and (
+                    s is None or (info >> SENDER_SHIFT) & FIELD_MASK == s) and (
+                    lost is None or bool(info & LOST_BIT) == lost):
                 n += 1
         return n
 
@@ -163,27 +173,27 @@ class Trace(_Columns[TraceEvent]):
     def __init__(self, actions: Sequence[Action]) -> None:
         self.actions = actions
         self.time_us = array("q")
-        self.info = array("q")  # client << 8 | action index
-        self.queues = array("q")  # syn << 32 | accept
+        self.info = array("q")  # client << CLIENT_SHIFT | action index
+        self.queues = array("q")  # syn << SYN_QUEUE_SHIFT | accept
 
     def __len__(self) -> int:
         return len(self.time_us)
 
     def _make(self, i: int) -> TraceEvent:
         info, q = self.info[i], self.queues[i]
-        a = self.actions[info & 255]
-        client = info >> 8
+        a = self.actions[info & ACTION_MASK]
+        client = info >> CLIENT_SHIFT
         return TraceEvent(self.time_us[i] / US, a.host, a.name, None if client < 0 else client,
-                          a.what, a.path, a.counters, q >> 32, q & 0xFFFFFFFF)
+                          a.what, a.path, a.counters, q >> SYN_QUEUE_SHIFT, q & ACCEPT_QUEUE_MASK)
 
 
     def of_client(self, client: int) -> list[TraceEvent]:
         """The kernel events that concern one client, in order."""
-        return [self._make(i) for i, info in enumerate(self.info) if info >> 8 == client]
+        return [self._make(i) for i, info in enumerate(self.info) if info >> CLIENT_SHIFT == client]
 
     def actions_count(self) -> Counter[str]:
         """How often each action happened."""
-        counts = Counter(info & 255 for info in self.info)
+        counts = Counter(info & ACTION_MASK for info in self.info)
         return Counter({self.actions[k].name: n for k, n in counts.items()})
 
 

@@ -29,6 +29,8 @@ from .actions import INDEX, actions_for, counters_of
 from .ports import DADDR, DPORT, PortAllocator
 from .profiles import TCP_SYNQ_INTERVAL, Kernel
 from .result import (
+    CLIENT_SHIFT,
+    SYN_QUEUE_SHIFT,
     ClientRecord,
     Listener,
     PacketLog,
@@ -190,8 +192,8 @@ class _Simulation:
         for c in names:
             counters[c] += 1
         self.tr_time.append(self.now)
-        self.tr_info.append((client << 8) | i)
-        self.tr_queues.append((self.qlen << 32) | len(self.accept_queue))
+        self.tr_info.append((client << CLIENT_SHIFT) | i)
+        self.tr_queues.append((self.qlen << SYN_QUEUE_SHIFT) | len(self.accept_queue))
 
     def queues_changed(self) -> None:
         self.q_times.append(self.now / US)

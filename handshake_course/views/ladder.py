@@ -19,7 +19,17 @@ from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
 from matplotlib.transforms import Affine2D
 
-from ..model.result import KINDS, SENDERS, US
+from ..model.result import (
+    CLIENT_SHIFT,
+    FIELD_MASK,
+    KIND_SHIFT,
+    KINDS,
+    LOST_BIT,
+    RETRANS_BIT,
+    SENDER_SHIFT,
+    SENDERS,
+    US,
+)
 from .style import BLACK, GREEN, GREY, KIND_COLOURS, PURPLE, VERMILLION, column, prepare_axes, text_marker
 
 if TYPE_CHECKING:
@@ -65,10 +75,10 @@ def select_clients(result: Result, clients: Iterable[int] | None = None, max_cli
             raise ValueError(f"clients: at most max_clients={max_clients} lanes fit; got {len(chosen)}")
         return sorted(chosen)
     info = column(result.packets.info)
-    owner = info >> 8
+    owner = info >> CLIENT_SHIFT
     mine = owner >= 0
     sent = np.bincount(owner[mine], minlength=n)
-    lost = np.bincount(owner[mine], weights=(info[mine] & 1), minlength=n)
+    lost = np.bincount(owner[mine], weights=(info[mine] & LOST_BIT), minlength=n)
     by_outcome: dict[str, int] = {}
     by_story: dict[tuple[str, int, int], int] = {}
     for c in result.clients:
@@ -84,7 +94,7 @@ def ladder_packets(result: Result, clients: Sequence[int], flood: bool = False,
     -1) that are on the wire during ``time_range``, filtered on the column arrays."""
     info = column(result.packets.info)
     t_us = column(result.packets.time_us)
-    owner = info >> 8
+    owner = info >> CLIENT_SHIFT
     wanted = np.asarray(list(clients) + ([-1] if flood else []), dtype=np.int64)
     mask = np.isin(owner, wanted)
     one_way = result.packets.one_way_us
@@ -92,11 +102,11 @@ def ladder_packets(result: Result, clients: Sequence[int], flood: bool = False,
         lo, hi = (round(v * US) for v in time_range)
         mask &= (t_us <= hi) & (t_us + one_way >= lo)
     info, t_us = info[mask], t_us[mask]
-    lost = (info & 1).astype(bool)
+    lost = (info & LOST_BIT).astype(bool)
     time = t_us / US
     arrives = np.where(lost, np.nan, (t_us + one_way) / US)
-    return LadderPackets(info >> 8, time, arrives, (info >> 4) & 3, (info >> 2) & 3,
-                         (info & 2).astype(bool), lost)
+    return LadderPackets(info >> CLIENT_SHIFT, time, arrives, (info >> SENDER_SHIFT) & FIELD_MASK,
+                         (info >> KIND_SHIFT) & FIELD_MASK, (info & RETRANS_BIT).astype(bool), lost)
 
 
 def _head_marker(ax: Axes, dx: float, dy: float) -> MarkerStyle:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from ..model.result import ACTION_MASK
 from .style import BLUE, ORANGE, PURPLE, VERMILLION, column, prepare_axes
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def queue_steps(result: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def action_times(result: Result, names: list[str]) -> dict[str, np.ndarray]:
     """Times (s) of the trace events with the given action names, read from the trace's columns."""
     index = {a.name: i for i, a in enumerate(result.trace.actions)}
-    codes = column(result.trace.info) & 255
+    codes = column(result.trace.info) & ACTION_MASK
     t = column(result.trace.time_us)
     return {n: t[codes == index[n]] / 1e6 for n in names if n in index}
 
