@@ -68,9 +68,29 @@ def test_version_change_loads_its_defaults_and_disables_missing_sysctls():
     assert app.controls["tcp_timeout_init"].value == 3.0
     assert app.controls["tcp_syn_linear_timeouts"].disabled
     assert app.error is None
+    assert app.result.kernel.timer_wheel == "jiffies"  # the version's own timers by default
+    first_rto = app.result.clients[0].syn_times[1]
+    assert 3.0 - 0.001 <= first_rto <= 3.0  # 2.6.32 jiffies at HZ=1000: up to one tick early
+    app.controls["timers"].value = "textbook"
     assert app.result.clients[0].syn_times[:2] == (0.0, 3.0)
     app.controls["version"].value = "6.18"
-    assert app.result.clients[0].failed_at == 131.0
+    assert app.result.clients[0].failed_at == 131.0  # linux-handshake-facts.md 1.7, tcp_syn_retries=6
+
+
+def test_timers_toggle_switches_between_the_kernel_wheel_and_textbook_timers():
+    app = d.herd_app()
+    assert app.result.kernel.timer_wheel == "wheel"
+    waiters = [c for c in app.result.clients if len(c.syn_times) > 1]
+    kernel_syns = {c.syn_times[1] for c in waiters}
+    app.controls["timers"].value = "textbook"
+    assert app.result.kernel.timer_wheel == "off"
+    textbook_syns = [c.syn_times[1] for c in app.result.clients if len(c.syn_times) > 1]
+    # clients 10 ms apart: with textbook timers each waiter retransmits at its own start + 1 s;
+    # the 6.18 wheel (a 1 s timer rounded to 32 ms granules at HZ=250) bunches them into a few ticks
+    assert len(waiters) == len(textbook_syns) >= 10
+    assert len(set(textbook_syns)) == len(textbook_syns)
+    spread = max(textbook_syns) - min(textbook_syns)
+    assert len(kernel_syns) <= spread / 0.032 + 1
 
 
 def test_ports_panel_shows_even_ports_on_6x():
@@ -134,6 +154,10 @@ def test_static_fallback_carries_the_figure():
 
 def test_third_ack_abort_on_overflow_resets():
     app = d.third_ack_app()
+    app.controls["timers"].value = "textbook"
+    # client 3's final ACKs meet a full accept queue and are dropped until accept() starts at 5 s;
+    # its request's next SYN-ACK goes at 0.25 + 1 + 2 + 4 = 7.25 s (RTO doubling), the ACK answering
+    # it arrives at 7.35 s (RTT 100 ms) and is taken at once
     assert app.result.clients[3].accepted_at == 7.35
     app.controls["tcp_abort_on_overflow"].value = 1
     assert app.result.clients[3].errno == "ECONNRESET"

@@ -11,6 +11,10 @@ import pytest
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule
 
+# The SYN times below are the kernel's rule (and the closed form's), so those tests run the textbook
+# timers, which fire exactly on time; how late real kernel timers fire is tested in test_model_timers.py.
+TEXTBOOK = {"timer_wheel": "off"}
+
 # linux-handshake-facts.md 1.7, table "SYN schedule and connect() failure time by tcp_syn_retries /
 # TCP_SYNCNT = n": n -> (SYN send times, ETIMEDOUT time)
 EXPONENTIAL = {  # 3.10 and <= 6.4
@@ -52,7 +56,7 @@ def test_syn_schedule_closed_form_matches_the_kernel_table(version, n, sends, gi
 
 @pytest.mark.parametrize(("version", "n", "sends", "give_up"), CASES)
 def test_connect_fails_with_etimedout_exactly_at_the_give_up_time(version, n, sends, give_up):
-    r = unanswered(Kernel(version, tcp_syn_retries=n))
+    r = unanswered(Kernel(version, tcp_syn_retries=n, **TEXTBOOK))
     c = r.clients[0]
     assert c.syn_times == sends
     assert (c.outcome, c.errno, c.failed_at) == ("timed_out", "ETIMEDOUT", give_up)
@@ -63,7 +67,7 @@ def test_connect_fails_with_etimedout_exactly_at_the_give_up_time(version, n, se
 @pytest.mark.parametrize(("version", "n", "sends", "give_up"), CASES)
 def test_tcp_syncnt_sets_the_retries_of_one_socket(version, n, sends, give_up):
     # linux-handshake-facts.md 1.7: TCP_SYNCNT sets icsk_syn_retries, which overrides the sysctl
-    c = unanswered(Kernel(version, tcp_syn_retries=4), syncnt=n).clients[0]
+    c = unanswered(Kernel(version, tcp_syn_retries=4, **TEXTBOOK), syncnt=n).clients[0]
     assert c.syn_times == sends
     assert c.failed_at == give_up
 
@@ -71,8 +75,9 @@ def test_tcp_syncnt_sets_the_retries_of_one_socket(version, n, sends, give_up):
 @pytest.mark.parametrize("version", ["2.6.32", "3.10", "5.15", "6.18"])
 @pytest.mark.parametrize("syncnt", [None, 1, 2, 3])
 def test_simulated_syn_times_equal_the_closed_form(version, syncnt):
-    c = unanswered(version, syncnt=syncnt).clients[0]
-    schedule = syn_schedule(version, syncnt=syncnt)
+    k = Kernel(version, **TEXTBOOK)
+    c = unanswered(k, syncnt=syncnt).clients[0]
+    schedule = syn_schedule(k, syncnt=syncnt)
     assert c.syn_times == schedule.send_times
     assert c.failed_at == schedule.give_up
 
@@ -85,21 +90,22 @@ def test_simulated_syn_times_equal_the_closed_form(version, syncnt):
 def test_syn_linear_timeouts_zero_restores_the_exponential_schedule_on_6_18(n, sends, give_up):
     # linux-handshake-facts.md 1.7: max_retransmits = retry_until + tcp_syn_linear_timeouts, and the RTO
     # doubles once total_rto > tcp_syn_linear_timeouts
-    c = unanswered(Kernel("6.18", tcp_syn_linear_timeouts=0), syncnt=n).clients[0]
+    c = unanswered(Kernel("6.18", tcp_syn_linear_timeouts=0, **TEXTBOOK), syncnt=n).clients[0]
     assert c.syn_times == sends
     assert c.failed_at == give_up
 
 
 def test_default_syn_retries_give_up_after_127_s_on_3_10_and_5_15_and_131_s_on_6_18():
     # linux-handshake-facts.md 1.7: default tcp_syn_retries 6 -> 127 s; 6.5+ -> 131 s (ip-sysctl.rst)
-    assert [unanswered(v).clients[0].failed_at for v in ("3.10", "5.15", "6.18")] == [127, 127, 131]
+    kernels = [Kernel(v, **TEXTBOOK) for v in ("3.10", "5.15", "6.18")]
+    assert [unanswered(k).clients[0].failed_at for k in kernels] == [127, 127, 131]
 
 
 def test_2_6_32_gives_up_after_21_s_as_its_retransmits_timed_out_reads():
     # linux-handshake-facts.md 1.14 footnote: 2.6.32.2 measures the SYN timeout from TCP_RTO_MIN:
     # tcp_syn_retries 5 -> ((2 << 5) - 1) * 200 ms = 12.6 s, first seen by the timer at 21 s.
     # TCP_TIMEOUT_INIT is 3 s (1.7), so the SYNs leave at 0, 3, 9 s.
-    c = unanswered("2.6.32").clients[0]
+    c = unanswered(Kernel("2.6.32", **TEXTBOOK)).clients[0]
     assert c.syn_times == (0, 3, 9)
     assert (c.errno, c.failed_at) == ("ETIMEDOUT", 21)
     assert syn_schedule("2.6.32").give_up == 21
@@ -108,7 +114,7 @@ def test_2_6_32_gives_up_after_21_s_as_its_retransmits_timed_out_reads():
 def test_2_6_32_syncnt_6_gives_up_at_45_s():
     # the same 2.6.32.2 formula with n=6: 127 * 200 ms = 25.4 s, first seen by the timer at 45 s
     # (timers at 3, 9, 21, 45 s); derived from linux-handshake-facts.md 1.14 footnote
-    c = unanswered("2.6.32", syncnt=6).clients[0]
+    c = unanswered(Kernel("2.6.32", **TEXTBOOK), syncnt=6).clients[0]
     assert c.syn_times == (0, 3, 9, 21)
     assert c.failed_at == 45
 
@@ -136,7 +142,7 @@ def test_connect_timeout_counters_on_3_10():
 
 
 def test_many_unanswered_clients_all_time_out_on_schedule():
-    r = unanswered("6.18", syncnt=2, clients=5)
+    r = unanswered(Kernel("6.18", **TEXTBOOK), syncnt=2, clients=5)
     assert r.outcomes() == {"timed_out": 5}
     assert {c.syn_times for c in r.clients} == {LINEAR[2][0]}
     assert r.client_counters["TcpAttemptFails"] == 5
@@ -158,7 +164,8 @@ def test_syn_to_a_port_without_listener_fails_with_econnrefused(version):
 
 
 def test_dropped_rst_leaves_the_client_retrying_until_it_times_out():
-    r = simulate(Scenario(kernel="6.18", backlog=None, clients=1, drop=("RST",), syncnt=1))
+    k = Kernel("6.18", **TEXTBOOK)
+    r = simulate(Scenario(kernel=k, backlog=None, clients=1, drop=("RST",), syncnt=1))
     c = r.clients[0]
     assert (c.outcome, c.errno, c.syn_times, c.failed_at) == ("timed_out", "ETIMEDOUT", (0, 1, 2), 3)
     assert r.packets.tally(kind="RST", sender="server") == 3

@@ -8,6 +8,10 @@ import pytest
 
 from handshake_course import Kernel, Scenario, simulate
 
+# The 3.10 cookie-window tests time the SYNs exactly (their schedule is the kernel's rule, 1.7), so they
+# run the textbook timers, which fire exactly on time; timer lateness is tested in test_model_timers.py.
+TEXTBOOK = {"timer_wheel": "off"}
+
 
 def events(r, action, client=None):
     return [e for e in r.trace if e.action == action and (client is None or e.client == client)]
@@ -138,7 +142,7 @@ def late_cookie_ack(kernel):
 def test_cookie_ack_later_than_3_s_after_the_last_overflow_is_refused_on_3_10():
     # linux-handshake-facts.md 1.5: 3.10 cookie_v4_check: tcp_synq_no_recent_overflow() (3 s) ->
     # SyncookiesFailed, and the listener answers the ACK with RST (1.6)
-    r = late_cookie_ack(Kernel("3.10"))
+    r = late_cookie_ack(Kernel("3.10", **TEXTBOOK))
     assert [e.time for e in events(r, "syn_cookie", 16)] == pytest.approx([3.3, 4.3, 6.3])
     late = events(r, "ack_cookie_invalid", 16)
     assert late[0].time == pytest.approx(9.9)
@@ -151,7 +155,7 @@ def test_cookie_ack_later_than_3_s_after_the_last_overflow_is_refused_on_3_10():
 
 def test_the_3_10_cookie_window_is_what_refuses_the_late_ack():
     # the same run with a 120 s window: the ACK is honoured
-    r = late_cookie_ack(Kernel("3.10", cookie_window=120.0))
+    r = late_cookie_ack(Kernel("3.10", cookie_window=120.0, **TEXTBOOK))
     assert r.clients[16].outcome == "accepted"
     assert r.server_counters["TcpExtSyncookiesRecv"] == 1
 

@@ -12,6 +12,11 @@ import pytest
 
 from handshake_course import Kernel, Scenario, simulate, synack_schedule
 
+# Tests that assert the kernel's SYN-ACK times exactly (its rule, the closed form, or a measurement
+# rounded to it) run the textbook timers, which fire exactly on time; how late real kernel timers
+# fire is tested in test_model_timers.py.
+TEXTBOOK = {"timer_wheel": "off"}
+
 
 def synacks(r, client=0):
     return [p for p in r.packets if p.kind == "SYN-ACK" and p.client == client]
@@ -33,7 +38,7 @@ def final_ack_dropped(kernel, clients=1, backlog=8, duration=200.0):
 def test_synack_retransmissions_follow_the_per_request_timer(version):
     # linux-handshake-facts.md 1.9: reqsk_timer_handler re-arms min(TCP_TIMEOUT_INIT << num_timeout,
     # TCP_RTO_MAX): SYN-ACKs at 0, 1, 3, 7, 15, 31 s, the request dropped at 63 s (tcp_synack_retries 5)
-    r = final_ack_dropped(version)
+    r = final_ack_dropped(Kernel(version, **TEXTBOOK))
     times = [p.time for p in synacks(r)]
     assert times == [0, 1, 3, 7, 15, 31]
     assert times == list(synack_schedule(version).send_times)
@@ -46,7 +51,7 @@ def test_synack_retransmissions_follow_the_per_request_timer(version):
 def test_synack_retries_2_drops_the_request_at_7_s(version):
     # live 6.18.44, tcp_synack_retries=2, final ACK dropped: SYN-ACKs at 0, 1.018, 3.034 s, the SYN-RECV
     # socket gone between 7.0 and 7.1 s; nstat: TcpRetransSegs 2, TCPSynRetrans 2, TCPTimeouts 3
-    r = final_ack_dropped(Kernel(version, tcp_synack_retries=2), duration=7.5)
+    r = final_ack_dropped(Kernel(version, tcp_synack_retries=2, **TEXTBOOK), duration=7.5)
     assert [p.time for p in synacks(r)] == [0, 1, 3]
     assert [e.time for e in events(r, "synack_give_up")] == [7]
     assert r.ss(6.9).syn_recv == 1 and r.ss(7.1).syn_recv == 0
@@ -63,7 +68,7 @@ def test_synack_retransmissions_land_on_200_ms_ticks_of_the_listener_timer(versi
     # after its expiry (previous send + TCP_TIMEOUT_INIT << num_timeout; 2.6.32: 3 s initial RTO, 1.7).
     # The scan budget is 2 * (16 slots / (TCP_TIMEOUT_INIT / 200 ms)) buckets a tick: 6 on 3.10, so every
     # bucket within 3 ticks (at most 0.4 s late); 2 on 2.6.32, within 8 ticks (at most 1.4 s late).
-    r = final_ack_dropped(version)
+    r = final_ack_dropped(Kernel(version, **TEXTBOOK))
     times = [p.time for p in synacks(r)]
     assert len(times) == 6
     for t in times:
@@ -94,7 +99,7 @@ def test_young_pruning_cuts_retries_when_old_requests_fill_the_queue_on_6x(versi
     # pressure is gone and the other four keep the full tcp_synack_retries (SYN-ACKs up to 31 s,
     # dropped at 63 s). Live 6.18.44, listen(9), 9 clients, final ACKs dropped by nftables:
     # `ss state syn-recv` shows 9 until 6.6 s and 4 from 7.1 s on.
-    r = final_ack_dropped(version, clients=9, backlog=9, duration=70)
+    r = final_ack_dropped(Kernel(version, **TEXTBOOK), clients=9, backlog=9, duration=70)
     sent = sorted([p.time for p in synacks(r, i)] for i in range(9))
     assert sent == [[0, 1, 3]] * 5 + [[0, 1, 3, 7, 15, 31]] * 4
     assert sorted(e.time for e in events(r, "synack_give_up")) == [7] * 5 + [63] * 4
@@ -104,7 +109,7 @@ def test_young_pruning_cuts_retries_when_old_requests_fill_the_queue_on_6x(versi
 @pytest.mark.parametrize("version", ["5.15", "6.18"])
 def test_no_young_pruning_without_pressure_on_6x(version):
     # the same 9 requests under listen(128): 2 * 9 > max(8, 128) is false, the full 5 retries apply
-    r = final_ack_dropped(version, clients=9, backlog=128, duration=70)
+    r = final_ack_dropped(Kernel(version, **TEXTBOOK), clients=9, backlog=128, duration=70)
     assert [len(synacks(r, i)) for i in range(9)] == [6] * 9
     assert {e.time for e in events(r, "synack_give_up")} == {63}
 
@@ -148,7 +153,8 @@ def test_retransmitted_syn_restarts_the_synack_timer_on_6_18():
     # 5.114 (each an answer to a SYN), 7.13 (timer) and 7.13 s - no timer SYN-ACK at ~3 s: each SYN's
     # answer re-arms the request timer for tcp_reqsk_timeout(req) (1.9, mod_timer_pending).
     d = 0.1
-    r = simulate(Scenario(kernel="6.18", backlog=8, clients=1, drop=("SYN-ACK",), rtt=2 * d, duration=6.5))
+    k = Kernel("6.18", **TEXTBOOK)
+    r = simulate(Scenario(kernel=k, backlog=8, clients=1, drop=("SYN-ACK",), rtt=2 * d, duration=6.5))
     assert [round(e.time - d, 6) for e in events(r, "syn_again")] == [1, 2, 3, 4, 5]
     assert [round(e.time - d, 6) for e in events(r, "synack_rto")] == [1]
     assert [round(p.time - d, 6) for p in synacks(r)] == [0, 1, 1, 2, 3, 4, 5]
@@ -160,7 +166,7 @@ def test_retransmitted_syn_answers_are_rate_limited_by_tcp_invalid_ratelimit():
     # tcp_invalid_ratelimit of the previous answer is skipped and counted. With 1.5 s, the SYNs that
     # arrive at 1, 3, 5 s (+ one-way) are answered and those at 2 and 4 s are not.
     d = 0.1
-    k = Kernel("6.18", tcp_invalid_ratelimit=1.5)
+    k = Kernel("6.18", tcp_invalid_ratelimit=1.5, **TEXTBOOK)
     r = simulate(Scenario(kernel=k, backlog=8, clients=1, drop=("SYN-ACK",), rtt=2 * d, duration=5.5))
     assert [round(e.time - d, 6) for e in events(r, "syn_again")] == [1, 3, 5]
     assert [round(e.time - d, 6) for e in events(r, "syn_again_ratelimited")] == [2, 4]
@@ -235,12 +241,12 @@ def test_full_accept_queue_on_3_10_answers_syns_while_at_most_one_request_is_you
 
 # ---- a full accept queue when the final ACK arrives ------------------------------------------------------
 
-def third_ack_overflow(version, abort):
+def third_ack_overflow(version, abort, **settings):
     """listen(2): clients 0 and 1 complete at 0.015 s; clients 2 and 3 start at 0.1 s and both get a
     request (the accept queue is not full yet, the SYN queue holds at least 2 everywhere), client 2's final
     ACK fills the accept queue (3 = backlog + 1) and client 3's final ACK at 0.115 s finds it full.
     accept() at 5 s makes room."""
-    k = Kernel(version, tcp_abort_on_overflow=abort)
+    k = Kernel(version, tcp_abort_on_overflow=abort, **settings)
     return simulate(Scenario(kernel=k, backlog=2, clients=[0.0, 0.0, 0.1, 0.1], rtt=0.01,
                              accept=[5.0, 6.0, 6.5, 20.0], duration=25))
 
@@ -270,7 +276,7 @@ def test_final_ack_into_a_full_accept_queue_is_dropped_and_the_connection_recove
 def test_final_ack_recovery_waits_for_the_synack_resent_at_7_s_on_6x(version):
     # per-request timer (1.9): the request was created at 0.105 s; its SYN-ACKs go out at +1, +3, +7 s;
     # the first after accept() at 5 s is the one at 7.105 s, answered at 7.115 s
-    r = third_ack_overflow(version, abort=0)
+    r = third_ack_overflow(version, abort=0, **TEXTBOOK)
     assert [p.time for p in synacks(r, 3)] == pytest.approx([0.105, 1.105, 3.105, 7.105])
     assert events(r, "ack_new_child", 3)[0].time == pytest.approx(7.115)
 
@@ -297,7 +303,7 @@ def test_acked_request_that_never_finds_room_expires_silently(version):
     # resending its SYN-ACK (each answered, each answer overflowing again) until num_timeout reaches
     # tcp_synack_retries; then it is removed silently - no RST - and the client stays ESTABLISHED with no
     # connection behind it. Per-request timer (1.9): SYN-ACKs at +0, 1, 3, 7, 15, 31 s, removed at +63 s.
-    k = Kernel(version)
+    k = Kernel(version, **TEXTBOOK)
     r = simulate(Scenario(kernel=k, backlog=2, clients=[0.0, 0.0, 0.1, 0.1], rtt=0.01, duration=80))
     assert [p.time for p in synacks(r, 3)] == pytest.approx([0.105 + t for t in (0, 1, 3, 7, 15, 31)])
     assert len(events(r, "ack_accept_queue_full", 3)) == 6
@@ -309,7 +315,7 @@ def test_acked_request_that_never_finds_room_expires_silently(version):
 @pytest.mark.parametrize("version", ["5.15", "6.18"])
 @pytest.mark.parametrize("retries", [0, 1, 2, 3, 6])
 def test_simulated_synacks_equal_the_closed_form_for_any_synack_retries(version, retries):
-    k = Kernel(version, tcp_synack_retries=retries)
+    k = Kernel(version, tcp_synack_retries=retries, **TEXTBOOK)
     r = final_ack_dropped(k, duration=300)
     schedule = synack_schedule(k)
     assert len(schedule.send_times) == retries + 1

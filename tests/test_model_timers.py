@@ -1,10 +1,19 @@
 """Kernel timer lateness (model/timers.py): expected ticks are computed by hand from
-kernel/time/timer.c calc_wheel_index (4.8+) and kernel/timer.c apply_slack (2.6.34-4.7)."""
+kernel/time/timer.c calc_wheel_index (4.8+) and kernel/timer.c apply_slack (2.6.34-4.7).
+
+The last part runs the *default* kernels - each version with its own timers - against the closed
+forms (``syn_schedule``, ``synack_schedule``), which are the textbook: a retransmission timer is
+re-armed when it fires, so lateness adds up along a schedule, and what stays bounded is each
+interval between consecutive sends (``interval_bounds``)."""
+
+from itertools import pairwise
 
 import pytest
 
-from handshake_course import Kernel, Scenario, simulate
-from handshake_course.model.timers import TimerBase, slack_expiry, wheel_expiry
+from handshake_course import Kernel, Scenario, simulate, syn_schedule, synack_schedule
+from handshake_course.model.profiles import TCP_SYNQ_INTERVAL, VERSIONS
+from handshake_course.model.rules import syn_table_size
+from handshake_course.model.timers import TimerBase, interval_bounds, slack_expiry, wheel_expiry
 
 
 @pytest.mark.parametrize(("delta", "granularity"), [
@@ -51,3 +60,123 @@ def test_clients_waiting_on_the_wheel_retransmit_as_a_herd():
     textbook = simulate(Scenario(kernel=k.replace(timer_wheel="off"), backlog=128,
                                  clients=[0.0, 0.003, 0.011], drop=("SYN-ACK",), duration=10, seed=3))
     assert len({c.syn_times[1] for c in textbook.clients}) == 3
+
+
+# ---- the default kernels against the closed forms ------------------------------------------------------
+
+SEEDS = (1, 2, 3, 4, 5)  # the seed sets where in a tick the run starts and the jiffies the wheel aligns to
+STARTS = [0.0, 0.0123, 0.5]  # clients at different phases of a tick and of the wheel's buckets
+EPS = 1e-6  # times are whole microseconds
+
+
+def intervals(times):
+    return [b - a for a, b in pairwise(times)]
+
+
+def within(got, ideal, lo, hi):
+    return lo - EPS <= got <= hi + EPS
+
+
+@pytest.mark.parametrize(("version", "mode", "hz"), [
+    ("2.6.32", "jiffies", 1000), ("3.10", "slack", 1000), ("5.15", "wheel", 250), ("6.18", "wheel", 250),
+])
+def test_each_version_defaults_to_its_kernels_timers(version, mode, hz):
+    # profiles.py, timer_wheel: 'jiffies' - 2.6.32 kernel/timer.c runs a timer at the next tick;
+    # 'slack' - apply_slack() in 2.6.34-4.7 mod_timer; 'wheel' - the 4.8+ non-cascading wheel,
+    # kernel/time/timer.c calc_wheel_index. hz (CONFIG_HZ): 1000 on the RHEL/CentOS builds of 2.6.32
+    # and 3.10, 250 on the Debian/Ubuntu builds of 5.15 and 6.18 (this project's machines).
+    k = Kernel(version)
+    assert (k.timer_wheel, k.hz) == (mode, hz)
+    assert Kernel(version, timer_wheel="off").timer_wheel == "off"  # the textbook stays one switch away
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_default_syn_intervals_stay_within_the_timer_bounds_of_the_closed_form(version, seed):
+    # Every SYN dropped: connect() sends as many SYNs as syn_schedule says and then fails with
+    # ETIMEDOUT; each interval between consecutive SYNs, and from the last SYN to the give-up, is one
+    # firing of the re-armed SYN timer, so it lies within interval_bounds of the textbook interval.
+    k = Kernel(version)
+    schedule = syn_schedule(k)
+    ideal = intervals(schedule.send_times + (schedule.give_up,))
+    r = simulate(Scenario(kernel=k, backlog=128, clients=STARTS, drop=("SYN",), seed=seed))
+    moved = False
+    for c in r.clients:
+        assert (c.outcome, c.errno) == ("timed_out", "ETIMEDOUT")
+        assert len(c.syn_times) == len(schedule.send_times)
+        got = intervals(c.syn_times + (c.failed_at,))
+        for g, i in zip(got, ideal, strict=True):
+            assert within(g, i, *interval_bounds(i, k.timer_wheel, k.hz)), (g, i)
+            moved |= abs(g - i) > EPS
+    assert moved  # the kernel's timers really are on: some interval is not the textbook one
+
+
+@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_default_per_request_synack_intervals_stay_within_the_wheel_bounds(version, seed):
+    # Every final ACK dropped, no queue pressure (3 requests, listen(8)): the request's own timer
+    # (reqsk_timer_handler, 4.1+) is re-armed at each timeout, so each interval between its SYN-ACKs,
+    # and from the last one to the drop, lies within interval_bounds of synack_schedule's interval;
+    # on the 4.8+ wheel that is never early and at most one granularity late.
+    k = Kernel(version)
+    schedule = synack_schedule(k)
+    ideal = intervals(schedule.send_times + (schedule.give_up,))
+    r = simulate(Scenario(kernel=k, backlog=8, clients=STARTS, drop=("ACK",), rtt=0.0, seed=seed))
+    for c in r.clients:
+        sent = [p.time for p in r.packets if p.kind == "SYN-ACK" and p.client == c.index]
+        dropped = [e.time for e in r.trace if e.action == "synack_give_up" and e.client == c.index]
+        assert len(sent) == len(schedule.send_times) and len(dropped) == 1
+        assert sent[0] == c.start  # the first SYN-ACK answers the SYN at once (rtt 0)
+        got = intervals(sent + dropped)
+        for g, i in zip(got, ideal, strict=True):
+            lo, hi = interval_bounds(i, k.timer_wheel, k.hz)
+            assert within(g, i, lo, hi), (g, i)
+            assert g > i  # calc_index rounds an expiry strictly up: a wheel timer is always a bit late
+
+
+def listener_scan_lateness(k, backlog):
+    """Seconds: the most a 2.6.32/3.10 SYN-ACK resend (or drop) can come after the request's expiry.
+
+    From model/simulation.py: a request's expiry is its last send + synack_timeout_us (rules.py), and
+    scan_tick handles it on the first listener-timer tick at or after that whose scan reaches its
+    bucket. Each tick scans budget = 2 * (table // (TCP_TIMEOUT_INIT / TCP_SYNQ_INTERVAL)) buckets on
+    from the clock hand (inet_csk_reqsk_queue_prune), so any `cycle` = ceil(table / budget)
+    consecutive ticks reach every bucket. Ticks follow each other TCP_SYNQ_INTERVAL apart, at most
+    interval_bounds(TCP_SYNQ_INTERVAL)[1] with the kernel's timers; the first tick comes
+    TCP_TIMEOUT_INIT after the first request (hash_request), at most a few ms late, less than a
+    tick interval. So the first tick at or after an expiry comes less than one interval after it,
+    and the request is reached within `cycle` - 1 more: less than `cycle` intervals after its expiry.
+    Never before it: scan_tick tests now >= req.expires.
+    """
+    table = syn_table_size(k, backlog)
+    ratio = max(1, round(k.tcp_timeout_init / TCP_SYNQ_INTERVAL))
+    budget = max(1, 2 * (table // ratio))
+    cycle = -(-table // budget)
+    tick = interval_bounds(TCP_SYNQ_INTERVAL, k.timer_wheel, k.hz)[1]
+    return cycle, cycle * tick
+
+
+@pytest.mark.parametrize(("version", "cycle"), [("3.10", 3), ("2.6.32", 8)])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_default_listener_scan_synack_intervals_stay_within_the_scan_bounds(version, cycle, seed):
+    # Every final ACK dropped, listen(8) (16 slots, 1.3) with 3 requests, no pressure. On top of the
+    # timer lateness the 200 ms listener scan quantises every resend (see listener_scan_lateness):
+    # 16 slots scanned 6 a tick on 3.10 (1 s TCP_TIMEOUT_INIT) or 2 a tick on 2.6.32 (3 s), so a
+    # request is reached within 3 or 8 ticks, as test_model_server's 200 ms test says.
+    k = Kernel(version)
+    assert listener_scan_lateness(k, 8)[0] == cycle
+    late = listener_scan_lateness(k, 8)[1]
+    schedule = synack_schedule(k)
+    ideal = intervals(schedule.send_times + (schedule.give_up,))
+    r = simulate(Scenario(kernel=k, backlog=8, clients=STARTS, drop=("ACK",), rtt=0.0, seed=seed))
+    moved = False
+    for c in r.clients:
+        sent = [p.time for p in r.packets if p.kind == "SYN-ACK" and p.client == c.index]
+        dropped = [e.time for e in r.trace if e.action == "synack_give_up" and e.client == c.index]
+        assert len(sent) == len(schedule.send_times) and len(dropped) == 1
+        assert sent[0] == c.start
+        got = intervals(sent + dropped)
+        for g, i in zip(got, ideal, strict=True):
+            assert within(g, i, i, i + late), (g, i)
+            moved |= abs(g - i) > EPS
+    assert moved

@@ -9,7 +9,16 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Result, Scenario, TraceEvent, simulate
-from .base import Dashboard, dropdown, float_slider, int_slider, log_slider, version_dropdown
+from .base import (
+    Dashboard,
+    dropdown,
+    float_slider,
+    int_slider,
+    kernel_from,
+    log_slider,
+    timers_toggle,
+    version_dropdown,
+)
 from .plots import OUTCOME_TEXT, view
 
 
@@ -74,12 +83,13 @@ class HerdApp(Dashboard):
              "exactly once. Watch what the retransmitted SYNs do with the one free slot.")
     figsize = (11.5, 7.2)
 
-    def __init__(self, version: str = "6.18", clients: int = 20, backlog: int = 1, accept_at: float = 2.5) -> None:
+    def __init__(self, version: str = "6.18", clients: int = 20, backlog: int = 1, accept_at: float = 2.0) -> None:
         controls = {
             "version": version_dropdown(version),
             "clients": int_slider("connect() calls, 10 ms apart (clients)", clients, 2, 100),
             "backlog": int_slider("listen() backlog (connections)", backlog, 0, 16),
             "accept_at": float_slider("the single accept() call at (s)", accept_at, 0.0, 20.0, 0.1, ".1f"),
+            "timers": timers_toggle(),
         }
         super().__init__(controls)
 
@@ -89,7 +99,8 @@ class HerdApp(Dashboard):
 
     def compute(self) -> None:
         n = self.value("clients")
-        self.result = simulate(Scenario(kernel=self.version, backlog=self.value("backlog"),
+        self.result = simulate(Scenario(kernel=kernel_from(self.version, self.value("timers")),
+                                        backlog=self.value("backlog"),
                                         clients=[i * 0.01 for i in range(n)], accept=[self.value("accept_at")],
                                         rtt=0.05, duration=self.value("accept_at") + 8.0, seed=1))
 
@@ -141,6 +152,6 @@ def accept_app(version: str = "6.18", arrival_rate: float = 120.0, accept_rate: 
     return AcceptApp(version, arrival_rate, accept_rate, backlog, duration)
 
 
-def herd_app(version: str = "6.18", clients: int = 20, backlog: int = 1, accept_at: float = 2.5) -> HerdApp:
+def herd_app(version: str = "6.18", clients: int = 20, backlog: int = 1, accept_at: float = 2.0) -> HerdApp:
     """The lesson 5 herd dashboard: ``app = herd_app(); app.widget``."""
     return HerdApp(version, clients, backlog, accept_at)

@@ -95,14 +95,26 @@ def version_dropdown(value: str = "6.18") -> W.Dropdown:
     return dropdown("kernel version (loads its defaults)", [(f"Linux {v}", v) for v in VERSIONS], value)
 
 
+TIMERS = [("kernel (on ticks, late)", "kernel"), ("textbook (exactly on time)", "textbook")]
+
+
+def timers_toggle(value: str = "kernel") -> W.ToggleButtons:
+    """Kernel timers (the version's timer wheel: they fire on ticks, a few ms to a few percent
+    late, and timers armed close together fire together) or textbook timers (exactly on time)."""
+    return toggle("timers", TIMERS, value)
+
+
 def default_of(setting: str, version: str) -> Any:
     """The default of a sysctl or switch on a version, or None if the version lacks it."""
     return SETTINGS[setting].defaults.get(version)
 
 
-def kernel_from(version: str, **settings: Any) -> Kernel:
+def kernel_from(version: str, timers: str = "kernel", **settings: Any) -> Kernel:
     """A Kernel with the given settings, leaving out the sysctls this version does not have and
-    the values equal to the version's default (so the Kernel's repr stays short)."""
+    the values equal to the version's default (so the Kernel's repr stays short); ``timers`` is
+    the value of a ``timers_toggle`` ("textbook" sets timer_wheel="off")."""
+    if timers == "textbook":
+        settings["timer_wheel"] = "off"
     keep = {name: value for name, value in settings.items()
             if version in SETTINGS[name].defaults and value != SETTINGS[name].defaults[version]}
     return Kernel(version, **keep)

@@ -14,6 +14,7 @@ from .base import (
     int_slider,
     kernel_from,
     note_html,
+    timers_toggle,
     version_dropdown,
 )
 from .plots import plot_ports, plot_syn_timeline
@@ -41,6 +42,7 @@ class ConnectApp(Dashboard):
                                              0.2, 3.0, 0.1, ".1f"),
             "tcp_syn_retries": int_slider("tcp_syn_retries (retransmissions)", k.tcp_syn_retries, 1, 10),
             "tcp_syn_linear_timeouts": int_slider("tcp_syn_linear_timeouts (6.5+, RTOs)", 4, 0, 8),
+            "timers": timers_toggle(),
         }
         super().__init__(controls)
 
@@ -49,7 +51,7 @@ class ConnectApp(Dashboard):
         self.controls["tcp_syn_linear_timeouts"].disabled = not has_linear
 
     def kernel(self) -> Kernel:
-        return kernel_from(self.version, tcp_timeout_init=self.value("tcp_timeout_init"),
+        return kernel_from(self.version, self.value("timers"), tcp_timeout_init=self.value("tcp_timeout_init"),
                            tcp_syn_retries=self.value("tcp_syn_retries"),
                            tcp_syn_linear_timeouts=self.value("tcp_syn_linear_timeouts"))
 

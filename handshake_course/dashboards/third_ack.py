@@ -17,6 +17,7 @@ from .base import (
     float_slider,
     int_slider,
     kernel_from,
+    timers_toggle,
     toggle,
     version_dropdown,
 )
@@ -44,11 +45,12 @@ class ThirdAckApp(Dashboard):
             "tcp_synack_retries": int_slider("tcp_synack_retries (retransmissions)", k.tcp_synack_retries, 0, 8),
             "lose_ack": checkbox("the network loses every third ACK (and every later ACK)", lose_ack),
             "duration": dropdown("simulated time (s)", [5.0, 10.0, 30.0, 70.0, 200.0], duration),
+            "timers": timers_toggle(),
         }
         super().__init__(controls)
 
     def kernel(self) -> Kernel:
-        return kernel_from(self.version, tcp_abort_on_overflow=self.value("tcp_abort_on_overflow"),
+        return kernel_from(self.version, self.value("timers"), tcp_abort_on_overflow=self.value("tcp_abort_on_overflow"),
                            tcp_synack_retries=self.value("tcp_synack_retries"))
 
     def make_axes(self, fig: Figure) -> list[Axes]:

@@ -219,7 +219,7 @@ def _ex05_overflow_counters() -> set[str]:
 EX05 = Exercise("ex05", "ex05_read_the_ladder", (
     Number(id="q1", points=1, ref=THIRD_ACK, name="q1", unit="seconds", tol=0.0005,
            expected=lambda: _ex05_client().connected_at,
-           hint=hint_if({15.615: "that is when the server created the child; the client decided earlier."})),
+           hint=hint_if({15.617: "that is when the server created the child; the client decided earlier."})),
     Number(id="q2", points=1, ref=SYNACK_TIMER, name="q2", expected=_ex05_synacks,
            hint=hint_if({4: "count the first SYN-ACK too."})),
     Choice(id="q3", points=2, ref=THIRD_ACK, name="q3", key="3dab04d2aeb89b4f9e88486d"),

@@ -81,8 +81,8 @@ _CLIENT_SYSCTLS = {
 
 
 def kernel_for(record: Record, **switches: Any) -> Kernel:
-    """Kernel("6.18") with the sysctls the record's namespaces reported: listener-side ones from the
-    server namespace, connect()-side ones from the client namespace."""
+    """Kernel("6.18") with the sysctls the record's namespaces reported (listener-side ones from the
+    server namespace, connect()-side ones from the client namespace) and the kernel's HZ."""
     sysctls = record["sysctls"]
     server, client = (sysctls["server"], sysctls["client"]) if "server" in sysctls else (sysctls, sysctls)
     settings: dict[str, Any] = {}
@@ -97,7 +97,9 @@ def kernel_for(record: Record, **switches: Any) -> Kernel:
                 settings[name] = int(text) / 1000
             else:
                 settings[name] = int(text)
-    return Kernel(MODEL_VERSION, **settings, **switches)
+    if record.get("hz") in SETTINGS["hz"].choices:  # the running kernel's tick, for its timer wheel
+        settings["hz"] = record["hz"]
+    return Kernel(MODEL_VERSION, **{**settings, **switches})
 
 
 def rtt_of(record: Record, default: float = DEFAULT_RTT) -> float:
@@ -159,9 +161,8 @@ def scenario_for(record: Record, **switches: Any) -> Scenario:
 
 def _textbook(record: Record) -> Result:
     """The model run with timers that fire exactly on time, the reference the timer-wheel
-    tolerances of ``timing`` are measured from (whatever the profile's timer_wheel default is)."""
-    switches = {"timer_wheel": "off"} if "timer_wheel" in SETTINGS else {}
-    return simulate(scenario_for(record, **switches))
+    tolerances of ``timing`` are measured from."""
+    return simulate(scenario_for(record, timer_wheel="off"))
 
 
 def _client_ips(record: Record) -> list[str]:
@@ -324,7 +325,7 @@ def _latency_buckets(latencies: list[float | None], limit: float) -> Counter[str
 def _loss(rec: Record) -> list[Check]:
     r, p, hz = rec["result"], rec["params"], _hz(rec)
     n = len(r["latency"])
-    sc = scenario_for(rec, **({"timer_wheel": "off"} if "timer_wheel" in SETTINGS else {}))
+    sc = scenario_for(rec, timer_wheel="off")  # textbook: the lateness is checked per latency below
     runs = [simulate(sc.replace(seed=seed)) for seed in range(1, 9)]  # 8 x n model clients
     model_lat = [c.latency for res in runs for c in res.clients]
     want = _latency_buckets(model_lat, p["limit"])
@@ -374,34 +375,35 @@ def _ports(rec: Record) -> list[Check]:
     ]
 
 
-def _herd_checks(rec: Record, suffix: str, **switches: Any) -> list[Check]:
-    """Who got in when. With timers on time (the default) a real connect() can only be later than
-    the model's; with the model's own timer wheel (``timer_wheel="wheel"``, its jiffies phase set by
-    the seed, not the machine's) either can be later by up to a granule."""
+def _herd_checks(rec: Record) -> list[Check]:
+    """Who got in when, and what the listener counted. Model and kernel both run their timers on a
+    timer wheel (the model's jiffies phase comes from the seed, not the machine), so either
+    connect() can be later than the other by up to a granule; with textbook timers
+    (``timer_wheel="off"``) a real connect() can only be later than the model's."""
     r, hz = rec["result"], _hz(rec)
-    res = simulate(scenario_for(rec, **switches))
+    res = simulate(scenario_for(rec))
     got = [c["connected_at"] for c in r["clients"]]
     want = [c.connected_at for c in res.clients]
     tol = timing.wheel_granularity(1.0, hz) + 1 / hz + timing.SLACK
-    lo = -tol if switches.get("timer_wheel", "off") != "off" else -0.005
+    lo = -tol if res.kernel.timer_wheel != "off" else -0.005
     same = [g is None and w is None or (g is not None and w is not None and lo <= g - w <= tol)
             for g, w in zip(got, want, strict=True)]
     checks = [
-        Check(f"connected{suffix}", [None if g is None else round(g, 3) for g in got],
+        Check("connected", [None if g is None else round(g, 3) for g in got],
               [None if w is None else round(w, 3) for w in want],
               f"per client: both waiting, or connected within {lo * 1000:+.0f} .. +{tol * 1000:.0f} ms", all(same)),
     ]
     if "counters" in rec and "server" in rec["counters"]:
         m, s, ok = _counters(rec["counters"]["server"], res.server_counters)
-        checks.append(Check(f"server_counters{suffix}", m, s, "exact, the counters the model keeps", ok))
+        checks.append(Check("server_counters", m, s, "exact, the counters the model keeps", ok))
         listener = rec["ss"]["listener"].split()
-        checks.append(Check(f"accept_queue{suffix}", int(listener[1]), res.ss().recv_q, "exact",
+        checks.append(Check("accept_queue", int(listener[1]), res.ss().recv_q, "exact",
                             int(listener[1]) == res.ss().recv_q))
     return checks
 
 
 def _herd(rec: Record) -> list[Check]:
-    checks = _herd_checks(rec, "") + _herd_checks(rec, "_wheel", timer_wheel="wheel")
+    checks = _herd_checks(rec)
     waiting = [c["syn_times"] for c in rec["result"]["clients"] if len(c.get("syn_times", ())) > 1]
     if waiting:  # measurement only: do the waiters' first retransmissions leave together?
         second = [t[1] for t in waiting]
@@ -441,15 +443,14 @@ CHECKERS: dict[str, Callable[[Record], list[Check]]] = {
     "loss": _loss,
     "ports": _ports,
     "herd": _herd,
-    "loopback_herd": lambda rec: _herd_checks(rec, "") + _herd_checks(rec, "_wheel", timer_wheel="wheel"),
+    "loopback_herd": _herd_checks,
     "accept_capacity": _accept_capacity,
     "loopback_accept_capacity": _accept_capacity,
 }
 
 
 _COUNTERS = ("server_counters",)
-_HERD = ("connected", "server_counters", "accept_queue", "connected_wheel", "server_counters_wheel",
-         "accept_queue_wheel")
+_HERD = ("connected", "server_counters", "accept_queue")
 CHECK_NAMES: dict[str, tuple[str, ...]] = {
     "syn_schedule": ("syn_count", "syn_intervals", "errno", "give_up", "client_counters", "server_synacks",
                      "server_counters"),
@@ -460,7 +461,7 @@ CHECK_NAMES: dict[str, tuple[str, ...]] = {
     "loss": ("latency_buckets", "first_try", "latency_within_bucket"),
     "ports": ("parity", "small_steps", "step_uniform", "step_mean"),
     "herd": (*_HERD, "retransmit_together"),
-    "loopback_herd": ("connected", "connected_wheel"),
+    "loopback_herd": ("connected",),
     "accept_capacity": ("connected", "accept_capacity", "recv_q", "send_q", *_COUNTERS),
     "loopback_accept_capacity": ("connected", "accept_capacity", "recv_q", "send_q"),
 }
@@ -472,22 +473,11 @@ def checks(record: Record) -> dict[str, Check]:
     return {c.name: c for c in CHECKERS[record["experiment"]](record)}
 
 
-_HERD_REASON = (
-    "6.18 profile default timer_wheel='off': each waiter's 1 s SYN timer fires at its own start + 1 s, the "
-    "retransmissions arrive one by one and one waiter gets in per accept() (fixture: ListenOverflows 18, no "
-    "cookies, Recv-Q 3). The kernel's timer wheel fires all waiters in one tick (spread < 0.05 ms): all "
-    "pass the SYN checks (3 request socks + 3 cookies), all are ESTABLISHED at ~1.02 s, the listener keeps "
-    "2 (ListenOverflows 12, SyncookiesSent/Recv 3, Recv-Q 2). timer_wheel='wheel' matches (*_wheel checks)."
-)
-KNOWN_MISMATCHES: dict[tuple[str, str], str] = {
-    ("herd", "connected"): _HERD_REASON,
-    ("herd", "server_counters"): _HERD_REASON,
-    ("herd", "accept_queue"): _HERD_REASON,
-    ("loopback_herd", "connected"): _HERD_REASON,
-}
+KNOWN_MISMATCHES: dict[tuple[str, str], str] = {}
 """(fixture name, check name) -> why the model disagrees with the kernel there. The tests turn each
 into a strict xfail, so a model change that fixes one shows up as an XPASS. Kept here so that the
-fixture and the live tests agree."""
+fixture and the live tests agree. Empty since the model's timers became the kernel's by default
+(``timer_wheel``): the herd after accept() was the last disagreement."""
 
 
 # ---- timer lateness --------------------------------------------------------------------------------

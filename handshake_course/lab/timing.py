@@ -24,8 +24,9 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import Any
 
+from ..model import timers
+
 HZ = 250
-LVL_CLK_SHIFT, LVL_SIZE = 3, 64
 SLACK = 0.003
 """Seconds allowed on top of the wheel's rounding: softirq and capture time stamping delay."""
 
@@ -35,26 +36,17 @@ def jiffies(seconds: float, hz: int = HZ) -> int:
     return math.ceil(round(seconds * hz, 6))
 
 
-def wheel_level(delay: float, hz: int = HZ) -> int:
-    """The timer-wheel level a timer due in `delay` seconds is queued on."""
-    d = jiffies(delay, hz)
-    level = 0
-    while d >= (LVL_SIZE - 1) << (level * LVL_CLK_SHIFT):
-        level += 1
-    return level
-
-
 def wheel_granularity(delay: float, hz: int = HZ) -> float:
     """Seconds: the rounding step of the level a timer due in `delay` seconds is queued on."""
-    return (1 << (LVL_CLK_SHIFT * wheel_level(delay, hz))) / hz
+    return timers.wheel_granularity_ticks(jiffies(delay, hz)) / hz
 
 
 def interval_bounds(ideal: float, hz: int = HZ) -> tuple[float, float]:
     """The range a real interval between two timer-driven sends can take when the model says
-    `ideal` seconds: never early by more than the jiffy in progress, late by at most one
-    granularity plus a jiffy plus SLACK."""
-    jiffy = 1 / hz
-    return ideal - jiffy, ideal + wheel_granularity(ideal, hz) + jiffy + SLACK
+    `ideal` seconds: the wheel's own range (``model.timers.interval_bounds``), widened by a jiffy
+    on each side for the two packets' time stamps and by SLACK for softirq delay."""
+    lo, hi = timers.interval_bounds(ideal, "wheel", hz)
+    return lo - 1 / hz, hi + 1 / hz + SLACK
 
 
 def within(measured: float, ideal: float, hz: int = HZ) -> bool:

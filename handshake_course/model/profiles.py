@@ -215,7 +215,8 @@ _SETTINGS: tuple[Setting, ...] = (
         "granularity (at HZ=250: a 1 s timer 4-32 ms late, a 32 s timer up to 2 s), which also makes "
         "clients that wait on timers armed a few ms apart retransmit together.",
         "mod_timer, calc_wheel_index (kernel/time/timer.c)",
-        _all("off"), choices=("off", "jiffies", "slack", "wheel"),
+        {"2.6.32": "jiffies", "3.10": "slack", "5.15": "wheel", "6.18": "wheel"},
+        choices=("off", "jiffies", "slack", "wheel"),
     ),
     Setting(
         "hz", "switch",

@@ -8,10 +8,12 @@ Times are integer microseconds internally (like jiffies, but finer), seconds at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from .profiles import TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
+from .timers import interval_bounds
 
 US = 1_000_000
 RTO_MAX_US = int(TCP_RTO_MAX * US)
@@ -141,14 +143,38 @@ def syn_expired(kernel: Kernel, retransmits: int, elapsed_us: int, retry_until: 
 
 @dataclass(frozen=True)
 class Schedule:
-    """When a handshake packet is sent and when the sender gives up, in seconds from the first send."""
+    """When a handshake packet is sent and when the sender gives up, in seconds from the first send,
+    with every timer exactly on time (the kernel's rule); ``window`` adds the kernel's timers."""
 
     send_times: tuple[float, ...]
     give_up: float
+    timer_wheel: str = field(default="off", repr=False, compare=False)
+    hz: int = field(default=1000, repr=False, compare=False)
+    polled: bool = field(default=False, repr=False, compare=False)  # sent on a listener's scan tick
 
     @property
     def retransmissions(self) -> int:
         return len(self.send_times) - 1
+
+    def window(self, time: float) -> tuple[float, float]:
+        """Earliest and latest moment a kernel with this schedule's timers does what the rule does at
+        `time` (a send time or ``give_up``): each timer on the way, re-armed when the previous one
+        fired, runs within ``timers.interval_bounds`` of its delay.
+
+        >>> syn_schedule("6.18").window(1.0)     # a 1 s RTO on the 4.8+ wheel at HZ=250
+        (1.0, 1.032)
+        """
+        if self.polled:
+            raise ValueError("no window for SYN-ACKs sent by the 2.6.32/3.10 listener scan (synack_timer="
+                             "'listener_scan'): they leave on a later 200 ms scan tick; simulate instead")
+        times = (*self.send_times, self.give_up)
+        if time not in times:
+            raise ValueError(f"time must be one of this schedule's times {times}; got {time!r}")
+        lo = hi = 0.0
+        for a, b in pairwise(times[: times.index(time) + 1]):
+            d_lo, d_hi = interval_bounds(b - a, self.timer_wheel, self.hz)
+            lo, hi = lo + d_lo, hi + d_hi
+        return round(lo, 6), round(hi, 6)
 
 
 def syn_schedule(kernel: Kernel | str, syncnt: int | None = None) -> Schedule:
@@ -166,7 +192,7 @@ def syn_schedule(kernel: Kernel | str, syncnt: int | None = None) -> Schedule:
         t += syn_rto_after_us(k, fires)
         fires += 1
         if syn_expired(k, len(sends) - 1, t, retry_until):
-            return Schedule(tuple(s / US for s in sends), t / US)
+            return Schedule(tuple(s / US for s in sends), t / US, k.timer_wheel, k.hz)
         sends.append(t)
 
 
@@ -214,6 +240,7 @@ def synack_schedule(kernel: Kernel | str) -> Schedule:
     while True:
         t += synack_timeout_us(k, num_timeout)
         if num_timeout >= k.tcp_synack_retries:
-            return Schedule(tuple(s / US for s in sends), t / US)
+            return Schedule(tuple(s / US for s in sends), t / US, k.timer_wheel, k.hz,
+                            polled=k.synack_timer == "listener_scan")
         sends.append(t)
         num_timeout += 1

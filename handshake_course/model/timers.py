@@ -1,6 +1,9 @@
 """When the kernel really runs a timer armed for `delay` from now.
 
-Kernel timers live on jiffies (HZ ticks per second) and fire late, never early:
+Kernel timers live on jiffies (HZ ticks per second). A timeout is a whole number of ticks counted
+from the tick in progress, which has partly passed already, so a timer can run up to one tick
+*before* its delay is over in real time (the 4.8+ wheel adds one tick against that); apart from
+that, it runs late:
 
 * ``"jiffies"`` (2.6.32): the timer runs at the first tick at or after its expiry.
 * ``"slack"`` (2.6.34 to 4.7, so 3.10): mod_timer's apply_slack() may move a timer at least 256
@@ -18,12 +21,36 @@ The phase of jiffies at the start (the boot time) comes from the scenario's seed
 
 from __future__ import annotations
 
+import math
 import random
 
 US = 1_000_000
 LVL_CLK_SHIFT = 3
 LVL_SIZE = 64
 LVL_DEPTH = 9  # HZ > 100
+
+
+def wheel_granularity_ticks(delta: int) -> int:
+    """Ticks: the rounding step of the 4.8+ wheel level a timer due in `delta` ticks lands on."""
+    for lvl in range(LVL_DEPTH):
+        if lvl == LVL_DEPTH - 1 or delta < _lvl_start(lvl + 1):
+            return 1 << (lvl * LVL_CLK_SHIFT)
+    raise AssertionError("unreachable")
+
+
+def interval_bounds(delay: float, mode: str, hz: int) -> tuple[float, float]:
+    """Seconds: the shortest and longest real time a timer armed for `delay` seconds can take
+    under ``mode`` (see the module docstring). The old wheel (``jiffies``, ``slack``) counts the
+    tick in progress, so it may run up to one tick early; the 4.8+ wheel adds a tick to prevent
+    that (calc_index) and is late by at most its level's granularity."""
+    if mode == "off":
+        return delay, delay
+    tick = 1 / hz
+    ticks = max(0, math.ceil(round(delay * hz, 6)))
+    if mode == "wheel":
+        return delay, (ticks + wheel_granularity_ticks(ticks)) * tick
+    slack = ticks // 256 if mode == "slack" and ticks >= 256 else 0
+    return delay - tick, (ticks + slack) * tick
 
 
 def _lvl_start(n: int) -> int:
@@ -36,11 +63,8 @@ def wheel_expiry(expires: int, clk: int) -> int:
     delta = expires - clk
     if delta < 0:
         return clk
-    for lvl in range(LVL_DEPTH):
-        if lvl == LVL_DEPTH - 1 or delta < _lvl_start(lvl + 1):
-            shift = lvl * LVL_CLK_SHIFT
-            return ((expires >> shift) + 1) << shift
-    raise AssertionError("unreachable")
+    shift = wheel_granularity_ticks(delta).bit_length() - 1
+    return ((expires >> shift) + 1) << shift
 
 
 def slack_expiry(expires: int, clk: int) -> int:
