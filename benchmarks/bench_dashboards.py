@@ -5,7 +5,8 @@ Run by hand:  MPLBACKEND=Agg python benchmarks/bench_dashboards.py [--changes 20
 For each lesson's default dashboard, one control is moved back and forth between two values
 (``--changes`` times) and the median of ``app.update_seconds`` is reported: the time from the
 control's new value to the new picture in the Image widget, kernel side (what the front end adds
-is the PNG transfer and decode). Target: a median under 150 ms for every default scenario. The CPU
+is the PNG transfer and decode). Target: a median under 150 ms for every default scenario (lesson 10
+measures the running kernel on each change, 0.2 s of waiting for the listener: 400 ms there). The CPU
 time of this process is printed too: on a shared machine it shows what the wall time would be on an
 idle one.
 """
@@ -37,8 +38,16 @@ MOVES: dict[str, tuple[str, Any, Any]] = {
     "07_syn_flood": ("flood", 1000.0, 1100.0),
     "08_time_machine": ("clients", 20, 21),
     "09_troubleshooting": ("reveal", False, True),
+    "10_check_your_kernel": ("backlog", 4, 5),
 }
 TARGET_MS = 150.0
+TARGETS_MS: dict[str, float] = {"10_check_your_kernel": 400.0}
+"""Lessons with another target: lesson 10 waits 0.2 s per change for the live measurement to settle
+(where it cannot measure, it shows the stored one and takes as long as any other dashboard)."""
+
+
+def target_ms(name: str) -> float:
+    return TARGETS_MS.get(name, TARGET_MS)
 
 
 def bench(name: str, changes: int) -> dict[str, float]:
@@ -70,10 +79,10 @@ def main() -> int:
         print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
         print(f"{'lesson':22} {'control':14} {'median':>8} {'min':>7} {'max':>7} {'cpu med':>8} {'first':>7} {'png':>6}")
         for name, r in rows.items():
-            flag = "" if r["median_ms"] <= TARGET_MS else "  > target"
+            flag = "" if r["median_ms"] <= target_ms(name) else "  > target"
             print(f"{name:22} {MOVES[name][0]:14} {r['median_ms']:6.0f}ms {r['min_ms']:5.0f}ms {r['max_ms']:5.0f}ms "
                   f"{r['cpu_median_ms']:6.0f}ms {r['first_draw_ms']:5.0f}ms {r['png_kb']:4.0f}kB{flag}")
-    return 0 if all(r["median_ms"] <= TARGET_MS for r in rows.values()) else 1
+    return 0 if all(r["median_ms"] <= target_ms(name) for name, r in rows.items()) else 1
 
 
 if __name__ == "__main__":

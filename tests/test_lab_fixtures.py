@@ -1,7 +1,8 @@
 """The model against stored measurements of a real kernel (no root, no Linux needed).
 
-tests/fixtures/kernel/*.json were recorded by ``python -m handshake_course.lab.record`` on Linux
-6.18.44 (HZ=250) in throw-away network namespaces. Each fixture is replayed in the model with the
+handshake_course/lab/measurements/*.json (package data, read by ``lab.stored``, ``lab.store``) were recorded by
+``python -m handshake_course.lab.record`` on Linux 6.18.44 (HZ=250), in throw-away network
+namespaces for the privileged ones, on loopback for ``loopback_*``. Each fixture is replayed in the model with the
 same sysctls, backlog, connect() and accept() times and drops; every named check must hold, except
 the known disagreements listed in ``lab.compare.KNOWN_MISMATCHES``, which are strict xfails.
 """
@@ -11,15 +12,15 @@ from __future__ import annotations
 import json
 import sys
 from functools import cache
-from pathlib import Path
 
 import pytest
 
-from handshake_course.lab import compare, host, nft, procnet, rawtcp, timing
+from handshake_course import simulate
+from handshake_course.lab import compare, host, nft, procnet, rawtcp, record, store, timing
 from handshake_course.lab.capture import parse
 from handshake_course.lab.record import dumps, load_all
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kernel"
+FIXTURES = store.MEASUREMENTS
 RECORDS = load_all(FIXTURES)
 
 
@@ -72,6 +73,24 @@ def test_every_known_mismatch_names_a_real_check():
     for (fixture, check), reason in compare.KNOWN_MISMATCHES.items():
         assert check in compare.CHECK_NAMES[RECORDS[fixture]["experiment"]]
         assert len(reason) > 40
+
+
+@pytest.mark.parametrize("fixture", ["herd", "loopback_herd"])
+def test_only_the_kernel_timers_reproduce_the_measured_herd(fixture):
+    # The measured waiters all connect within one tick of each other (the timer wheel fired their 1 s
+    # SYN timers together); the default model (timer_wheel="wheel" on 6.18) agrees, while textbook
+    # timers let one waiter in per accept(), which the measurement contradicts.
+    rec = RECORDS[fixture]
+    first = rec["params"]["backlog"] + 1
+    measured = [c["connected_at"] for c in rec["result"]["clients"][first:]]
+    assert None not in measured and max(measured) - min(measured) < 1 / rec["hz"]
+    kernel = simulate(compare.scenario_for(rec))
+    textbook = simulate(compare.scenario_for(rec, timer_wheel="off"))
+    assert kernel.kernel.timer_wheel == "wheel" and kernel.kernel.hz == rec["hz"]
+    together = [c.connected_at for c in kernel.clients[first:]]
+    assert None not in together and max(together) - min(together) < 1 / rec["hz"]
+    one_by_one = [c.connected_at for c in textbook.clients[first:]]
+    assert None in one_by_one or max(one_by_one) - min(one_by_one) > 0.5
 
 
 # ---- timer lateness (reported to the model: see the timer_wheel switch) ----------------------------
@@ -171,3 +190,69 @@ def test_lab_scenario_for_a_loopback_record_is_a_model_scenario():
     rec = RECORDS["loopback_accept_capacity-b7"]
     result = simulate(lab.scenario_for(rec))
     assert result.ss().recv_q == rec["result"]["recv_q"] == 8
+
+
+# ---- the stored measurements as package data, and the live-or-stored helpers ------------------------
+
+def test_stored_measurements_are_the_package_data():
+    from importlib.resources import files
+
+    from handshake_course import lab
+
+    assert lab.stored_names() == sorted(RECORDS)
+    assert (files("handshake_course.lab") / "measurements" / "loopback_herd.json").is_file()
+    pyproject = (FIXTURES.parents[2] / "pyproject.toml").read_text()
+    assert '"handshake_course.lab" = ["measurements/*.json"]' in pyproject
+    rec = lab.stored("loopback_herd")
+    assert rec["source"] == "stored: Linux 6.18.44-fc-v669" == f"stored: Linux {lab.stored_release()}"
+    assert {k: v for k, v in rec.items() if k != "source"} == RECORDS["loopback_herd"]
+    rec["result"]["clients"].clear()  # a fresh copy each time
+    assert lab.stored("loopback_herd")["result"]["clients"]
+    assert set(lab.stored_records("loopback_accept_capacity")) == {
+        f"loopback_accept_capacity-b{b}" for b in record.LOOPBACK_BACKLOGS}
+    with pytest.raises(KeyError, match="loopback_herd"):
+        lab.stored("no_such_record")
+
+
+def test_every_unprivileged_run_is_stored():
+    assert set(record.loopback_runs()) <= set(RECORDS)
+    assert store.stored_accept_capacity_backlogs() == list(range(17))
+
+
+def test_measure_falls_back_to_the_stored_record_off_linux(monkeypatch):
+    from handshake_course import lab
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    rec = lab.measure_accept_capacity(4)
+    assert rec["source"] == f"stored: Linux {lab.stored_release()}" and not lab.is_live(rec)
+    assert "LabUnavailable" in rec["fallback"] and "Linux" in rec["fallback"]
+    assert rec["params"]["backlog"] == 4 and rec["result"]["connected"] == 5
+    herd = lab.measure_herd()
+    assert herd["experiment"] == "loopback_herd" and herd["source"].startswith("stored: ")
+    with pytest.raises(host.LabUnavailable):
+        lab.measure_herd(live=True)
+
+
+def test_measure_falls_back_when_sockets_fail(monkeypatch):
+    from handshake_course import lab
+    from handshake_course.lab import loopback
+
+    def no_sockets(*args, **kwargs):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(loopback, "loopback_accept_capacity", no_sockets)
+    rec = lab.measure_accept_capacity(0)
+    assert rec["source"].startswith("stored: ") and "PermissionError" in rec["fallback"]
+    with pytest.raises(PermissionError):
+        lab.measure_accept_capacity(0, live=True)
+
+
+def test_measure_stored_only_and_the_nearest_backlog():
+    from handshake_course import lab
+
+    rec = lab.measure_accept_capacity(40, live=False)
+    assert rec["params"]["backlog"] == 16 and "backlog 40 is not stored" in rec["fallback"]
+    assert lab.measure_accept_capacity(7, live=False) | {"source": None, "fallback": None} == (
+        RECORDS["loopback_accept_capacity-b7"] | {"source": None, "fallback": None})
+    with pytest.raises(ValueError):
+        lab.measure_accept_capacity(-1)

@@ -13,11 +13,13 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 - ``latency``: lesson 6, connect latency under loss;
 - ``flood``: lesson 7, SYN floods;
 - ``timemachine``: lesson 8, one scenario on every version;
-- ``troubleshoot``: lesson 9, from nstat and ss to a cause (``diagnose``).
+- ``troubleshoot``: lesson 9, from nstat and ss to a cause (``diagnose``);
+- ``check``: lesson 10, the model against a measurement of the running kernel.
 """
 
 from .accept import AcceptApp, HerdApp, accept_app, herd_app
 from .base import Dashboard
+from .check import CheckApp, check_app
 from .connect import ConnectApp, connect_app
 from .flood import FloodApp, flood_app
 from .handshake import HandshakeApp, handshake_app
@@ -41,6 +43,7 @@ APPS = {
     "07_syn_flood": flood_app,
     "08_time_machine": timemachine_app,
     "09_troubleshooting": troubleshoot_app,
+    "10_check_your_kernel": check_app,
 }
 """Each lesson's dashboard factory (for the benchmark and the tests)."""
 
@@ -49,6 +52,7 @@ __all__ = [
     "INCIDENTS",
     "PRESETS",
     "AcceptApp",
+    "CheckApp",
     "ConnectApp",
     "Dashboard",
     "Finding",
@@ -62,6 +66,7 @@ __all__ = [
     "TimeMachineApp",
     "TroubleshootApp",
     "accept_app",
+    "check_app",
     "connect_app",
     "diagnose",
     "diagnose_result",

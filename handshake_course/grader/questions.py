@@ -29,6 +29,7 @@ LESSONS: Mapping[str, tuple[str, str]] = {
     "06": ("loss and retransmission", "06_loss_and_latency.ipynb"),
     "07": ("SYN floods and syncookies", "07_syn_flood.ipynb"), "08": ("kernel time machine", "08_time_machine.ipynb"),
     "09": ("troubleshooting", "09_troubleshooting.ipynb"),
+    "10": ("check it on your own kernel", "10_check_your_kernel.ipynb"),
 }
 """Lesson number -> (topic, notebook in notebooks/), for the "re-read" pointers in feedback."""
 

@@ -1,10 +1,13 @@
-"""Run every lab experiment once and store the records as JSON fixtures.
+"""Run every lab experiment once and store the records as JSON, by default in the package's
+``handshake_course/lab/measurements/`` (see ``lab.store``).
 
-    sudo python3 -m handshake_course.lab.record tests/fixtures/kernel      # everything (~1 min)
-    python3 -m handshake_course.lab.record DIR --only loopback              # no root needed
+    sudo python3 -m handshake_course.lab.record                    # everything (~1 min)
+    python3 -m handshake_course.lab.record --only loopback         # no root needed
+    python3 -m handshake_course.lab.record /tmp/mine --only herd   # somewhere else
 
-The fixtures are what tests/test_lab_fixtures.py holds the model to on every test run, on any
-machine. Re-record them when the kernel under test changes; the file names stay the same.
+The stored records are what tests/test_lab_fixtures.py holds the model to on every test run, on
+any machine, and what lesson 10 shows where it cannot measure. Re-record them when the kernel under
+test changes; the file names stay the same.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from typing import Any
 from . import experiments, loopback
 from .host import privileged_reason
 from .netns import cleanup_stale
+from .store import MEASUREMENTS
 
-LOOPBACK_BACKLOGS = (0, 1, 7)
+LOOPBACK_BACKLOGS = tuple(range(17))
+"""The backlogs of the stored loopback_accept_capacity records: every value of lesson 10's slider,
+so that its stored fallback has a measurement for each."""
 
 
 def loopback_runs() -> dict[str, Callable[[], dict[str, Any]]]:
@@ -59,7 +65,8 @@ def load_all(directory: Path) -> dict[str, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path)
+    parser.add_argument("directory", type=Path, nargs="?", default=MEASUREMENTS,
+                        help=f"where to write the records (default: {MEASUREMENTS})")
     parser.add_argument("--only", default=None, help="regular expression on fixture names, or 'loopback'")
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)

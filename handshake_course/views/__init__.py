@@ -9,13 +9,16 @@ plt.show(). One module per idea:
 - ``counters``: ``counters_table``, ``counters_view`` - nstat-style counters, text or HTML;
 - ``state_graph``: ``plot_state_graph``, ``state_path`` - the TCP state machine and one client's path;
 - ``events``: ``describe_event`` - the kernel function path, counters and queues behind one event;
-- ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``.
+- ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``;
+- ``measured``: ``plot_accept_capacity``, ``plot_herd`` - a measurement of the running kernel
+  (``handshake_course.lab`` records) next to the model's prediction for the same run.
 """
 
 from .counters import CounterRow, CountersTable, counters_table, counters_view
 from .events import describe_event
 from .ladder import ladder_packets, plot_ladder, select_clients
 from .latency import LatencySummary, latency_summary, plot_latency
+from .measured import plot_accept_capacity, plot_herd
 from .overview import overview_figure
 from .queues import plot_queues
 from .state_graph import PathStep, plot_state_graph, state_graph, state_path
@@ -34,6 +37,8 @@ __all__ = [
     "ladder_packets",
     "latency_summary",
     "overview_figure",
+    "plot_accept_capacity",
+    "plot_herd",
     "plot_ladder",
     "plot_latency",
     "plot_queues",
