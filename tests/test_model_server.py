@@ -353,3 +353,32 @@ def test_ack_that_matches_nothing_without_syncookies_gets_rst_and_no_cookie_coun
     assert r.clients[0].errno == "ECONNRESET"
     assert r.server_counters["TcpExtSyncookiesFailed"] == 0
     assert r.server_counters["TcpOutRsts"] >= 1
+
+
+def test_ack_for_an_expired_requests_synack_meets_the_new_request_and_is_reset():
+    # tcp_check_req (all versions): an ACK whose ack_seq is not the pending request's snt_isn + 1 makes
+    # it return the listener, which answers the ACK with RST (tcp_rcv_state_process in LISTEN returns
+    # 1 for an ACK; tcp_v4_send_reset). Here: RTT 2 s, tcp_synack_retries=0. Request A is made at
+    # 1 s; the client's SYN retransmitted at ~1 s arrives at ~2 s, A's only timeout fires at ~2 s.
+    # Which comes first depends on where the two timers fall on the timer wheel (the seed):
+    # - A expired first: the SYN makes request B with a new ISN; the client, ESTABLISHED by A's
+    #   SYN-ACK at 2 s, acks A; that ACK meets B and is reset, and connect()'s socket dies (ECONNRESET);
+    # - the SYN came first: A's SYN-ACK is resent (syn_again), the ACK matches A, a child is queued.
+    seen = set()
+    for seed in range(1, 13):
+        r = simulate(Scenario(kernel=Kernel("6.18", tcp_synack_retries=0), backlog=8, clients=1, rtt=2.0,
+                              seed=seed, duration=10))
+        actions = [e.action for e in r.trace if e.client == 0]
+        c = r.clients[0]
+        first = next(a for a in actions if a in ("synack_give_up", "syn_again"))
+        if first == "synack_give_up":
+            seen.add("expired first")
+            assert actions.count("syn_new") == 2 and "ack_wrong_isn" in actions
+            assert "ack_new_child" not in actions
+            assert (c.outcome, c.errno) == ("reset", "ECONNRESET")
+            assert r.server_counters["TcpOutRsts"] >= 1
+        else:
+            seen.add("syn first")
+            assert "ack_new_child" in actions and "ack_wrong_isn" not in actions
+            assert c.outcome == "queued"
+    assert seen == {"expired first", "syn first"}

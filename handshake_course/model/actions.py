@@ -132,6 +132,11 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "ack_cookie_invalid": ("server", "ACK matches no request and is no valid cookie: answered with RST",
                            f"{_COOKIE_OLD} tcp_rcv_state_process tcp_v4_send_reset",
                            f"{_COOKIE_NEW} tcp_rcv_state_process tcp_v4_send_reset"),
+    "ack_wrong_isn": ("server", "ACK for an earlier SYN-ACK of this connection (ack_seq is not the pending "
+                                "request's ISN + 1, e.g. the request expired and a retransmitted SYN made a "
+                                "new one): the listener answers with RST, the request stays",
+                      f"{_REQ_OLD} tcp_rcv_state_process tcp_v4_send_reset",
+                      f"{_REQ_NEW} tcp_v4_do_rcv tcp_rcv_state_process tcp_v4_send_reset"),
     "ack_no_request": ("server", "ACK matches no request (and no cookie is checked): answered with RST",
                        f"{_RCV_OLD} tcp_v4_hnd_req tcp_rcv_state_process tcp_v4_send_reset",
                        "tcp_v4_rcv tcp_v4_do_rcv tcp_v4_cookie_check tcp_rcv_state_process tcp_v4_send_reset"),
@@ -204,6 +209,7 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         "ack_cookie_accept_queue_full": ("TcpExtSyncookiesRecv", "TcpExtListenOverflows") + listen_drop,
         "ack_cookie_invalid": ("TcpExtSyncookiesFailed", "TcpOutRsts"),
         "ack_no_request": ("TcpOutRsts",),
+        "ack_wrong_isn": ("TcpOutRsts",),
         "rst_for_request": ("TcpAttemptFails", "TcpExtEmbryonicRsts"),  # tcp_check_req RST branch
     }.get(name, ())
 

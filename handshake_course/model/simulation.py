@@ -70,7 +70,7 @@ class _Client:
     """A client socket doing connect()."""
 
     __slots__ = ("index", "start", "port", "state", "syn_times", "fires", "timer", "connected_at",
-                 "accepted_at", "failed_at", "errno")
+                 "accepted_at", "failed_at", "errno", "isn")
 
     def __init__(self, index: int, start: int) -> None:
         self.index = index
@@ -84,6 +84,7 @@ class _Client:
         self.accepted_at: int | None = None
         self.failed_at: int | None = None
         self.errno: str | None = None
+        self.isn: Any = None  # the SYN-ACK it connected with (its request, or a cookie): its ACKs carry it
 
 
 class _Simulation:
@@ -245,12 +246,12 @@ class _Simulation:
         c = self.clients[ci]
         if c.state == SYN_SENT:
             self.cancel(c.timer)
-            c.state, c.connected_at = ESTABLISHED, self.now
+            c.state, c.connected_at, c.isn = ESTABLISHED, self.now, token
             self.act("synack_in", ci)
             self.send(CLIENT, ACK, ci, 0, self.server_ack, arg)
-        elif c.state == ESTABLISHED:
+        elif c.state == ESTABLISHED:  # acked with the sequence numbers it connected with, whatever came
             self.act("synack_again", ci)
-            self.send(CLIENT, ACK, ci, 1, self.server_ack, arg)
+            self.send(CLIENT, ACK, ci, 1, self.server_ack, (ci, c.isn))
         else:
             self.act("no_socket_rst", ci)
             self.send(CLIENT, RST, ci, 0, self.server_rst, ci)
@@ -447,7 +448,11 @@ class _Simulation:
             return
         req = self.requests.get(ci)
         if req is not None:
-            self.check_req_ack(req)
+            if token is req:
+                self.check_req_ack(req)
+            else:  # tcp_check_req: ack_seq != snt_isn + 1, so the listener itself answers with RST
+                self.act("ack_wrong_isn", ci)
+                self.send(SERVER, RST, ci, 0, self.client_rst, ci)
         elif ci in self.children:
             self.act("ack_for_child", ci)
         elif self.syncookies == 0:
