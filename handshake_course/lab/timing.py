@@ -18,7 +18,6 @@ schedule: compare intervals between consecutive sends, each against ``interval_b
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
@@ -33,7 +32,7 @@ SLACK = 0.003
 
 def jiffies(seconds: float, hz: int = HZ) -> int:
     """A delay in whole jiffies, as msecs_to_jiffies / the kernel's constants give it."""
-    return math.ceil(round(seconds * hz, 6))
+    return timers.ticks(seconds, hz)
 
 
 def wheel_granularity(delay: float, hz: int = HZ) -> float:

@@ -38,6 +38,11 @@ def wheel_granularity_ticks(delta: int) -> int:
     raise AssertionError("unreachable")
 
 
+def ticks(seconds: float, hz: int) -> int:
+    """A delay in whole jiffies, rounded up, as msecs_to_jiffies and the kernel's constants give it."""
+    return max(0, math.ceil(round(seconds * hz, 6)))
+
+
 def interval_bounds(delay: float, mode: str, hz: int) -> tuple[float, float]:
     """Seconds: the shortest and longest real time a timer armed for `delay` seconds can take
     under ``mode`` (see the module docstring). The old wheel (``jiffies``, ``slack``) counts the
@@ -46,11 +51,11 @@ def interval_bounds(delay: float, mode: str, hz: int) -> tuple[float, float]:
     if mode == "off":
         return delay, delay
     tick = 1 / hz
-    ticks = max(0, math.ceil(round(delay * hz, 6)))
+    n = ticks(delay, hz)
     if mode == "wheel":
-        return delay, (ticks + wheel_granularity_ticks(ticks)) * tick
-    slack = ticks // 256 if mode == "slack" and ticks >= 256 else 0
-    return delay - tick, (ticks + slack) * tick
+        return delay, (n + wheel_granularity_ticks(n)) * tick
+    slack = n // 256 if mode == "slack" and n >= 256 else 0
+    return delay - tick, (n + slack) * tick
 
 
 def _lvl_start(n: int) -> int:
