@@ -72,9 +72,8 @@ def plot_accept_capacity(records: Sequence[Record], models: Sequence[Result], ax
     if pairs:
         kernel = pairs[0][1].kernel
         xs = np.arange(top + 1)
-        somaxconn = getattr(kernel, "somaxconn", None)
         ax.plot(xs, [accept_capacity(kernel, int(b)) for b in xs], color=GREY, ls=":", lw=1.2, gid="closed_form",
-                label=f"accept_capacity(): min(backlog, somaxconn={somaxconn}) + 1")
+                label=f"accept_capacity(): min(backlog, somaxconn={kernel.somaxconn}) + 1")
         colour, ls, marker = series_style(0)
         ax.plot(backlogs, model, color=colour, ls=ls, lw=2, marker=marker, ms=4, gid="model",
                 label=f"model, Linux {kernel.version}: connected")
@@ -92,8 +91,7 @@ def plot_accept_capacity(records: Sequence[Record], models: Sequence[Result], ax
 
 
 def _model_label(result: Result) -> str:
-    wheel = getattr(result.kernel, "timer_wheel", None)
-    return f"model, timer_wheel={wheel!r}" if wheel is not None else f"model, Linux {result.kernel.version}"
+    return f"model, timer_wheel={result.kernel.timer_wheel!r}"
 
 
 def _retransmissions(client: Mapping[str, Any]) -> int | None:
