@@ -1,9 +1,9 @@
 """The graded exercises: nbgrader metadata, release notebooks in step with their sources, every
 reference solution earning full marks and every untouched student notebook running and scoring 0.
 
-The last two run each notebook through the autograder (a fresh kernel per notebook). The same
-notebooks also run under nbval (``pytest --nbval-lax --nbval-current-env exercises/source
-exercises/release``), where the hidden test in each source check cell asserts full marks.
+The last two run each notebook through the autograder (a fresh kernel per notebook, in its sandbox
+where bubblewrap runs). The same notebooks also run under nbval (``pytest --nbval-lax
+--nbval-current-env exercises/source exercises/release``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from learners import SANDBOX
 
 from handshake_course.grader import EXERCISES, release
 from handshake_course.grader.autograde import grade
@@ -99,11 +100,11 @@ def test_release_notebook_holds_stubs_not_solutions(path):
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_solution_earns_full_marks_and_untouched_release_scores_zero(path):
     ex = exercise_of(path)
-    solved = grade(path).submissions[0]
+    solved = grade(path, sandbox=SANDBOX).submissions[0]
     assert (solved.status, solved.points, solved.max_points) == ("graded", ex.max_points, ex.max_points), \
         solved.questions
     assert solved.notes == []
-    untouched = grade(release.release_path(path)).submissions[0]
+    untouched = grade(release.release_path(path), sandbox=SANDBOX).submissions[0]
     assert (untouched.status, untouched.points) == ("graded", 0)
     assert untouched.notes == [], "an untouched student notebook must run without errors"
     assert {f.status for f in untouched.questions} == {"not answered yet"}

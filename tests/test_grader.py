@@ -1,8 +1,6 @@
-"""The autograder on correct, wrong, partly correct, broken and tampered submissions.
-
-Submissions are made here from the committed release notebook of ex01 by editing its cells; the
-right answers come from the instructor's source notebook, so no answer is written down twice.
-Time limits are short (a few seconds) to keep the whole module fast.
+"""The autograder on correct, wrong, partly correct, broken and tampered submissions (made from
+ex01's release notebook by ``learners``). Attacks on the grader itself are in
+test_grader_security.py.
 """
 
 from __future__ import annotations
@@ -10,80 +8,20 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
-from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat import NotebookNode
+from learners import SANDBOX, SLUG, WRONG, by_question, graded, notes_text, solutions, submission
 
-from handshake_course.grader import autograde, probe, release
+from handshake_course.grader import probe, release
+from handshake_course.grader import submission as one_submission
 from handshake_course.grader.__main__ import main
-from handshake_course.grader.autograde import SubmissionGrade, grade
+from handshake_course.grader.autograde import NO_SANDBOX as NO_SANDBOX_NOTE
+from handshake_course.grader.autograde import grade
 from handshake_course.grader.cli import register
 from handshake_course.grader.limits import Limits
 
-ROOT = Path(__file__).resolve().parent.parent
-SLUG = "ex01_accept_capacity"
-RELEASE = ROOT / "exercises" / "release" / SLUG / f"{SLUG}.ipynb"
-SOURCE = ROOT / "exercises" / "source" / SLUG / f"{SLUG}.ipynb"
-FAST = Limits(cell=2, notebook=30, probe=5, startup=60, restarts=1)
-
-WRONG = {
-    "ex01-q1-answer": "q1 = 128",
-    "ex01-q2-answer": "q2 = 1024",
-    "ex01-q3-answer": 'q3 = "lots"',
-    "ex01-q4-answer": "q4 = 0",
-    "ex01-q5-answer": "q5 = 70000",
-    "ex01-q6-answer": "def accept_queue_capacity(backlog, somaxconn, width):\n    return backlog",
-}
-
-
-def solutions() -> dict[str, str]:
-    """Each answer cell of the source notebook with its solution markers removed."""
-    nb = nbformat.read(SOURCE, as_version=4)
-    marker = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$\n?", re.MULTILINE)
-    return {c.metadata["nbgrader"]["grade_id"]: marker.sub("", c.source)
-            for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")}
-
-
-def submission(edits: dict[str, str] | None = None, *, solved: bool = False, drop_checks: bool = False,
-               before_answers: tuple[str, ...] = (), at_end: tuple[str, ...] = ()) -> NotebookNode:
-    """The release notebook as a learner might hand it in."""
-    nb = nbformat.read(RELEASE, as_version=4)
-    answers = {**(solutions() if solved else {}), **(edits or {})}
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers:
-            cell.source = answers[gid]
-    if drop_checks:
-        nb.cells = [c for c in nb.cells if not c.metadata.get("nbgrader", {}).get("grade")]
-    first_answer = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
-    nb.cells[first_answer:first_answer] = [nbformat.v4.new_code_cell(s) for s in before_answers]
-    nb.cells += [nbformat.v4.new_code_cell(s) for s in at_end]
-    return nb
-
-
-def graded(tmp_path: Path, nb: NotebookNode | str | bytes, name: str = f"{SLUG}.ipynb",
-           limits: Limits = FAST) -> SubmissionGrade:
-    path = tmp_path / name
-    if isinstance(nb, bytes):
-        path.write_bytes(nb)
-    elif isinstance(nb, str):
-        path.write_text(nb, encoding="utf-8")
-    else:
-        path.write_text(nbformat.writes(nb), encoding="utf-8")
-    report = grade(path, limits=limits)
-    assert len(report.submissions) == 1
-    return report.submissions[0]
-
-
-def by_question(s: SubmissionGrade) -> dict[str, object]:
-    return {f.question: f for f in s.questions}
-
-
-def notes_text(s: SubmissionGrade) -> str:
-    return "\n".join(s.notes)
+NO_SANDBOX = [] if SANDBOX else ["--no-sandbox"]
 
 
 # ---- scoring ----------------------------------------------------------------------------------
@@ -142,7 +80,8 @@ def test_cells_that_raise_cost_only_their_own_answers(tmp_path):
         "    if backlog < 0", "    if backlog < 0:\n        raise ValueError('negative')\n    if backlog < 0")
     s = graded(tmp_path, submission({"ex01-q1-answer": "q1 = 1 / 0", "ex01-q6-answer": raising}, solved=True))
     q = by_question(s)
-    assert q["q1"].status == "not answered yet" and "no variable `q1`" in q["q1"].message
+    assert q["q1"].status == "error"  # reported as raising, with the exception, not as "not answered yet"
+    assert "(ex01-q1-answer), which sets `q1`, raised ZeroDivisionError: division by zero" in q["q1"].message
     assert q["q6"].points == 1 and "raised ValueError: negative" in q["q6"].message
     assert s.points == 4 + 1
     assert "(ex01-q1-answer) raised ZeroDivisionError: division by zero" in notes_text(s)
@@ -237,10 +176,10 @@ def test_the_grader_reports_its_own_failures(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(autograde, "grade_notebook", broken)
+    monkeypatch.setattr(one_submission, "grade_notebook", broken)
     s = graded(tmp_path, submission())
     assert s.status == "grader error" and "RuntimeError: boom" in notes_text(s)
-    assert grade(tmp_path / "missing").notes == [f"{tmp_path / 'missing'} does not exist"]
+    assert grade(tmp_path / "missing", sandbox=SANDBOX).notes == [f"{tmp_path / 'missing'} does not exist"]
 
 
 # ---- a folder, the CLI, the probe ----------------------------------------------------------------
@@ -253,15 +192,17 @@ def test_folder_gradebook_from_the_cli(tmp_path, capsys):
         (folder / student / f"{SLUG}.ipynb").write_text(content, encoding="utf-8")
     (folder / "alice" / "notes.txt").write_text("hi", encoding="utf-8")
     book = tmp_path / "gradebook.csv"
-    assert main(["grade", str(folder), "--json", "--csv", str(book), "--cell-timeout", "5"]) == 0
+    journal = tmp_path / "journal.jsonl"
+    assert main(["grade", str(folder), "--json", "--csv", str(book), "--cell-timeout", "5", "--journal", str(journal),
+                 *NO_SANDBOX]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [(s["student"], s["points"], s["status"]) for s in report["submissions"]] == [
         ("alice", 8, "graded"), ("bob", 0, "invalid"), ("carol", 0, "empty")]
-    assert report["notes"] == ["ignored 1 files that are not .ipynb"]
+    assert report["notes"] == ["ignored 1 files that are not .ipynb"] + ([] if SANDBOX else [NO_SANDBOX_NOTE])
     rows = list(csv.DictReader(book.open(encoding="utf-8")))
     assert [(r["student"], r["points"], r["ex01 q6"]) for r in rows] == [("alice", "8", "3"), ("bob", "0", ""),
                                                                           ("carol", "0", "0")]
-    main(["grade", str(folder / "bob" / f"{SLUG}.ipynb")])
+    main(["grade", str(folder / "bob" / f"{SLUG}.ipynb"), *NO_SANDBOX])
     table = capsys.readouterr().out
     assert "0/8  invalid" in table and "invalid JSON" in table
     parser = argparse.ArgumentParser(prog="handshake-course")  # as handshake_course/cli.py wires it

@@ -5,12 +5,12 @@ Both ``check()`` (in the notebook) and the autograder (through a cell it injects
 learner's cells) use these same functions, so a notebook's own feedback and the grade agree.
 Only plain data leaves this module: numbers, strings, lists, dicts and None. An object that merely
 *claims* to equal the right answer (a custom ``__eq__``) is reduced to what it is, or to a marker
-naming its type.
+naming its type. The autograder receives that data as the output of its own cell (a display of type
+``ANSWER_TYPE``), so nothing is written to or read from a file.
 """
 
 from __future__ import annotations
 
-import builtins
 import json
 import math
 import numbers
@@ -24,16 +24,22 @@ from typing import Any
 MISSING: dict[str, Any] = {"__missing__": True}
 """The marker for a variable or function the notebook does not define."""
 
+ANSWER_TYPE = "application/vnd.handshake-course.answer+json"
 MAX_ITEMS = 10_000
 MAX_TEXT = 10_000
 MAX_DEPTH = 8
+MAX_ANSWER = 2_000_000  # characters of JSON: a larger answer is not sent
 CALL_TIME_LIMIT = 2.0  # seconds for one call of a learner's function
 
 # Taken when this module is imported (the autograder imports it before the learner's first cell),
-# so that a notebook that rebinds json.dumps or open does not break the collection of its answers.
+# so that a notebook that rebinds json.dumps or IPython's display does not break the collection of
+# its answers.
 _encode = json.JSONEncoder().encode
 _decode = json.JSONDecoder().decode
-_open = builtins.open
+try:
+    from IPython.display import publish_display_data as _publish
+except ImportError:  # outside IPython there is no grader to answer
+    _publish = None
 
 
 class CallTimeout(BaseException):
@@ -120,16 +126,84 @@ def call_all(fn: Any, calls: Sequence[Sequence[Any]], seconds: float = CALL_TIME
     return {"results": results}
 
 
-def collect(request: str, out_path: str, nonce: str, namespace: Mapping[str, Any] | None = None) -> None:
-    """The autograder's probe: answer ``request`` (JSON: {"names": [...]} for values, or
-    {"function": name, "calls": [...], "seconds": s}) from ``namespace`` (by default the globals of
-    the caller, i.e. the notebook's, so that the cell calling this names nothing the notebook could
-    have rebound), and write {"nonce": nonce, "answer": ...} to ``out_path``. Prints nothing."""
-    ns = sys._getframe(1).f_globals if namespace is None else namespace
+def answer(request: str, namespace: Mapping[str, Any]) -> Any:
+    """The plain answer to ``request`` (JSON: {"names": [...]} for values, or {"function": name,
+    "calls": [...], "seconds": s}) from ``namespace``."""
     spec = _decode(request)
     if "function" in spec:
-        answer: Any = call_all(ns.get(spec["function"], MISSING), spec["calls"], spec["seconds"])
-    else:
-        answer = {name: to_plain(ns[name]) if name in ns else MISSING for name in spec["names"]}
-    with _open(out_path, "w", encoding="utf-8") as out:
-        out.write(_encode({"nonce": nonce, "answer": answer}))
+        return call_all(namespace.get(spec["function"], MISSING), spec["calls"], spec["seconds"])
+    return {name: to_plain(namespace[name]) if name in namespace else MISSING for name in spec["names"]}
+
+
+def collect(request: str, nonce: str, namespace: Mapping[str, Any] | None = None) -> None:
+    """The autograder's probe: answer ``request`` from ``namespace`` (by default the globals of the
+    caller, i.e. the notebook's, so that the cell calling this names nothing the notebook could
+    have rebound) and display {"nonce": nonce, "answer": ...} as ``ANSWER_TYPE``."""
+    ns = sys._getframe(1).f_globals if namespace is None else namespace
+    text = _encode({"nonce": nonce, "answer": answer(request, ns)})
+    if len(text) > MAX_ANSWER:
+        text = _encode({"nonce": nonce, "answer": None, "too_large": len(text)})
+    if _publish is not None:
+        _publish({ANSWER_TYPE: text}, metadata={})
+
+
+def prepare(max_chars: int = 100_000) -> None:
+    """Run by the autograder before the learner's first cell.
+
+    * In Jupyter, ``exit()`` and ``quit()`` end the kernel a moment later; while grading they do
+      nothing, so that an honest notebook that calls one loses none of the cells after it.
+    * A message the kernel sends is cut to ``max_chars`` characters of output (a huge print or
+      display of an honest notebook), so that it stays under the size the grader accepts at all
+      (``runner.MAX_MESSAGE``) and the notebook's later output still arrives. The probe's own
+      answer is not cut.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    shell.ask_exit = lambda: None  # what IPython's exit/quit (ZMQExitAutocall) call
+    session = getattr(getattr(shell, "kernel", None), "session", None)
+    if session is not None:
+        session.send = _capped(session.send, max_chars)
+
+
+def _cut_text(text: Any, limit: int) -> Any:
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[the grader cut {len(text) - limit:,} more characters here]\n"
+
+
+def cut(msg_type: str, content: dict[str, Any], limit: int) -> dict[str, Any]:
+    """``content`` with no more than about ``limit`` characters of output."""
+    if msg_type == "stream":
+        return {**content, "text": _cut_text(content.get("text"), limit)}
+    if msg_type in ("display_data", "update_display_data", "execute_result"):
+        data = content.get("data")
+        if not isinstance(data, dict) or ANSWER_TYPE in data:
+            return content
+        size = sum(len(v) if isinstance(v, str) else len(_encode(v)) for v in data.values())
+        if size > limit:
+            return {**content, "data": {"text/plain": f"[the grader cut a display of {size:,} characters]"}}
+        return content
+    if msg_type == "error" or (msg_type == "execute_reply" and "traceback" in content):
+        trace = content.get("traceback")
+        lines = [_cut_text(line, limit // 10) for line in trace[-20:]] if isinstance(trace, list) else trace
+        return {**content, "evalue": _cut_text(content.get("evalue"), limit // 10), "traceback": lines}
+    return content
+
+
+def _capped(send: Callable[..., Any], limit: int) -> Callable[..., Any]:
+    """``Session.send`` that cuts each message's output to ``limit`` characters."""
+
+    def capped_send(stream: Any, msg_or_type: Any, content: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(msg_or_type, dict) and isinstance(msg_or_type.get("content"), dict):
+            msg_type = msg_or_type.get("header", {}).get("msg_type", msg_or_type.get("msg_type", ""))
+            msg_or_type = {**msg_or_type, "content": cut(msg_type, msg_or_type["content"], limit)}
+        elif isinstance(msg_or_type, str) and isinstance(content, dict):
+            content = cut(msg_or_type, content, limit)
+        return send(stream, msg_or_type, content, *args, **kwargs)
+
+    return capped_send

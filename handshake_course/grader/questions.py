@@ -100,17 +100,11 @@ def shown(value: Any) -> str:
 
 
 def as_number(value: Any) -> float | None:
-    """A number from an int, a float or a numeric string; None if it is none of these."""
-    if isinstance(value, bool):
+    """A number from an int or a float; None for anything else (a string such as "129" included:
+    an answer is the number itself, as the kernel would compute it)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip().rstrip("s").strip())
-        except ValueError:
-            return None
-    return None
+    return float(value)
 
 
 def same(got: Any, expected: Any, tol: float) -> bool:
@@ -180,7 +174,8 @@ class Number(ValueQuestion):
     def judge(self, exercise: str, value: Any) -> Verdict:
         got = as_number(value)
         if got is None:
-            return Verdict(0, WRONG, f"`{self.name}` should be a number{self.unit_text()}; it is {shown(value)}.")
+            kind = " (a string: write the number without quotes)" if isinstance(value, str) else ""
+            return Verdict(0, WRONG, f"`{self.name}` should be a number{self.unit_text()}; it is {shown(value)}{kind}.")
         expected = float(self.expected())
         if abs(got - expected) <= self.tol + 1e-9:
             return Verdict(self.points, CORRECT, "Well done.")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model import Kernel, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
-from ..model.rules import effective_backlog
-from . import exhibits
-from .questions import (
+from ...model import Kernel, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
+from ...model.rules import effective_backlog
+from .. import exhibits
+from ..questions import (
     CORRECT,
     PARTLY,
     WRONG,
