@@ -15,7 +15,10 @@ What changes, following nbgrader's ClearSolutions / ClearHiddenTests / LockCells
   solution cell without markers is replaced whole; a markdown one becomes ``YOUR ANSWER HERE``;
 * ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` regions are removed from every cell;
 * grade and read-only cells become ``editable: false, deletable: false``, answer cells
-  ``deletable: false``; outputs and execution counts are cleared. ``metadata.nbgrader`` stays.
+  ``deletable: false``; outputs and execution counts are cleared. ``metadata.nbgrader`` stays,
+  with the checksum nbgrader's own ``ComputeChecksums`` gives each grade, answer and locked cell,
+  so that ``nbgrader validate`` flags a check cell a learner edited. (This step needs nbgrader:
+  ``pip install 'handshake-course[grade]'``.)
 
 The output is deterministic, so the committed release notebooks can be compared with what this
 module produces (tests/test_exercises.py does).
@@ -118,11 +121,22 @@ def release_cell(cell: NotebookNode) -> NotebookNode:
     return cell
 
 
+def add_checksums(nb: NotebookNode) -> NotebookNode:
+    """nbgrader's checksums on the notebook's grade, answer and locked cells (what ``nbgrader
+    generate_assignment`` records and ``nbgrader validate`` compares)."""
+    try:
+        from nbgrader.preprocessors import ComputeChecksums
+    except ImportError:
+        raise SystemExit("making the release notebooks needs nbgrader, for its checksums: "
+                         "pip install 'handshake-course[grade]'") from None
+    return ComputeChecksums().preprocess(nb, {})[0]
+
+
 def release_notebook(nb: NotebookNode) -> NotebookNode:
     """The student version of a source notebook."""
     out = copy.deepcopy(nb)
     out.cells = [release_cell(c) for c in nb.cells]
-    return out
+    return add_checksums(out)
 
 
 def render(nb: NotebookNode) -> str:
