@@ -1,6 +1,7 @@
 """The ``handshake-course`` command: open the course, or run the model from a shell.
 
-``handshake-course lab`` starts JupyterLab at the first lesson. ``handshake-course simulate ...``
+``handshake-course lab`` copies the lessons and exercises into the learner's workspace folder and
+starts JupyterLab there at the first lesson. ``handshake-course simulate ...``
 runs one scenario and prints what you would see on the two machines: the nstat counters, the
 listener as ``ss`` shows it, and how connect() went for the clients (or a JSON document, or a
 figure). Bad input ends with one line naming the option and its valid range, and exit status 2.
@@ -13,7 +14,6 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
 import textwrap
 from collections import Counter
@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-FIRST_LESSON = "notebooks/00_start_here.ipynb"
+from .workspace import DEFAULT_FOLDER
+
 INT_MAX = 2**31 - 1
 
 
@@ -32,20 +33,31 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def course_root() -> Path:
-    """The checkout that holds notebooks/: the current folder if it has them, else the package's."""
-    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / "notebooks").is_dir():
-            return base
-    raise SystemExit("handshake-course: no notebooks/ folder here or next to the package; run from the checkout")
+def cmd_workspace(args: argparse.Namespace) -> int:
+    """Create (or complete, or refresh) the learner's workspace without starting JupyterLab."""
+    from . import workspace
+
+    try:
+        changes = workspace.prepare(Path(args.folder), refresh=args.refresh)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"handshake-course: cannot prepare the workspace: {err}") from None
+    print(changes.summary())
+    return 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """Start JupyterLab at the first lesson; options it does not know go to jupyter lab."""
-    root = course_root()
-    if not (root / FIRST_LESSON).is_file():
-        raise SystemExit(f"handshake-course: the first lesson {root / FIRST_LESSON} is missing")
-    argv = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={root}", FIRST_LESSON]
+    """Prepare the workspace, then start JupyterLab on it at the first lesson, with this very
+    Python (so its kernel imports this package); options it does not know go to JupyterLab."""
+    from . import workspace
+
+    try:
+        changes = workspace.prepare(Path(args.workspace), refresh=args.refresh)
+        root = workspace.course_root()
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"handshake-course: cannot prepare the workspace: {err}") from None
+    print(changes.summary(), flush=True)
+    argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={changes.folder}",
+            f"--LabApp.default_url=/lab/tree/{workspace.FIRST_LESSON}"]
     if args.no_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -54,9 +66,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     if not admin_settings.exists() and (root / "binder" / "overrides.json").exists():
         argv.append(f"--LabApp.app_settings_dir={root / 'binder'}")  # no news pop-up over the lesson
     argv += [a for a in args.jupyter_args if a != "--"]
-    if shutil.which(sys.executable) is None:
-        raise SystemExit("handshake-course: cannot find the Python interpreter to start JupyterLab")
-    os.chdir(root)
+    os.chdir(changes.folder)
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -490,9 +500,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="handshake-course",
         description="How the Linux kernel performs TCP's three-way handshake: a course and a model.")
     sub = parser.add_subparsers(dest="command", required=True)
-    lab = sub.add_parser("lab", help="open the course in JupyterLab at the first lesson")
+    lab = sub.add_parser(
+        "lab", help="open the course in JupyterLab at the first lesson",
+        description="Copy the lessons and exercises into your workspace folder (once; your edits are kept) "
+                    "and open it in JupyterLab at the first lesson. Other options go to JupyterLab.")
+    lab.add_argument("--workspace", default=DEFAULT_FOLDER, metavar="DIR",
+                     help=f"your course folder (default ./{DEFAULT_FOLDER})")
+    lab.add_argument("--refresh", action="store_true",
+                     help="bring the notebooks you have not edited up to date; edited ones are kept, with the "
+                          "new version beside them as *.updated.ipynb")
     lab.add_argument("--no-browser", action="store_true", help="do not open a web browser")
     lab.set_defaults(func=cmd_lab)
+    ws = sub.add_parser("workspace", help="only create or refresh your course folder (what lab does first)")
+    ws.add_argument("folder", nargs="?", default=DEFAULT_FOLDER, help=f"default ./{DEFAULT_FOLDER}")
+    ws.add_argument("--refresh", action="store_true", help="as for lab")
+    ws.set_defaults(func=cmd_workspace)
     _add_simulate(sub)
     from .grader.cli import register  # grade, release
 

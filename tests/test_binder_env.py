@@ -250,13 +250,32 @@ def binder_env(tmp_path_factory: pytest.TempPathFactory) -> BinderEnv:
 
 
 @pytest.fixture(scope="module")
-def postbuilt_env(binder_env: BinderEnv) -> BinderEnv:
+def binder_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The notebook user's HOME while postBuild runs (where it makes the learner's workspace)."""
+    return tmp_path_factory.mktemp("jovyan")
+
+
+@pytest.fixture(scope="module")
+def postbuilt_env(binder_env: BinderEnv, binder_home: Path) -> BinderEnv:
     """binder_env after binder/postBuild ran against it, from the repo root as repo2docker runs it."""
     env = venv_env(binder_env.venv)
     env["NB_PYTHON_PREFIX"] = str(binder_env.venv)
+    env["HOME"] = str(binder_home)
     done = run([POSTBUILD], timeout=120, cwd=REPO, env=env)
     assert done.returncode == 0, f"binder/postBuild failed:\n{done.stdout}{done.stderr}"
     return binder_env
+
+
+@pytest.mark.slow
+def test_binder_serves_the_learners_workspace_without_solutions(postbuilt_env: BinderEnv, binder_home: Path) -> None:
+    workspace = binder_home / "handshake-course"
+    config = json.loads((postbuilt_env.venv / "etc" / "jupyter" / "jupyter_server_config.d" /
+                         "handshake-course.json").read_text())
+    assert config == {"ServerApp": {"root_dir": str(workspace)},
+                      "LabApp": {"default_url": "/lab/tree/notebooks/00_start_here.ipynb"}}
+    assert (workspace / "notebooks" / "00_start_here.ipynb").is_file()
+    assert len(list(workspace.glob("exercises/release/*/*.ipynb"))) == len(list(REPO.glob("exercises/release/*/*.ipynb")))
+    assert not (workspace / "exercises" / "source").exists()
 
 
 @pytest.fixture(scope="module")
