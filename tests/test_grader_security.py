@@ -152,6 +152,14 @@ def test_no_network_not_even_the_graders_loopback(tmp_path, untouched):
     assert (s.points, "raised" in notes_text(s)) == (8, False)
 
 
+def test_the_graders_environment_is_not_the_notebooks(tmp_path, monkeypatch):
+    monkeypatch.setenv("HC_INSTRUCTOR_TOKEN", "s3cret")
+    attack = ("import os\nseen = {k: v for k, v in os.environ.items() if 's3cret' in v or k.startswith('HC_')}\n"
+              "assert not seen, seen\nassert os.environ['HOME'] != " + repr(str(Path.home())))
+    s = graded(tmp_path, submission(solved=True, before_answers=(attack,)), limits=LIMITS)
+    assert (s.points, s.notes) == (8, [])
+
+
 # ---- processes ------------------------------------------------------------------------------------------------
 
 def test_no_process_outlives_the_run(tmp_path, untouched):

@@ -48,7 +48,7 @@ def show_progress(done: int, total: int, grade: Any) -> None:
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade PATH and print a score table (or JSON); write a CSV gradebook if asked."""
     from .autograde import NO_SANDBOX, grade
-    from .sandbox import SandboxUnavailable
+    from .sandbox import SandboxUnavailable, caveats
 
     limits = Limits(cell=args.cell_timeout, notebook=args.notebook_timeout, memory=args.memory,
                     processes=args.processes, file_size=args.file_size, cpu=args.cpu)
@@ -56,6 +56,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     journal = args.journal or (JOURNAL if folder or args.resume else None)
     if args.no_sandbox:
         print(f"handshake-course grade: warning: {NO_SANDBOX}", file=sys.stderr)
+    else:
+        for caveat in caveats():
+            print(f"handshake-course grade: note: {caveat}", file=sys.stderr)
     try:
         report = grade(args.path, exercise=args.exercise, limits=limits, sandbox=not args.no_sandbox,
                        jobs=args.jobs, journal=journal, resume=args.resume,

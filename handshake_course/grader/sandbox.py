@@ -233,6 +233,18 @@ def why_unavailable() -> str | None:
     return None
 
 
+def caveats() -> list[str]:
+    """What the sandbox cannot enforce on this machine, though it runs."""
+    found = []
+    f = features()
+    if f is not None and not f.sized_tmpfs:
+        found.append("this bubblewrap (older than 0.7) cannot limit the size of the sandbox's in-memory folders")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        found.append("grading as root: Linux does not apply the process limit (--processes) to root; grade as an "
+                     "ordinary user for it")
+    return found
+
+
 # ---- jupyter_client's side ------------------------------------------------------------------------------
 
 def read_info(fd: int) -> dict[str, Any]:
