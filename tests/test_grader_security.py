@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from handshake_course.grader.autograde import grade
 from handshake_course.grader.limits import Limits
 from handshake_course.grader.sandbox import key_dir, package_dir, why_unavailable
 
-pytestmark = pytest.mark.skipif(bool(why_unavailable()), reason=f"needs the grading sandbox: {why_unavailable()}")
+NEEDS_SANDBOX = pytest.mark.skipif(bool(why_unavailable()), reason=f"needs the grading sandbox: {why_unavailable()}")
 
 # Generous limits: a cell that is not the attack's point must not time out on a busy machine.
 LIMITS = Limits(cell=20, notebook=120, probe=20, startup=60, restarts=1)
@@ -89,8 +90,27 @@ def running_with(marker: str) -> list[int]:
     return pids
 
 
+def bubblewrap_works_here() -> str | None:
+    """Why bubblewrap itself cannot make a user namespace here (not installed, not Linux, user
+    namespaces off), or None if it can."""
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+        return "bubblewrap is not installed"
+    run = subprocess.run(["bwrap", "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
+                         capture_output=True, text=True, timeout=60)
+    return None if run.returncode == 0 else f"bubblewrap cannot run here: {run.stderr.strip()}"
+
+
+def test_the_sandbox_runs_wherever_bubblewrap_does():
+    """Not a skip but a failure: where bubblewrap works, the grader's own sandbox must start (a
+    mount that hides the package, say, would otherwise skip every test of this module)."""
+    if reason := bubblewrap_works_here():
+        pytest.skip(reason)
+    assert why_unavailable() is None
+
+
 # ---- writing and reading outside its copy ---------------------------------------------------------------
 
+@NEEDS_SANDBOX
 def test_writes_outside_its_copy_all_fail(tmp_path, untouched):
     sibling = write(tmp_path / "bob" / f"{SLUG}.ipynb", submission(solved=True))
     keep(untouched, sibling)
@@ -106,6 +126,7 @@ def test_writes_outside_its_copy_all_fail(tmp_path, untouched):
     assert "raised" not in notes_text(s)  # every write failed, so the attack's own assert held
 
 
+@NEEDS_SANDBOX
 def test_the_answers_are_out_of_reach(tmp_path, untouched):
     """A notebook that did no work but takes its answers from the instructor's source notebook or
     from the grader's answer key scores what it earned: nothing."""
@@ -123,6 +144,7 @@ def test_the_answers_are_out_of_reach(tmp_path, untouched):
 
 # ---- the network ------------------------------------------------------------------------------------------
 
+@NEEDS_SANDBOX
 def test_no_network_not_even_the_graders_loopback(tmp_path, untouched):
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
@@ -152,6 +174,7 @@ def test_no_network_not_even_the_graders_loopback(tmp_path, untouched):
     assert (s.points, "raised" in notes_text(s)) == (8, False)
 
 
+@NEEDS_SANDBOX
 def test_the_graders_environment_is_not_the_notebooks(tmp_path, monkeypatch):
     monkeypatch.setenv("HC_INSTRUCTOR_TOKEN", "s3cret")
     attack = ("import os\nseen = {k: v for k, v in os.environ.items() if 's3cret' in v or k.startswith('HC_')}\n"
@@ -162,6 +185,7 @@ def test_the_graders_environment_is_not_the_notebooks(tmp_path, monkeypatch):
 
 # ---- processes ------------------------------------------------------------------------------------------------
 
+@NEEDS_SANDBOX
 def test_no_process_outlives_the_run(tmp_path, untouched):
     marker = f"hc-attack-{secrets.token_hex(6)}"
     sleeper = f"[sys.executable, '-c', 'import time; time.sleep(600)', {marker!r}]"
@@ -177,6 +201,7 @@ def test_no_process_outlives_the_run(tmp_path, untouched):
     assert running_with(marker) == []
 
 
+@NEEDS_SANDBOX
 def test_killing_its_parent_or_everything_it_sees_harms_no_one(tmp_path, untouched):
     kill_parent = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
     kill_all = "import os, signal\nos.kill(-1, signal.SIGKILL)"
@@ -187,6 +212,7 @@ def test_killing_its_parent_or_everything_it_sees_harms_no_one(tmp_path, untouch
     assert notes_text(s) == "cell 5 raised ProcessLookupError: [Errno 3] No such process"
 
 
+@NEEDS_SANDBOX
 def test_memory_past_the_limit_costs_only_that_cell(tmp_path, untouched):
     hog = "hog = bytearray(3 * 1024 ** 3)"
     s = graded(tmp_path, submission(solved=True, before_answers=(hog,)), limits=replace(LIMITS, memory=1024))
@@ -194,6 +220,7 @@ def test_memory_past_the_limit_costs_only_that_cell(tmp_path, untouched):
     assert "raised MemoryError" in notes_text(s)
 
 
+@NEEDS_SANDBOX
 def test_exit_and_quit_cost_an_honest_notebook_nothing(tmp_path):
     nb = submission(solved=True)
     answers = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")]
@@ -205,6 +232,7 @@ def test_exit_and_quit_cost_an_honest_notebook_nothing(tmp_path):
 
 # ---- a folder of learners ----------------------------------------------------------------------------------------
 
+@NEEDS_SANDBOX
 def test_a_folder_run_keeps_learners_apart(tmp_path, untouched):
     """Mallory copies Bob's answers, overwrites Carol's notebook, breaks the grader's probe,
     leaves a child behind to rewrite the gradebook, and kills the grader; Bob and Carol keep their
@@ -235,6 +263,7 @@ def test_a_folder_run_keeps_learners_apart(tmp_path, untouched):
     assert rows == {"bob": "8", "carol": "8", "mallory": "0"}
 
 
+@NEEDS_SANDBOX
 def test_an_interrupted_run_resumes_from_its_journal(tmp_path):
     folder = tmp_path / "submitted"
     for student in ("ann", "ben", "cid"):
@@ -254,6 +283,7 @@ def test_an_interrupted_run_resumes_from_its_journal(tmp_path):
     assert sorted(graded_again) == ["ann", "ben", "cid"]
 
 
+@NEEDS_SANDBOX
 def test_links_and_special_files_are_refused(tmp_path, untouched):
     folder = tmp_path / "submitted"
     (folder / "eve").mkdir(parents=True)
@@ -289,6 +319,7 @@ def grade_in_a_process(path: Path) -> tuple[int, dict]:
     return data["peak_kib"], data["report"]["submissions"][0]
 
 
+@NEEDS_SANDBOX
 def test_the_graders_memory_stays_bounded_whatever_the_notebook_prints(tmp_path, untouched):
     """200 MB printed by an honest notebook (cut in the kernel, the answers after it intact), 200 MB
     by one that removed that cut first (dropped by the grader), and a 4 MB cell: the grader's own
@@ -306,6 +337,7 @@ def test_the_graders_memory_stays_bounded_whatever_the_notebook_prints(tmp_path,
     assert any("4,000,0" in n and "not run" in n for n in s["notes"])
 
 
+@NEEDS_SANDBOX
 def test_texts_from_a_submission_cannot_forge_the_table_or_the_gradebook(tmp_path):
     forged = "raise ValueError('oops\\nmallory.ipynb  ex01      8/8  graded')"
     path = write(tmp_path / "submitted" / f"=HYPERLINK(1)_{SLUG}.ipynb", submission(before_answers=(forged,)))
@@ -319,6 +351,7 @@ def test_texts_from_a_submission_cannot_forge_the_table_or_the_gradebook(tmp_pat
     assert row["student"].startswith("'=") and row["submission"].startswith("'=")
 
 
+@NEEDS_SANDBOX
 def test_malformed_metadata_and_strings_for_numbers(tmp_path):
     nb = submission(solved=True)
     answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex01-q1-answer")

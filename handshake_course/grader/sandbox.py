@@ -152,14 +152,16 @@ class Sandbox:
         if f.disable_userns:
             args.append("--disable-userns")
         args += system_args()
+        args += ["--proc", "/proc", "--dev", "/dev", *tmpfs("/dev/shm", size, f.sized_tmpfs)]
+        args += [*tmpfs("/tmp", size, f.sized_tmpfs), *tmpfs(HOME, size, f.sized_tmpfs),
+                 *tmpfs(KERNEL_DIR, MIB, f.sized_tmpfs), "--dir", WORK]
+        # Python and the package after the in-memory folders, which would hide them otherwise
+        # (a virtual environment or a checkout under /tmp)
         for path in python_dirs():
             args += ["--ro-bind", str(path), str(path)]
         pkg = package_dir()
         args += ["--ro-bind", str(pkg), str(pkg)]
         args += [*tmpfs(str(key_dir()), 4096, f.sized_tmpfs), "--remount-ro", str(key_dir())]  # the key stays out
-        args += ["--proc", "/proc", "--dev", "/dev", *tmpfs("/dev/shm", size, f.sized_tmpfs)]
-        args += [*tmpfs("/tmp", size, f.sized_tmpfs), *tmpfs(HOME, size, f.sized_tmpfs),
-                 *tmpfs(KERNEL_DIR, MIB, f.sized_tmpfs), "--dir", WORK]
         args += ["--ro-bind", str(self.host_dir / "passwd"), "/etc/passwd",
                  "--ro-bind", str(self.host_dir / "group"), "/etc/group",
                  "--ro-bind", str(self.host_dir / "sandbox-connection.json"), f"{KERNEL_DIR}/connection.json"]
