@@ -43,6 +43,7 @@ NEEDS_SANDBOX = pytest.mark.skipif(bool(why_unavailable()), reason=f"needs the g
 LIMITS = Limits(cell=20, notebook=120, probe=20, startup=60, restarts=1)
 SITE = Path(sysconfig.get_paths()["purelib"])
 IPYTHON_HOME = Path.home() / ".ipython"
+STARTUP = IPYTHON_HOME / "profile_default" / "startup"  # what runs in every IPython kernel of this user
 
 
 def snapshot(paths: list[Path]) -> dict[str, tuple[int, int]]:
@@ -60,7 +61,7 @@ def snapshot(paths: list[Path]) -> dict[str, tuple[int, int]]:
 def untouched() -> Iterator[dict[Path, bytes]]:
     """Asserts, after the test, that nothing the attacks aim at changed; a test adds the files of
     its other learners with ``keep``."""
-    watched = [package_dir(), ROOT / "exercises", IPYTHON_HOME, SITE / "sitecustomize.py",
+    watched = [package_dir(), ROOT / "exercises", STARTUP, SITE / "sitecustomize.py",
                SITE / "usercustomize.py", SITE / "hc-attack.pth"]
     before = snapshot(watched)
     site_listing = sorted(p.name for p in SITE.iterdir())
@@ -115,7 +116,7 @@ def test_writes_outside_its_copy_all_fail(tmp_path, untouched):
     sibling = write(tmp_path / "bob" / f"{SLUG}.ipynb", submission(solved=True))
     keep(untouched, sibling)
     targets = [SITE / "sitecustomize.py", SITE / "hc-attack.pth", package_dir() / "grader" / "checks.py",
-               key_dir() / "catalog.py", IPYTHON_HOME / "profile_default" / "startup" / "00-attack.py",
+               key_dir() / "catalog.py", STARTUP / "00-attack.py",
                SOURCE, ROOT / "exercises" / "release" / SLUG / f"{SLUG}.ipynb", sibling]
     attack = (f"written = []\nfor target in {[str(t) for t in targets]!r}:\n    try:\n"
               "        with open(target, 'a') as f:\n            f.write('import os  # attack')\n"

@@ -218,10 +218,13 @@ def test_ports_exhausted_on_old_kernels_fail_with_eaddrnotavail(version):
     assert {c.errno for c in r.clients[10:]} == {"EADDRNOTAVAIL"}
 
 
-def test_ports_6_18_advance_by_random_even_steps():
+@pytest.mark.parametrize("version", ["5.15", "6.18"])
+def test_ports_advance_by_random_even_steps(version):
     # linux-handshake-facts.md 1.12 (6.x): after success i = max(i, get_random_u32_below(8) * step) and
-    # table_perturb[index] += i + step, step 2: the next port to the same destination is 2..16 further
-    _, got = ports("6.18", 40)
+    # table_perturb[index] += i + step, step 2: the next port to the same destination is 2..16 further.
+    # 5.15.55 carries the same 2022 hardening: net/ipv4/inet_hashtables.c, INET_TABLE_PERTURB_SHIFT 16,
+    # `i = max_t(int, i, (prandom_u32() & 7) * 2); table_perturb[index] += i + 2`
+    _, got = ports(version, 40)
     steps = [(b - a) % (60999 - 32768 + 1) for a, b in pairwise(got)]
     assert all(s % 2 == 0 and 2 <= s <= 16 for s in steps)
     assert len(set(steps)) > 3

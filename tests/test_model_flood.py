@@ -63,6 +63,14 @@ def test_syn_flood_log_line_on_3_10():
     assert line.endswith(": Possible SYN flooding on port 8080. Sending cookies.  Check SNMP counters.")
 
 
+def test_syn_flood_log_line_on_5_15():
+    # 5.15.55 net/ipv4/tcp_input.c tcp_syn_flood_action: net_info_ratelimited("%s: Possible SYN flooding
+    # on port %d. %s.  Check SNMP counters.\n", proto, sk->sk_num, msg), proto = rsk_ops->slab_name;
+    # pr_fmt "TCP: ". The address came with 6.x.
+    line = flood("5.15", 0).log[0][1]
+    assert line == "TCP: request_sock_TCP: Possible SYN flooding on port 8080. Dropping request.  Check SNMP counters."
+
+
 def test_syn_flood_log_line_on_6_18():
     # linux-handshake-facts.md 1.5: "6.x ratelimited, with address:port". Live 6.18.44 (listener on
     # 127.0.0.1:7200, SYN queue full): "TCP: request_sock_TCP: Possible SYN flooding on port

@@ -43,15 +43,27 @@ def test_listen_negative_backlog_becomes_somaxconn(version, backlog):
     assert listener(k, backlog).backlog == k.somaxconn
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
-def test_listen_backlog_wraps_at_16_bits_on_old_kernels(version):
-    # linux-handshake-facts.md 1.2: 3.10 keeps sk_max_ack_backlog in an unsigned short (sock.h:373):
-    # 70000 & 0xffff = 4464, and 65536 wraps to 0 (which still admits one connection, 1.4)
-    k = Kernel(version, somaxconn=100_000)
+def test_listen_backlog_wraps_at_16_bits_on_2_6_32():
+    # linux-handshake-facts.md 1.2: 2.6.32 keeps sk_max_ack_backlog in an unsigned short (2.6.32.2
+    # include/net/sock.h:277) and its somaxconn sysctl is plain proc_dointvec (net/core/sysctl_net_core.c:
+    # 115-120), so somaxconn=100000 and listen(70000) store 70000 & 0xffff = 4464; 65536 wraps to 0
+    # (which still admits one connection, 1.4)
+    k = Kernel("2.6.32", somaxconn=100_000)
     assert listener(k, 70_000).backlog == 4464
     assert accept_capacity(k, 70_000) == 4465
     assert listener(k, 65_536).backlog == 0
     assert accept_capacity(k, 65_536) == 1
+
+
+def test_3_10_refuses_a_somaxconn_above_65535_so_its_backlog_never_wraps():
+    # 3.10.108 net/core/sysctl_net_core.c:207-213: somaxconn is proc_dointvec_minmax with .extra2 =
+    # &ushort_max (5f671d6b4ec3), so `sysctl -w net.core.somaxconn=70000` fails with EINVAL; the
+    # 16-bit sk_max_ack_backlog then always holds the clamped backlog
+    with pytest.raises(ValueError, match=r"somaxconn must be from 0 to 65535 on Linux 3\.10; got 70000"):
+        Kernel("3.10", somaxconn=70_000)
+    k = Kernel("3.10", somaxconn=65_535)
+    assert listener(k, 70_000).backlog == 65_535
+    assert accept_capacity(k, 70_000) == 65_536
 
 
 @pytest.mark.parametrize("version", ["5.15", "6.18"])
@@ -62,11 +74,12 @@ def test_listen_backlog_does_not_wrap_on_new_kernels(version):
     assert accept_capacity(k, 70_000) == 70_001
 
 
-def test_listen_syn_table_is_sized_from_the_unwrapped_backlog_on_3_10():
-    # linux-handshake-facts.md 1.2: 3.10 inet_listen -> inet_csk_listen_start(sk, backlog) ->
+def test_listen_syn_table_is_sized_from_the_unwrapped_backlog_on_2_6_32():
+    # linux-handshake-facts.md 1.2: 2.6.32 inet_listen -> inet_csk_listen_start(sk, backlog) ->
     # reqsk_queue_alloc(queue, backlog) sizes the table; only afterwards sk->sk_max_ack_backlog = backlog
-    # (unsigned short). 1.3: min(70000, M=100000) = 70000, roundup_pow_of_two(70001) = 131072.
-    k = Kernel("3.10", somaxconn=100_000, tcp_max_syn_backlog=100_000)
+    # (unsigned short; 2.6.32.2 net/ipv4/af_inet.c). 1.3: min(70000, M=100000) = 70000,
+    # roundup_pow_of_two(70001) = 131072.
+    k = Kernel("2.6.32", somaxconn=100_000, tcp_max_syn_backlog=100_000)
     lst = listener(k, 70_000)
     assert lst.backlog == 4464
     assert lst.syn_table == 131_072

@@ -4,6 +4,11 @@ chosen kernel, and the nstat counters it bumps there.
 The simulation never bumps a counter directly: it records an action, and the action bumps its
 counters. So the counters always agree with the trace, and each counter's increment site is
 written down once, here, per version (reference: linux-handshake-facts.md, section 1.5 table).
+
+A path is written once per era (2.6.32/3.10: ``tcp_v4_conn_request`` and the listener's timer;
+5.15/6.18: ``tcp_conn_request`` and a timer per request) and overridden where one release's source
+differs (``_RELEASE_PATHS``). Every function of every path exists in that release:
+tests/test_kernel_index.py checks each one against ``kernel_index.json``, read off the source trees.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ _REQ_OLD = f"{_RCV_OLD} tcp_v4_hnd_req tcp_check_req"
 _REQ_NEW = "tcp_v4_rcv tcp_check_req"
 _COOKIE_OLD = f"{_RCV_OLD} tcp_v4_hnd_req cookie_v4_check"
 _COOKIE_NEW = "tcp_v4_rcv tcp_v4_do_rcv tcp_v4_cookie_check cookie_v4_check cookie_tcp_check"
+_COOKIE_515 = "tcp_v4_rcv tcp_v4_do_rcv tcp_v4_cookie_check cookie_v4_check"  # cookie_tcp_check came in 6.x
 _TIMER_OLD = "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune tcp_syn_ack_timeout"
 _TIMER_NEW = "reqsk_timer_handler tcp_syn_ack_timeout"
 _SYN_TIMER = "tcp_write_timer_handler tcp_retransmit_timer"
@@ -103,7 +109,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "syn_again": ("server", "retransmitted SYN for a pending request: SYN-ACK resent at once, timer restarted",
                   f"{_REQ_OLD} inet_rtx_syn_ack", f"{_REQ_NEW} inet_rtx_syn_ack tcp_rtx_synack"),
     "syn_again_ratelimited": ("server", "retransmitted SYN within tcp_invalid_ratelimit of the last answer: ignored",
-                              f"{_REQ_OLD} tcp_oow_rate_limited", f"{_REQ_NEW} tcp_oow_rate_limited"),
+                              "", f"{_REQ_NEW} tcp_oow_rate_limited"),  # no rate limit before 4.0
     "syn_for_child": ("server", "SYN for a connection that already has a child socket: the child handles it",
                       f"{_RCV_OLD} tcp_rcv_established", "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established"),
     "synack_rto": ("server", "SYN-ACK timer: the request timed out, SYN-ACK resent",
@@ -147,6 +153,40 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "accept": ("server", "accept(): the oldest connection leaves the accept queue",
                "inet_accept inet_csk_accept reqsk_queue_remove",
                "do_accept inet_accept inet_csk_accept reqsk_queue_remove"),
+}
+
+# Where one release's source differs from its era's path (an empty path: never on that release).
+_RELEASE_PATHS: dict[str, dict[str, str]] = {
+    "2.6.32": {
+        # no tcp_syn_flood_action: a full SYN queue sets want_cookie or jumps to `drop:`, and the
+        # cookie path warns through syn_flood_warning (net/ipv4/tcp_ipv4.c)
+        "syn_drop_syn_queue_full": _LISTEN_OLD,
+        "syn_cookie": f"{_LISTEN_OLD} syn_flood_warning cookie_v4_init_sequence",
+        "syn_cookie_drop_accept_queue_full": _LISTEN_OLD,
+        # rsk_ops->rtx_syn_ack is tcp_v4_send_synack itself; no inet_rtx_syn_ack, no tcp_syn_ack_timeout
+        "syn_again": f"{_REQ_OLD} tcp_v4_send_synack",
+        "synack_rto": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune tcp_v4_send_synack",
+        "synack_give_up": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune "
+                          "inet_csk_reqsk_queue_unlink",
+        # tcp_rcv_synsent_state_process goes ESTABLISHED itself (tcp_finish_connect came in 3.x)
+        "synack_in": f"{_RCV_OLD} tcp_rcv_state_process tcp_rcv_synsent_state_process tcp_send_ack",
+        # no challenge ACK (RFC 5961, 3.6): the old SYN-ACK is a duplicate, acked from tcp_data_queue
+        "synack_again": f"{_RCV_OLD} tcp_rcv_established tcp_validate_incoming tcp_data_queue",
+    },
+    "3.10": {
+        "syn_again": f"{_REQ_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
+        "synack_rto": f"{_TIMER_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
+    },
+    "5.15": {
+        "listen": "inet_listen inet_csk_listen_start",  # __inet_listen_sk came in 6.x
+        "synack_rto": f"{_TIMER_NEW} inet_rtx_syn_ack tcp_rtx_synack",
+        "ack_cookie": f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock",
+        "ack_cookie_accept_queue_full": f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock",
+        "ack_cookie_invalid": f"{_COOKIE_515} tcp_rcv_state_process tcp_v4_send_reset",
+    },
+    "6.18": {
+        "syn_again": f"{_REQ_NEW} tcp_rtx_synack",  # inet_rtx_syn_ack is gone: tcp_check_req calls it
+    },
 }
 
 NAMES: tuple[str, ...] = tuple(_TABLE)
@@ -217,8 +257,9 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
 def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     """Every action, resolved for `kernel`, in INDEX order."""
     old = kernel.version in OLD
+    own = _RELEASE_PATHS.get(kernel.version, {})
     return tuple(
-        Action(name, host, what, _p(path_old if old else path_new), _counters(name, kernel))
+        Action(name, host, what, _p(own.get(name, path_old if old else path_new)), _counters(name, kernel))
         for name, (host, what, path_old, path_new) in _TABLE.items()
     )
 

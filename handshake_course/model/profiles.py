@@ -38,6 +38,7 @@ class Setting:
     choices: tuple[Any, ...] | None = None
     lo: float | None = None
     hi: float | None = None
+    his: Mapping[str, float] | None = None  # version -> upper bound, where it differs from ``hi``
 
     def check(self, version: str, value: Any) -> Any:
         """Return ``value`` normalised, or raise ValueError naming this setting and its range."""
@@ -53,14 +54,16 @@ class Setting:
             if value not in self.choices or isinstance(value, bool) != isinstance(self.choices[0], bool):
                 raise ValueError(f"{self.name} must be one of {', '.join(map(repr, self.choices))}; got {value!r}")
             return value
+        hi = (self.his or {}).get(version, self.hi)
+        on = f" on Linux {version}" if self.his and version in self.his else ""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{self.name} must be a number from {_fmt(self.lo)} to {_fmt(self.hi)}; got {value!r}")
-        if isinstance(self.lo, int) and isinstance(self.hi, int) and not float(value).is_integer():
-            raise ValueError(f"{self.name} must be a whole number from {self.lo} to {self.hi}; got {value!r}")
-        assert self.lo is not None and self.hi is not None
-        if not self.lo <= value <= self.hi:
-            raise ValueError(f"{self.name} must be from {_fmt(self.lo)} to {_fmt(self.hi)}; got {value!r}")
-        return int(value) if isinstance(self.lo, int) and isinstance(self.hi, int) else float(value)
+            raise ValueError(f"{self.name} must be a number from {_fmt(self.lo)} to {_fmt(hi)}{on}; got {value!r}")
+        if isinstance(self.lo, int) and isinstance(hi, int) and not float(value).is_integer():
+            raise ValueError(f"{self.name} must be a whole number from {self.lo} to {hi}{on}; got {value!r}")
+        assert self.lo is not None and hi is not None
+        if not self.lo <= value <= hi:
+            raise ValueError(f"{self.name} must be from {_fmt(self.lo)} to {_fmt(hi)}{on}; got {value!r}")
+        return int(value) if isinstance(self.lo, int) and isinstance(hi, int) else float(value)
 
 
 def _fmt(bound: float | None) -> str:
@@ -88,9 +91,11 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting(
         "somaxconn", "sysctl",
         "Upper bound on listen()'s backlog; a larger or negative backlog becomes somaxconn [1.2]. "
-        "128 until 5.3, 4096 since 5.4 (19f92a030ca6).",
+        "128 until 5.3, 4096 since 5.4 (19f92a030ca6). The sysctl takes any int on 2.6.32 (proc_dointvec), "
+        "at most 65535 on 3.10 (proc_dointvec_minmax with ushort_max, 5f671d6b4ec3: the backlog field is "
+        "16 bits there), any int >= 0 since the field became 32 bits (net/core/sysctl_net_core.c).",
         "__sys_listen (net/socket.c), all versions",
-        {"2.6.32": 128, "3.10": 128, "5.15": 4096, "6.18": 4096}, lo=0, hi=INT_MAX,
+        {"2.6.32": 128, "3.10": 128, "5.15": 4096, "6.18": 4096}, lo=0, hi=INT_MAX, his={"3.10": 65535},
     ),
     Setting(
         "tcp_max_syn_backlog", "sysctl",
@@ -193,11 +198,11 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting(
         "port_selection", "switch",
         "How connect() picks its ephemeral port [1.12]: 'hint' - 3.10 sequential scan from a keyed "
-        "hash plus a global hint; 'even_first' - 5.12-5.15 perturbation table (256 slots), even ports "
-        "first, table += i + 2; 'even_first_random' - 2022 hardening in 6.x, 65536 slots, random even "
-        "steps, re-salted every 10 s.",
-        "__inet_hash_connect",
-        {"2.6.32": "hint", "3.10": "hint", "5.15": "even_first", "6.18": "even_first_random"},
+        "hash plus a global hint; 'even_first' - 5.12 to the early 5.15.y perturbation table (256 "
+        "slots), even ports first, table += i + 2; 'even_first_random' - the 2022 hardening (4c2c8f03a5ab "
+        "and its stable backports, in 5.15.55 and 6.x): 65536 slots, random even steps, re-salted every 10 s.",
+        "__inet_hash_connect (net/ipv4/inet_hashtables.c)",
+        {"2.6.32": "hint", "3.10": "hint", "5.15": "even_first_random", "6.18": "even_first_random"},
         choices=("hint", "even_first", "even_first_random"),
     ),
     Setting(
@@ -236,7 +241,8 @@ _SETTINGS: tuple[Setting, ...] = (
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS})
 
-# Facts of a version that are not tunable: constants, counters that exist, log formats.
+# Facts of a version that are not tunable: constants, counters that exist, log formats. Each profile
+# models the release named by `release` (the kernel trees of model/kernel_index.json).
 # syn_path_counters: 3.x+ count SYN drops (ListenDrops, TCPReqQFull*, ListenOverflows on the young
 # rule); 2.6.32's tcp_v4_conn_request ends in a bare `drop: return 0` and has no
 # tcp_syn_flood_action. synack_rtx_counters: 2.6.32's prune calls rtx_syn_ack directly, without
@@ -246,8 +252,8 @@ _FIXED: dict[str, dict[str, Any]] = {
                    synretrans_counter=False, release="2.6.32.2"),
     "3.10": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="3.x", backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
                  synretrans_counter=False, release="3.10.108"),
-    "5.15": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="6.x", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
-                 synretrans_counter=True, release="5.15.0"),
+    "5.15": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="5.15", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
+                 synretrans_counter=True, release="5.15.55"),
     "6.18": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="6.x", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
                  synretrans_counter=True, release="6.18.24"),
 }

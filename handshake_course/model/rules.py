@@ -36,7 +36,8 @@ def clamped_backlog(kernel: Kernel | str, backlog: int) -> int:
 
 def effective_backlog(kernel: Kernel | str, backlog: int) -> int:
     """sk_max_ack_backlog after listen(fd, backlog): the clamped backlog, which 2.6.32 and 3.10
-    store in an unsigned short, so values above 65535 wrap (sock.h); 4.19+ use u32."""
+    store in an unsigned short, so values above 65535 wrap (sock.h); 4.19+ use u32. Only 2.6.32 lets
+    it happen: 3.10 refuses a somaxconn above 65535 (see SETTINGS["somaxconn"])."""
     k = as_kernel(kernel)
     b = clamped_backlog(k, backlog)
     return b & 0xFFFF if k.backlog_bits == 16 else b

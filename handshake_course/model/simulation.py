@@ -342,9 +342,11 @@ class _Simulation:
             return
         self.synflood_warned = True
         verdict = "Sending cookies" if self.syncookies else "Dropping request"
-        if style == "3.x":
+        if style == "3.x":  # tcp_v4_conn_request passes "TCP"; pr_fmt adds "TCP: "
             line = f"TCP: TCP: Possible SYN flooding on port {DPORT}. {verdict}.  Check SNMP counters."
-        else:
+        elif style == "5.15":  # tcp_conn_request passes the slab name; the port only, as 3.x
+            line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DPORT}. {verdict}.  Check SNMP counters."
+        else:  # 6.x: address and port, no "Check SNMP counters"
             line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DADDR}:{DPORT}. {verdict}."
         self.log.append((self.now / US, line))
 

@@ -58,7 +58,8 @@ def hint_if(table: dict[float, str]) -> Callable[[float, float], str | None]:
 # ---- ex01: the accept queue ------------------------------------------------------------------
 
 def _accept_capacity(backlog: int, somaxconn: int, width: int) -> int:
-    return accept_capacity(Kernel("3.10" if width == 16 else "6.18", somaxconn=somaxconn), backlog)
+    # 2.6.32 for the 16-bit field: 3.10 has one too, but refuses a somaxconn above 65535
+    return accept_capacity(Kernel("2.6.32" if width == 16 else "6.18", somaxconn=somaxconn), backlog)
 
 
 EX01 = Exercise("ex01", "ex01_accept_capacity", (
@@ -76,8 +77,8 @@ EX01 = Exercise("ex01", "ex01_accept_capacity", (
            hint=hint_if({0: "a negative backlog does not mean zero: __sys_listen compares it as unsigned.",
                          1: "a negative backlog does not mean zero: __sys_listen compares it as unsigned."})),
     Number(id="q5", points=1, ref=LISTEN_CLAMP, name="q5",
-           expected=lambda: effective_backlog(Kernel("3.10", somaxconn=70000), 70000),
-           hint=hint_if({70000: "3.10 stores the backlog in a field narrower than an int.",
+           expected=lambda: effective_backlog(Kernel("2.6.32", somaxconn=70000), 70000),
+           hint=hint_if({70000: "2.6.32 stores the backlog in a field narrower than an int.",
                          65535: "the value is not capped at the largest 16-bit number; think of what "
                                 "storing it in 16 bits does."})),
     Function(id="q6", points=3, ref=ACCEPT_LIMIT, name="accept_queue_capacity", groups=(
@@ -87,7 +88,7 @@ EX01 = Exercise("ex01", "ex01_accept_capacity", (
         Group("backlog above somaxconn or negative", 1,
               ((1024, 128, 16), (-1, 4096, 32), (5000, 4096, 32), (-20, 128, 16), (2**31 - 1, 4096, 32)),
               _accept_capacity, "What does __sys_listen do with a backlog above somaxconn, or below zero?"),
-        Group("16-bit fields on 2.6.32 and 3.10", 1,
+        Group("16-bit field, somaxconn above 65535 (2.6.32)", 1,
               ((70000, 70000, 16), (65535, 65536, 16), (65536, 65536, 16), (-1, 100000, 16), (70000, 70000, 32)),
               _accept_capacity, "What happens to a number above 65535 stored in an unsigned short?"),
     )),
