@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from handshake_course import dashboards as d  # noqa: E402
 from handshake_course.dashboards.base import DashboardBox, layout_key  # noqa: E402
 
-UNITLESS = (W.Dropdown, W.ToggleButtons, W.Checkbox, W.SelectMultiple)
+UNITLESS = (W.Dropdown, W.ToggleButtons, W.Checkbox, W.SelectMultiple, W.ToggleButton)
 
 
 @pytest.fixture(scope="module")
@@ -190,15 +190,29 @@ def test_time_machine_runs_every_version():
     assert app.results["5.15"].outcomes() == {"connecting": 3}
 
 
-def test_troubleshooting_diagnoses_every_incident():
+def test_troubleshooting_shows_the_diagnosis_only_after_a_hypothesis():
     app = d.troubleshoot_app()
     assert not app.axes[0].axison and "hidden" in app.axes[0].texts[0].get_text()
     assert "Diagnosis" not in app.summary.value
+    assert app.controls["reveal"].disabled  # no hypothesis yet: the button does nothing
+    app.controls["reveal"].value = True
+    assert "Diagnosis" not in app.summary.value and not app.controls["reveal"].value
+    app.controls["hypothesis"].value = "SYN queue full, SYNs dropped"
+    assert not app.controls["reveal"].disabled
     app.controls["reveal"].value = True
     assert "Diagnosis" in app.summary.value and app.axes[0].axison
+    assert "the counters point elsewhere" in app.summary.value  # incident A is an accept-queue overflow
+    app.controls["incident"].value = list(d.INCIDENTS)[1]  # a new incident hides it again
+    assert (app.value("hypothesis"), app.value("reveal")) == ("", False)
+    assert "Diagnosis" not in app.summary.value
+
+
+def test_troubleshooting_diagnoses_every_incident():
+    app = d.troubleshoot_app()
     for name in d.INCIDENTS:
         app.controls["incident"].value = name
         assert app.error is None and app.findings, name
+        assert all(f.title in d.troubleshoot.HYPOTHESES for f in app.findings if f.title != "connect() failures")
 
 
 def test_diagnose_reads_counters():

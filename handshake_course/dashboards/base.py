@@ -348,6 +348,15 @@ class Dashboard:
         if self._batch_depth == 0:
             self.update()
 
+    @contextmanager
+    def batch_silently(self) -> Iterator[None]:
+        """Change controls from inside an update (``sync_controls``) without starting another."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+
     def _on_change(self, _: Any) -> None:
         if self._batch_depth == 0:
             self.update()

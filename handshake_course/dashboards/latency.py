@@ -10,6 +10,7 @@ import ipywidgets as W
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..analysis import percentile
 from ..model import VERSIONS, Result, Scenario, TraceEvent, simulate
 from .base import (
     CONTROL_WIDTH,
@@ -31,14 +32,6 @@ def share_at_least(result: Result, seconds: float) -> float:
     n = len(result.clients)
     slow = sum(1 for c in result.clients if c.latency is None or c.latency >= seconds)
     return slow / n if n else 0.0
-
-
-def quantile(values: list[float], q: float) -> float | None:
-    """Nearest-rank quantile (a value that occurred), None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, int(q * len(ordered) + 0.999999) - 1))]
 
 
 class LatencyApp(Dashboard):
@@ -92,7 +85,7 @@ class LatencyApp(Dashboard):
         rows = []
         for v, r in self.results.items():
             lat = r.latencies()
-            cells = [quantile(lat, q) for q in (0.5, 0.9, 0.99, 0.999)]
+            cells = [percentile(lat, q) for q in (0.5, 0.9, 0.99, 0.999)]
             text = "".join(f"<td>{c * 1000:.4g} ms</td>" if c is not None else "<td>-</td>" for c in cells)
             rows.append(f"<tr><td>Linux {html.escape(v)}</td>{text}<td>{share_at_least(r, 1.0):.1%}</td>"
                         f"<td>{share_at_least(r, 3.0):.1%}</td><td>{len(r.clients) - len(lat)}</td></tr>")

@@ -11,11 +11,12 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import ipywidgets as W
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Kernel, Result, Scenario, TraceEvent, simulate
-from .base import Dashboard, checkbox, dropdown
+from .base import Dashboard, dropdown
 from .plots import view
 
 
@@ -160,21 +161,58 @@ def findings_html(findings: list[Finding]) -> str:
     return f"<ol style='font-size:13px'>{items}</ol>"
 
 
+HYPOTHESES: tuple[str, ...] = (
+    "Accept queue overflow", "SYN queue full, SYNs dropped", "SYN queue full, answered with syncookies",
+    "SYNs dropped by the last-quarter rule", "Final ACKs answered with RST", "Clients retransmit SYNs",
+)
+"""What a learner may suspect: the titles ``diagnose`` gives its findings."""
+NO_HYPOTHESIS = ("- your hypothesis first -", "")
+
+
+def hypothesis_html(hypothesis: str, findings: list[Finding]) -> str:
+    """Whether the learner's hypothesis is among the course's findings."""
+    titles = [f.title for f in findings]
+    if hypothesis in titles:
+        return f"<p style='font-size:13px'>Your hypothesis, <i>{html.escape(hypothesis)}</i>, is right.</p>"
+    return (f"<p style='font-size:13px'>Your hypothesis was <i>{html.escape(hypothesis)}</i>; the counters point "
+            "elsewhere. Read the evidence below against the output above.</p>")
+
+
 class TroubleshootApp(Dashboard):
-    """An incident as nstat and ss show it; the diagnosis and the scenario on request."""
+    """An incident as nstat and ss show it; the diagnosis and the scenario once the learner has named
+    a hypothesis and asked for it."""
 
     title = "Troubleshooting: from nstat and ss to a cause"
-    intro = ("Read the symptom and the output an operator would collect, form a hypothesis, then tick "
-             "'show the diagnosis'.")
+    intro = ("Read the symptom and the output an operator would collect, pick your hypothesis, then press "
+             "'Show the diagnosis'.")
     figsize = (11.0, 3.6)
 
-    def __init__(self, incident: str = next(iter(INCIDENTS)), reveal: bool = False) -> None:
+    def __init__(self, incident: str = next(iter(INCIDENTS)), hypothesis: str = "", reveal: bool = False) -> None:
         controls = {
             "incident": dropdown("incident", list(INCIDENTS), incident),
-            "reveal": checkbox("show the diagnosis and the scenario behind it", reveal),
+            "hypothesis": dropdown("your hypothesis", [NO_HYPOTHESIS, *((h, h) for h in HYPOTHESES)], hypothesis),
+            "reveal": W.ToggleButton(value=reveal and bool(hypothesis), description="Show the diagnosis",
+                                     tooltip="pick your hypothesis first", icon="eye"),
         }
         self.findings: list[Finding] = []
+        self._shown_incident = incident
         super().__init__(controls)
+
+    def sync_controls(self) -> None:
+        """A new incident hides the diagnosis again; it can be shown only once there is a hypothesis."""
+        if self.value("incident") != self._shown_incident:
+            self._shown_incident = self.value("incident")
+            with self.batch_silently():
+                self.controls["hypothesis"].value = ""
+                self.controls["reveal"].value = False
+        chosen = bool(self.value("hypothesis"))
+        self.controls["reveal"].disabled = not chosen
+        if not chosen and self.value("reveal"):
+            with self.batch_silently():
+                self.controls["reveal"].value = False
+
+    def revealed(self) -> bool:
+        return bool(self.value("reveal")) and bool(self.value("hypothesis"))
 
     def make_axes(self, fig: Figure) -> list[Axes]:
         return [fig.add_subplot(1, 1, 1)]
@@ -186,14 +224,14 @@ class TroubleshootApp(Dashboard):
     def draw(self) -> None:
         assert self.result is not None
         ax = self.axes[0]
-        if self.value("reveal"):
+        if self.revealed():
             view("plot_queues")(self.result, ax=ax)
             ax.set_axis_on()
             return
         ax.clear()
         ax.set_axis_off()
         ax.text(0.5, 0.5, "The queues over time are hidden: on a real host you only have ss, nstat and dmesg "
-                "(below).\nForm a hypothesis, then tick 'show the diagnosis'.", ha="center", va="center",
+                "(below).\nPick your hypothesis, then press 'Show the diagnosis'.", ha="center", va="center",
                 fontsize="large", transform=ax.transAxes)
 
     def summary_html(self) -> str:
@@ -207,16 +245,19 @@ class TroubleshootApp(Dashboard):
                  f"<b>dmesg</b>:<pre>{html.escape(log)}</pre>",
                  "<b>nstat</b> on both hosts, over the incident:",
                  f"<pre>{html.escape(view('counters_table')(r, only_changed=True))}</pre>"]
-        if self.value("reveal"):
+        if self.revealed():
+            parts.append(hypothesis_html(self.value("hypothesis"), self.findings))
             parts.append("<b>Diagnosis</b>" + findings_html(self.findings))
             parts.append(f"<p style='font-size:12px'><b>The scenario</b>: <code>{html.escape(repr(r.scenario))[:600]}"
                          "</code></p>")
         return "".join(parts)
 
     def keep_event(self, ev: TraceEvent) -> bool:
-        return bool(self.value("reveal")) and ev.client is not None and ev.client < 20
+        return self.revealed() and ev.client is not None and ev.client < 20
 
 
-def troubleshoot_app(incident: str = next(iter(INCIDENTS)), reveal: bool = False) -> TroubleshootApp:
-    """The lesson 9 dashboard: ``app = troubleshoot_app(); app.widget``."""
-    return TroubleshootApp(incident, reveal)
+def troubleshoot_app(incident: str = next(iter(INCIDENTS)), hypothesis: str = "",
+                     reveal: bool = False) -> TroubleshootApp:
+    """The lesson 9 dashboard: ``app = troubleshoot_app(); app.widget``. The diagnosis shows only
+    once a hypothesis is picked and 'Show the diagnosis' pressed (``reveal``)."""
+    return TroubleshootApp(incident, hypothesis, reveal)

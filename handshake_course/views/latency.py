@@ -6,7 +6,6 @@ so latencies pile up in cliffs at the SYN retransmission times (1 s, 3 s, 7 s...
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.ticker import FuncFormatter, LogLocator
 
+from ..analysis import percentile
 from ..model.result import OUTCOMES
 from ..model.rules import syn_schedule
 from .style import GREY, format_seconds, prepare_axes, series_style
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Connect latencies of one result: counts per outcome and min / median / p99 / max (s)."""
+    """Connect latencies of one result: counts per outcome and min / median / p99 / max (s); the
+    median and p99 are nearest-rank percentiles (``analysis.percentile``)."""
 
     clients: int
     connected: int
@@ -55,25 +56,20 @@ class LatencySummary:
             return [head, "connect latency: no client connected"]
         assert self.median is not None and self.p99 is not None and self.max is not None
         return [head, f"connect latency ({self.connected} connected): min {format_seconds(self.min)}, "
-                      f"median {format_seconds(self.median)}, p99 {format_seconds(self.p99)}, "
+                      f"median {format_seconds(self.median)}, p99 {format_seconds(self.p99)} (nearest rank), "
                       f"max {format_seconds(self.max)}"]
 
 
-def nearest_rank(sorted_values: Sequence[float], q: float) -> float:
-    """The q-quantile (0 < q <= 1) by the nearest-rank method: a value that really occurred."""
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
-
-
 def latency_summary(result: Result) -> LatencySummary:
-    """Count the outcomes (in OUTCOMES order, zeros left out) and summarise the latencies; the
-    median is the usual one (mean of the middle two), p99 by nearest rank."""
+    """Count the outcomes (in OUTCOMES order, zeros left out) and summarise the latencies; median
+    and p99 by nearest rank (``analysis.percentile``): latencies some client really saw."""
     counts = Counter(c.outcome for c in result.clients)
     outcomes = {name: counts[name] for name in OUTCOMES if counts[name]}
     lat = sorted(result.latencies())
     if not lat:
         return LatencySummary(len(result.clients), 0, outcomes, None, None, None, None)
-    return LatencySummary(len(result.clients), len(lat), outcomes, lat[0], statistics.median(lat),
-                          nearest_rank(lat, 0.99), lat[-1])
+    return LatencySummary(len(result.clients), len(lat), outcomes, lat[0], percentile(lat, 0.5),
+                          percentile(lat, 0.99), lat[-1])
 
 
 def _default_labels(results: Sequence[Result]) -> list[str]:
