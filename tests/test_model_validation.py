@@ -48,14 +48,14 @@ def test_kernel_rejects_an_unknown_setting():
     assert "tcp_syn_retries" in message  # the known names are listed
 
 
-@pytest.mark.parametrize(("version", "name", "value"), [
-    ("3.10", "tcp_syn_linear_timeouts", 4),   # 6.5+ (ccce324dabfe, facts 1.1)
-    ("5.15", "tcp_syn_linear_timeouts", 4),
-    ("3.10", "tcp_invalid_ratelimit", 0.5),   # 4.0+
+@pytest.mark.parametrize(("version", "name", "value", "since"), [
+    ("3.10", "tcp_syn_linear_timeouts", 4, "6.5"),   # ccce324dabfe, facts 1.1
+    ("5.15", "tcp_syn_linear_timeouts", 4, "6.5"),
+    ("3.10", "tcp_invalid_ratelimit", 0.5, "4.0"),   # tcp_oow_rate_limited, absent in 3.10.108 (kernel_index)
 ])
-def test_kernel_rejects_a_sysctl_the_version_does_not_have(version, name, value):
+def test_kernel_rejects_a_sysctl_the_version_does_not_have(version, name, value, since):
     message = fails(name, Kernel, version, **{name: value})
-    assert version in message
+    assert f"Linux {version} has no such sysctl (it came in Linux {since};" in message
 
 
 def test_kernel_reading_a_missing_sysctl_fails_too():

@@ -48,3 +48,13 @@ def test_answers_stay_hidden_until_the_learner_asks(path: Path):
             hidden = cell.metadata.get("jupyter", {})
             assert hidden.get("source_hidden") and hidden.get("outputs_hidden"), f"cell {i} shows answers"
             assert {"hide-input", "hide-output"} <= set(cell.metadata.get("tags", [])), f"cell {i}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_wrapped_line_starts_a_list_by_accident(path: Path):
+    """A wrapped line that begins with "+ " or "* " renders as a stray bullet (lesson 01 had one)."""
+    nb = nbformat.read(str(path), as_version=4)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            stray = [line for line in cell.source.split("\n") if line.startswith(("  + ", "  * "))]
+            assert not stray, f"cell {i}: {stray}"

@@ -36,7 +36,7 @@ from handshake_course.views import (
     select_clients,
     state_path,
 )
-from handshake_course.views.ladder import MAX_FLOOD, PITCH
+from handshake_course.views.ladder import MAX_FLOOD, PITCH, STRETCH_SHARE, stretched_seam
 from handshake_course.views.state_graph import NODES
 
 matplotlib.use("Agg")
@@ -246,7 +246,21 @@ def test_ladder_lanes_name_the_clients_and_their_outcomes(mixed):
     assert len(by_gid(ax, "lane_name:server").get_xdata()) == len(chosen)
     assert len(names) == len(chosen) + 1
     assert "connect() returns" in legend_labels(ax)
-    assert ax.get_xlabel() == "time (s)" and "6.18" in ax.get_title()
+    assert ax.get_xlabel().startswith("time (s)") and "6.18" in ax.get_title()
+
+
+def test_a_long_ladder_stretches_the_opening_handshakes():
+    # 10 s of a 100 ms handshake: on a plain axis the handshake would be 1 % of the width
+    r = simulate(Scenario(kernel="6.18", backlog=2, clients=[0.0] + [0.2] * 3, accept=[5.0] * 4, rtt=0.1,
+                          duration=10.0, seed=1))
+    ax = plot_ladder(r)
+    seam = stretched_seam(ax)
+    assert seam is not None and 0.4 < seam < 0.5  # the last first SYN (0.2 s) plus two round trips
+    x0, at_seam, x1 = ax.transData.transform([(0.0, 0.0), (seam, 0.0), (10.0, 0.0)])[:, 0]
+    assert (at_seam - x0) / (x1 - x0) == pytest.approx(STRETCH_SHARE, abs=0.01)
+    assert ax.get_xlabel() == "time (s), stretched before the dotted line"
+    assert stretched_seam(plot_ladder(r, stretch=False)) is None
+    assert stretched_seam(plot_ladder(simulate(Scenario(kernel="6.18", backlog=8, clients=1, rtt=0.1)))) is None
 
 
 def test_default_clients_cover_every_outcome(mixed, basic):

@@ -16,6 +16,7 @@ from .base import (
     int_slider,
     kernel_from,
     log_slider,
+    note_html,
     timers_toggle,
     version_dropdown,
 )
@@ -58,6 +59,15 @@ class AcceptApp(Dashboard):
         self.result = simulate(Scenario(
             kernel=self.version, backlog=self.value("backlog"), clients=[i * duration / n for i in range(n)],
             accept=self.value("accept_rate"), rtt=0.02, duration=duration + 30.0, seed=1))
+
+    def note(self) -> str:
+        """Why a faster accept() changes nothing once it keeps up with the arrivals."""
+        arrivals, accepts = self.value("arrival_rate"), self.value("accept_rate")
+        if accepts < arrivals:
+            return ""
+        return note_html(f"accept() keeps up: at {accepts:.3g} per s the application takes each connection as it "
+                         f"arrives ({arrivals:.3g} per s), so the queue stays nearly empty and a faster accept() "
+                         "changes nothing. Lower it below the arrival rate to see the queue fill.")
 
     def draw(self) -> None:
         assert self.result is not None

@@ -38,6 +38,8 @@ from .links import linked_path
 
 DESCRIPTION_WIDTH = "300px"
 CONTROL_WIDTH = "600px"
+EDGE_PAD = 0.15  # inches around each axes: room for an x tick label centred on the axis's end, which
+#                 constrained layout does not make room for
 DPI = 80
 
 
@@ -64,7 +66,7 @@ def float_slider(label: str, value: float, lo: float, hi: float, step: float,
                          continuous_update=False, style=_style(), layout=_layout())
 
 
-def log_slider(label: str, value: float, lo: float, hi: float, fmt: str = ".3g") -> W.FloatLogSlider:
+def log_slider(label: str, value: float, lo: float, hi: float, fmt: str = ",.0f") -> W.FloatLogSlider:
     """A logarithmic slider (value from lo to hi, both > 0) that fires only on release."""
     import math
 
@@ -83,7 +85,9 @@ def dropdown(label: str, options: Sequence[Any], value: Any) -> W.Dropdown:
 
 
 def toggle(label: str, options: Sequence[Any], value: Any) -> W.ToggleButtons:
-    return W.ToggleButtons(options=options, value=value, description=label, style=_style())
+    """Buttons as wide as their labels (the default width cuts longer labels off)."""
+    return W.ToggleButtons(options=options, value=value, description=label,
+                           style={**_style(), "button_width": "auto"})
 
 
 def checkbox(label: str, value: bool) -> W.Checkbox:
@@ -283,7 +287,7 @@ class Dashboard:
         self._batch_depth = 0
         self.fig = Figure(figsize=self.figsize, dpi=DPI)
         self.canvas = FigureCanvasAgg(self.fig)
-        self._layout = ConstrainedLayoutEngine()
+        self._layout = ConstrainedLayoutEngine(w_pad=EDGE_PAD)
         self._layout_key: tuple[Any, ...] | None = None
         self._layouts: dict[tuple[Any, ...], list[Any]] = {}  # layout key -> axes positions
         self.timings: dict[str, float] = {}  # seconds spent in the parts of the last update
@@ -408,19 +412,28 @@ class Dashboard:
         self._t_draw = time.perf_counter()
         self.draw()  # each plot empties its own axes (views do it lightly, keeping tick objects)
         key = layout_key(self.axes)
+        reused = False
         if key != self._layout_key:  # constrained layout costs a third of a frame: only when sizes change
             if key in self._layouts:
                 for ax, position in zip(self.axes, self._layouts[key], strict=True):
                     ax.set_position(position)
+                    ax.set_in_layout(True)  # set_position takes an axes out of the layout otherwise
+                reused = True
             else:
-                self._layout.execute(self.fig)
-                self._layouts[key] = [ax.get_position() for ax in self.axes]
+                self._lay_out(key)
             self._layout_key = key
         self.timings["draw"] = time.perf_counter() - self._t_draw
         t = time.perf_counter()
         self.png = render_png(self.canvas)
+        if reused and overflows(self.fig):  # the key said "same layout", the texts say otherwise
+            self._lay_out(key)
+            self.png = render_png(self.canvas)
         self.timings["render"] = time.perf_counter() - t
         self.image.value = self.png
+
+    def _lay_out(self, key: tuple[Any, ...]) -> None:
+        self._layout.execute(self.fig)
+        self._layouts[key] = [ax.get_position() for ax in self.axes]
 
     def text_summary(self) -> str:
         """The plain-text stand-in for the dashboard."""
@@ -446,9 +459,29 @@ def layout_key(axes: Sequence[Axes]) -> tuple[Any, ...]:
         legend = ax.get_legend()
         entries = max((len(t.get_text()) for t in legend.get_texts()), default=0) if legend is not None else -1
         yticks = max((len(t.get_text()) for t in ax.get_yticklabels()), default=0)
-        key.append((ax.get_visible(), len(ax.get_title()), len(ax.get_xlabel()), len(ax.get_ylabel()),
-                    entries, yticks))
+        low, high = sorted(ax.get_xlim())
+        xticks = [t.get_text() for loc, t in zip(ax.get_xticks(), ax.get_xticklabels(), strict=False)
+                  if low <= loc <= high]  # drawn ones: the outer ones may stick out sideways
+        key.append((ax.get_visible(), len(ax.get_title()), ax.get_xlabel().count("\n"), len(ax.get_ylabel()),
+                    entries, yticks, len(xticks), len(xticks[-1]) if xticks else 0))
     return tuple(key)
+
+
+def overflows(fig: Figure) -> bool:
+    """Whether a title, axis label, tick label or legend of a drawn figure reaches past its edges."""
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        legend = ax.get_legend()
+        boxes = [ax.title.get_window_extent(renderer), ax.xaxis.get_tightbbox(renderer),
+                 ax.yaxis.get_tightbbox(renderer), legend.get_window_extent(renderer) if legend else None]
+        for box in boxes:
+            if box is not None and (box.x0 < page.x0 - 1 or box.y0 < page.y0 - 1 or box.x1 > page.x1 + 1
+                                    or box.y1 > page.y1 + 1):
+                return True
+    return False
 
 
 def render_png(canvas: FigureCanvasAgg) -> bytes:

@@ -24,7 +24,8 @@ from .base import (
 )
 from .plots import view
 
-RTO_CHOICES = [("each version's default", None), ("0.2 s", 0.2), ("0.5 s", 0.5), ("1 s", 1.0), ("3 s", 3.0)]
+DEFAULT_RTO = "default"  # not None: a Dropdown shows a None value as an empty box
+RTO_CHOICES = [("each version's default", DEFAULT_RTO), ("0.2 s", 0.2), ("0.5 s", 0.5), ("1 s", 1.0), ("3 s", 3.0)]
 
 
 def share_at_least(result: Result, seconds: float) -> float:
@@ -53,7 +54,7 @@ class LatencyApp(Dashboard):
             "loss_pct": float_slider("packet loss, each direction (%)", loss_pct, 0.0, 30.0, 0.5, ".1f"),
             "rtt_ms": float_slider("round-trip time (ms)", rtt_ms, 1.0, 500.0, 1.0, ".0f"),
             "clients": int_slider("connect() calls over 10 s (clients)", clients, 100, 10000, 100),
-            "tcp_timeout_init": dropdown("initial RTO, switch tcp_timeout_init", RTO_CHOICES, None),
+            "tcp_timeout_init": dropdown("initial RTO, switch tcp_timeout_init", RTO_CHOICES, DEFAULT_RTO),
             "kind": toggle("plot", ["cdf", "hist"], kind),
         }
         self.results: dict[str, Result] = {}
@@ -70,7 +71,7 @@ class LatencyApp(Dashboard):
         rto = self.value("tcp_timeout_init")
         results = {}
         for v in versions:
-            kernel = kernel_from(v) if rto is None else kernel_from(v, tcp_timeout_init=rto)
+            kernel = kernel_from(v) if rto == DEFAULT_RTO else kernel_from(v, tcp_timeout_init=rto)
             results[v] = simulate(Scenario(kernel=kernel, backlog=4096, clients=[10.0 * i / n for i in range(n)],
                                            accept=1e6, rtt=self.value("rtt_ms") / 1000,
                                            loss=self.value("loss_pct") / 100, seed=1))
@@ -89,9 +90,13 @@ class LatencyApp(Dashboard):
             text = "".join(f"<td>{c * 1000:.4g} ms</td>" if c is not None else "<td>-</td>" for c in cells)
             rows.append(f"<tr><td>Linux {html.escape(v)}</td>{text}<td>{share_at_least(r, 1.0):.1%}</td>"
                         f"<td>{share_at_least(r, 3.0):.1%}</td><td>{len(r.clients) - len(lat)}</td></tr>")
-        return ("<table style='font-size:13px'><tr><th>kernel</th><th>median</th><th>p90</th><th>p99</th>"
-                "<th>p99.9</th><th>&ge; 1 s</th><th>&ge; 3 s</th><th>never connected</th></tr>"
-                + "".join(rows) + "</table>")
+        cell = "padding:1px 10px;text-align:right"
+        head = "".join(f"<th style='{cell}'>{h}</th>" for h in (
+            "median", "p90", "p99", "p99.9", "&ge; 1 s", "&ge; 3 s", "never connected"))
+        return ("<table style='font-size:13px;border-collapse:collapse'><caption style='text-align:left'>"
+                "connect() latency; percentiles by nearest rank (a latency some client saw)</caption>"
+                f"<tr><th style='padding:1px 10px;text-align:left'>kernel</th>{head}</tr>"
+                + "".join(rows).replace("<td>", f"<td style='{cell}'>") + "</table>")
 
     def keep_event(self, ev: TraceEvent) -> bool:
         return ev.action in ("syn_rto_first", "syn_rto", "synack_rto", "syn_again", "synack_again")

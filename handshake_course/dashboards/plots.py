@@ -16,9 +16,9 @@ from typing import Any
 from matplotlib.axes import Axes
 
 from ..model import VERSIONS, Kernel, Result, accept_capacity, syn_queue_capacity, syn_schedule
+from ..views.style import BLUE, GREEN, GREY, LABEL_POINTS, ORANGE, PURPLE, VERMILLION
+from ..views.style import SKY_BLUE as SKY
 
-BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, GREY = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#8C8C8C")
 OUTCOME_COLOURS: dict[str, str] = {
     "accepted": GREEN, "queued": SKY, "established": ORANGE, "connecting": PURPLE,
     "timed_out": VERMILLION, "reset": "#000000", "no_port": GREY,
@@ -79,11 +79,22 @@ def plot_ports(result: Result, ax: Axes) -> Axes:
         ax.set_ylim(max(low, min(ports) - pad) - 1, min(high, max(ports) + pad) + 1)
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
     ax.set_xlabel("connect() call number (calls 10 ms apart)")
-    ax.set_ylabel("ephemeral port")
-    ax.set_title(f"Ports connect() picks on Linux {result.kernel.version} "
-                 f"(ip_local_port_range {low}-{high})", fontsize="medium")
+    ax.set_ylabel(f"ephemeral port (range {low}-{high})")
+    ax.set_title(f"Ports connect() picks, Linux {result.kernel.version}", fontsize="medium")
     ax.legend(fontsize="small", loc="upper right")
     return ax
+
+
+def spaced(times: list[float], ax: Axes, points: float) -> list[float]:
+    """The times whose labels, ``points`` wide, do not crowd the previously labelled one on ``ax``."""
+    low, high = ax.get_xlim()
+    width = ax.get_position().width * ax.figure.get_figwidth() * 72
+    gap = points * (high - low) / max(width, 1.0)
+    kept: list[float] = []
+    for t in times:
+        if not kept or t - kept[-1] >= gap:
+            kept.append(t)
+    return kept
 
 
 def plot_syn_timeline(result: Result, ax: Axes, client: int = 0) -> Axes:
@@ -97,12 +108,10 @@ def plot_syn_timeline(result: Result, ax: Axes, client: int = 0) -> Axes:
     ax.axvline(sched.give_up, color=VERMILLION, ls="--", lw=1.5, label=f"give-up time: {sched.give_up:g} s")
     rel = [t - c.start for t in c.syn_times]
     ax.plot(rel, [0.75] * len(rel), ls="none", marker="v", ms=10, color=BLUE, label="SYNs sent (simulated)")
-    last = None
-    for t in rel:  # label the send times that do not crowd the previous label
-        if last is None or t - last >= 0.03 * max(sched.give_up, 1.0):
-            ax.annotate(f"{t:g}", (t, 0.75), xytext=(0, 9), textcoords="offset points", ha="center",
-                        fontsize="x-small")
-            last = t
+    ax.set_xlim(-0.02 * max(sched.give_up, 1), max(sched.give_up, rel[-1] if rel else 0) * 1.04 + 0.1)
+    for t in spaced(rel, ax, 5.5 * LABEL_POINTS):  # a label is about 4 digits wide
+        ax.annotate(f"{t:.3g}", (t, 0.75), xytext=(0, 9), textcoords="offset points", ha="center",
+                    fontsize=LABEL_POINTS)
     if c.connected_at is not None:
         ax.plot([c.connected_at - c.start], [0.3], marker="o", ms=9, color=GREEN, ls="none",
                 label=f"connected after {c.connected_at - c.start:.4g} s")
@@ -110,13 +119,11 @@ def plot_syn_timeline(result: Result, ax: Axes, client: int = 0) -> Axes:
         ax.plot([c.failed_at - c.start], [0.3], marker="X", ms=10, color=VERMILLION, ls="none",
                 label=f"connect() failed: {c.errno} at {c.failed_at - c.start:.4g} s")
     gaps = [b - a for a, b in zip(rel, rel[1:], strict=False)]
-    gap_text = ", ".join(f"{g:g}" for g in gaps[:8]) + (" ..." if len(gaps) > 8 else "")
-    ax.set_title(f"SYN retransmissions of connection {client}, Linux {kernel.version}"
-                 + (f"; gaps (s): {gap_text}" if gaps else ""), fontsize="medium")
+    gap_text = ", ".join(f"{g:.3g}" for g in gaps[:8]) + (" ..." if len(gaps) > 8 else "")
+    ax.set_title(f"SYNs of the first connect(), Linux {kernel.version}", fontsize="medium")
     ax.set_yticks([])
     ax.set_ylim(0, 1.25)
-    ax.set_xlabel("seconds since connect()")
-    ax.set_xlim(-0.02 * max(sched.give_up, 1), max(sched.give_up, rel[-1] if rel else 0) * 1.04 + 0.1)
+    ax.set_xlabel("seconds since connect()" + (f"\ngaps between SYNs (s): {gap_text}" if gaps else ""))
     ax.legend(fontsize="small", loc="upper left", ncols=2)
     return ax
 

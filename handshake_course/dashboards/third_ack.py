@@ -40,7 +40,7 @@ class ThirdAckApp(Dashboard):
             "version": version_dropdown(version),
             "backlog": int_slider("listen() backlog (connections)", backlog, 0, 8),
             "clients": int_slider("connect() calls (clients)", clients, 1, 8),
-            "accept_at": float_slider("application calls accept() from (s)", accept_at, 0.0, 30.0, 0.5, ".1f"),
+            "accept_at": float_slider("application calls accept() from (s)", accept_at, 0.0, 200.0, 0.5, ".1f"),
             "tcp_abort_on_overflow": toggle("tcp_abort_on_overflow", [0, 1], k.tcp_abort_on_overflow),
             "tcp_synack_retries": int_slider("tcp_synack_retries (retransmissions)", k.tcp_synack_retries, 0, 8),
             "lose_ack": checkbox("the network loses every third ACK (and every later ACK)", lose_ack),
@@ -48,6 +48,11 @@ class ThirdAckApp(Dashboard):
             "timers": timers_toggle(),
         }
         super().__init__(controls)
+
+    def sync_controls(self) -> None:
+        """accept() can only start within the simulated time: the slider ends there."""
+        with self.batch_silently():
+            self.controls["accept_at"].max = self.value("duration")
 
     def kernel(self) -> Kernel:
         return kernel_from(self.version, self.value("timers"), tcp_abort_on_overflow=self.value("tcp_abort_on_overflow"),
@@ -68,6 +73,10 @@ class ThirdAckApp(Dashboard):
         assert self.result is not None
         view("plot_ladder")(self.result, ax=self.axes[0], max_clients=8)
         view("plot_queues")(self.result, ax=self.axes[1])
+        seam = view("stretched_seam")(self.axes[0])
+        if seam is not None:  # the queues on the same time axis as the packets above them
+            view("stretch_time_axis")(self.axes[1], 0.0, seam, self.result.end)
+            self.axes[1].set_xlabel("time (s), stretched before the dotted line")
 
     def summary_html(self) -> str:
         r = self.result

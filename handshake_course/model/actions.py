@@ -83,7 +83,7 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "no_socket_rst": ("client", "segment for a socket that is gone (connect() already failed): answered with RST",
                       "tcp_v4_rcv tcp_v4_send_reset", "tcp_v4_rcv tcp_v4_send_reset"),
     # ---- server ----
-    "listen": ("server", "listen(): backlog clamped to somaxconn, listener in LISTEN",
+    "listen": ("server", "listen(): the backlog (capped at somaxconn) sets the queue limits, listener in LISTEN",
                "inet_listen inet_csk_listen_start reqsk_queue_alloc",
                "inet_listen __inet_listen_sk inet_csk_listen_start"),
     "no_listener_rst": ("server", "SYN for a port with no listener: answered with RST",

@@ -39,14 +39,15 @@ class Setting:
     lo: float | None = None
     hi: float | None = None
     his: Mapping[str, float] | None = None  # version -> upper bound, where it differs from ``hi``
+    since: str | None = None  # the release that brought a sysctl not every modelled version has
 
     def check(self, version: str, value: Any) -> Any:
         """Return ``value`` normalised, or raise ValueError naming this setting and its range."""
         if version not in self.defaults:
-            since = min(self.defaults, key=VERSIONS.index)
+            came = f"it came in Linux {self.since}; " if self.since else ""
             raise ValueError(
-                f"{self.name}: Linux {version} has no such sysctl (the modelled kernels that have it: "
-                f"{', '.join(sorted(self.defaults, key=VERSIONS.index))}; it is new since {since} or later)"
+                f"{self.name}: Linux {version} has no such sysctl ({came}the modelled kernels that have it: "
+                f"{', '.join(sorted(self.defaults, key=VERSIONS.index))})"
             )
         if self.name == "ip_local_port_range":
             return _check_port_range(self, version, value)
@@ -137,7 +138,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "Since 6.5 (ccce324dabfe): the first N SYN retransmissions keep the initial RTO before the "
         "exponential backoff starts, and connect() is allowed N extra retransmissions [1.7].",
         "tcp_retransmit_timer, tcp_write_timeout (6.5+)",
-        {"6.18": 4}, lo=0, hi=127,
+        {"6.18": 4}, lo=0, hi=127, since="6.5",
     ),
     Setting(
         "ip_local_port_range", "sysctl",
@@ -150,7 +151,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "Minimum gap in seconds between two answers to out-of-window packets of one request sock, such "
         "as SYN-ACKs resent for retransmitted SYNs (the kernel stores milliseconds; here seconds).",
         "tcp_oow_rate_limited, called from tcp_check_req (4.0+)",
-        {"5.15": 0.5, "6.18": 0.5}, lo=0.0, hi=INT_MAX / 1000,
+        {"5.15": 0.5, "6.18": 0.5}, lo=0.0, hi=INT_MAX / 1000, since="4.0",
     ),
     # ---- behaviour switches ------------------------------------------------------------------
     Setting(

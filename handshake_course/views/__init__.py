@@ -16,7 +16,7 @@ plt.show(). One module per idea:
 
 from .counters import CounterRow, CountersTable, counters_table, counters_view
 from .events import describe_event
-from .ladder import ladder_packets, plot_ladder, select_clients
+from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
 from .latency import LatencySummary, latency_summary, plot_latency
 from .measured import plot_accept_capacity, plot_herd
 from .overview import overview_figure
@@ -46,4 +46,6 @@ __all__ = [
     "select_clients",
     "state_graph",
     "state_path",
+    "stretch_time_axis",
+    "stretched_seam",
 ]

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
 from matplotlib.markers import MarkerStyle
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D
 
 from ..model.result import (
@@ -30,7 +31,18 @@ from ..model.result import (
     SENDERS,
     US,
 )
-from .style import BLACK, GREEN, GREY, KIND_COLOURS, PURPLE, VERMILLION, column, prepare_axes, text_marker
+from .style import (
+    BLACK,
+    GREEN,
+    GREY,
+    KIND_COLOURS,
+    LABEL_POINTS,
+    PURPLE,
+    VERMILLION,
+    column,
+    prepare_axes,
+    text_marker,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -39,7 +51,7 @@ if TYPE_CHECKING:
 
 PITCH = 1.7  # vertical distance between two lanes; a lane is 1 high (server line at 0, client at 1)
 LABEL_Y = {"SYN": 0.8, "SYN-ACK": 0.5, "ACK": 0.2, "RST": 0.5}  # where in the lane a kind's label sits
-LABEL_SIZE, LABEL_PAD = 7.0, 5.0  # points: font size of the kind labels, gap between arrow and label
+LABEL_SIZE, LABEL_PAD = LABEL_POINTS, 5.0  # points: font size of the kind labels, gap between arrow and label
 MAX_FLOOD = 3000  # flood packets drawn at most (evenly thinned); the title gives the true count
 CLIENT_SENDER, SERVER_SENDER, FLOOD_SENDER = (SENDERS.index(s) for s in ("client", "server", "flood"))
 
@@ -109,9 +121,17 @@ def ladder_packets(result: Result, clients: Sequence[int], flood: bool = False,
                          (info >> KIND_SHIFT) & FIELD_MASK, (info & RETRANS_BIT).astype(bool), lost)
 
 
-def _head_marker(ax: Axes, dx: float, dy: float) -> MarkerStyle:
-    """A triangle pointing along (dx, dy) in data units, as it looks on screen now."""
-    (x0, y0), (x1, y1) = ax.transData.transform([(ax.get_xlim()[0], 0.0), (ax.get_xlim()[0] + dx, dy)])
+def _seam(ax: Axes) -> float:
+    """Where a stretched time axis changes pace (infinity on a plain one)."""
+    line = next((ln for ln in ax.lines if ln.get_gid() == "stretch_seam"), None)
+    return float(line.get_xdata()[0]) if line is not None else math.inf
+
+
+def _head_marker(ax: Axes, dx: float, dy: float, at: float | None = None) -> MarkerStyle:
+    """A triangle pointing along (dx, dy) in data units from time ``at`` (default: the axis's
+    start), as it looks on screen now."""
+    x = ax.get_xlim()[0] if at is None else at
+    (x0, y0), (x1, y1) = ax.transData.transform([(x, 0.0), (x + dx, dy)])
     angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
     return MarkerStyle("^", transform=Affine2D().rotate_deg(angle - 90.0))
 
@@ -129,16 +149,59 @@ def _name_lines(ax: Axes, result: Result, chosen: Sequence[int], base_of: dict[i
     if flood_base is not None:
         texts["spoofed addresses (flood)"] = [flood_base + 1.0]
     for text, ys in texts.items():
-        marker, size = text_marker(text, 7.5, 2.0, side="left")
+        marker, size = text_marker(text, LABEL_POINTS, 2.0, side="left")
         colour = GREY if text == "server" else BLACK
         line, = ax.plot(np.full(len(ys), t1), np.asarray(ys) + 0.15, ls="none", marker=marker, ms=size,
                         mew=0, color=colour, clip_on=False, gid=f"lane_name:{text}")
         line.set_in_layout(False)  # a text marker's nominal size is far larger than its glyphs
 
 
+STRETCH_SHARE = 0.35  # of the axis width given to the opening handshakes when stretched
+STRETCH_RATIO = 12.0  # stretch when the time shown is this many times longer than the opening
+
+
+def opening_end(result: Result, chosen: Sequence[int], t0: float, t1: float) -> float | None:
+    """When the chosen clients' first handshakes are over: the last first-SYN's time plus two round
+    trips (SYN, SYN-ACK, ACK), or None if that is not inside (t0, t1)."""
+    starts = [result.clients[c].start for c in chosen if t0 <= result.clients[c].start <= t1]
+    if not starts:
+        return None
+    end = max(starts) + 2 * result.scenario.rtt + 0.02 * (t1 - t0) / STRETCH_RATIO
+    return end if t0 < end < t1 else None
+
+
+def stretch_time_axis(ax: Axes, t0: float, seam: float, t1: float) -> None:
+    """A piecewise-linear time axis: [t0, seam] takes STRETCH_SHARE of the width, [seam, t1] the
+    rest; ticks on each side of the seam, a dotted line on it."""
+    k = STRETCH_SHARE * (t1 - seam) / ((1 - STRETCH_SHARE) * (seam - t0))  # width per second, before/after
+
+    def forward(t: np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return np.where(t < seam, t0 + (t - t0) * k, t0 + (seam - t0) * k + (t - seam))
+
+    def inverse(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        at_seam = t0 + (seam - t0) * k
+        return np.where(x < at_seam, t0 + (x - t0) / k, seam + (x - at_seam))
+
+    ax.set_xscale("function", functions=(forward, inverse))
+    before = [t for t in MaxNLocator(3).tick_values(t0, seam) if t0 <= t < seam * 0.97]
+    after = [t for t in MaxNLocator(6).tick_values(seam, t1) if seam * 1.03 + 0.03 * (t1 - seam) < t <= t1]
+    ax.xaxis.set_major_locator(FixedLocator(before + after))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.axvline(seam, color=GREY, ls=":", lw=1.0, gid="stretch_seam")
+
+
+def stretched_seam(ax: Axes) -> float | None:
+    """The seam of a time axis ``plot_ladder`` stretched, None if it is plain (to stretch another
+    panel's time axis the same way: ``stretch_time_axis(other, t0, seam, t1)``)."""
+    seam = _seam(ax)
+    return None if math.isinf(seam) else seam
+
+
 def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes | None = None,
                 max_clients: int = 8, flood: bool = False, labels: bool = True,
-                time_range: tuple[float, float] | None = None) -> Axes:
+                time_range: tuple[float, float] | None = None, stretch: bool | None = None) -> Axes:
     """A packet ladder: per client a lane with the client line on top and the server line below;
     each packet an arrow from its send time to its arrival, coloured by kind, dashed if it is a
     retransmission; a lost packet stops half-way in an X; RSTs get a diamond where they are sent.
@@ -147,6 +210,9 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
     ``clients``: indices to draw (default: see ``select_clients``); ``flood``: add a lane for the
     spoofed SYNs and the SYN-ACKs sent to them; ``labels``: name the kind next to arrows (each kind
     again only after a gap, to stay legible); ``time_range`` = (start, end) in seconds zooms in.
+    ``stretch``: give the opening handshakes STRETCH_SHARE of the width, the rest of the time the
+    remainder (a piecewise-linear time axis, the seam marked); by default only when they would
+    otherwise be slivers, on an axis STRETCH_RATIO times longer than them.
     """
     chosen = select_clients(result, clients, max_clients)
     lanes = len(chosen) + (1 if flood else 0)
@@ -156,6 +222,10 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
     base_of = {c: (lanes - 1 - j) * PITCH for j, c in enumerate(chosen)}  # first client on top
     flood_base = 0.0 if flood else None  # the flood lane is the bottom one
 
+    ax.set_xscale("linear")  # a reused Axes may carry the stretched scale of an earlier call
+    seam = opening_end(result, chosen, t0, t1) if stretch is not False else None
+    if seam is not None and (stretch or (t1 - t0) > STRETCH_RATIO * (seam - t0)):
+        stretch_time_axis(ax, t0, seam, t1)
     ax.set_xlim(t0, t1)
     ax.set_ylim(-0.35, (lanes - 1) * PITCH + 1.35)
     bases = np.array(list(base_of.values()) + ([flood_base] if flood_base is not None else []), dtype=float)
@@ -181,7 +251,7 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
               borderaxespad=0.0)
     shown = f"clients {', '.join(map(str, chosen))}" if chosen else "no clients"
     ax.set_title(f"Packets: Linux {result.kernel.version}, {shown} of {len(result.clients)}", y=1.0, pad=6)
-    ax.set_xlabel("time (s)")
+    ax.set_xlabel("time (s)" + (", stretched before the dotted line" if stretched_seam(ax) is not None else ""))
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
     return ax
@@ -202,12 +272,15 @@ def _draw_packets(ax: Axes, pk: LadderPackets, own: np.ndarray, base: np.ndarray
     styles = ["--" if r else "-" for r in pk.retransmission[own]]
     ax.add_collection(LineCollection(segments.reshape(-1, 2, 2), colors=colours, linestyles=styles,
                                      linewidths=1.5, gid="packets"), autolim=False)
+    seam = _seam(ax)
     for down, gid in ((True, "heads_to_server"), (False, "heads_to_client")):
-        sel = (~lost) & (from_client == down)
-        if sel.any():
-            marker = _head_marker(ax, one_way, -1.0 if down else 1.0)
-            ax.scatter(x1[sel], y1[sel], marker=marker, s=40, c=[colours[i] for i in np.flatnonzero(sel)],
-                       linewidths=0, zorder=3, gid=gid)
+        for region in (x1 < seam, x1 >= seam):  # a stretched axis draws the arrows steeper before its seam
+            sel = (~lost) & (from_client == down) & region
+            if sel.any():
+                at = float(x1[sel][0]) - one_way
+                marker = _head_marker(ax, one_way, -1.0 if down else 1.0, at)
+                ax.scatter(x1[sel], y1[sel], marker=marker, s=40, c=[colours[i] for i in np.flatnonzero(sel)],
+                           linewidths=0, zorder=3, gid=gid)
     if lost.any():
         ax.scatter(x1[lost], y1[lost], marker="X", s=70, c=[colours[i] for i in np.flatnonzero(lost)],
                    edgecolors=BLACK, linewidths=0.6, zorder=4, gid="lost")
@@ -224,25 +297,25 @@ def _label_packets(ax: Axes, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1:
     """Name the kind beside its arrow, where the arrow crosses the kind's label height. A kind is
     named again in a lane only once the previous name has room (RSTs always). All names of a kind
     are one Line2D with a text marker (see text_marker)."""
-    axes_points = ax.get_position().width * ax.figure.get_figwidth() * 72
-    x_lo, x_hi = ax.get_xlim()
-    per_point = (x_hi - x_lo) / max(axes_points, 1.0)  # seconds per point of width
     label_y = base + np.array([LABEL_Y[KINDS[k]] for k in kinds])
     rise = y1 - y0
     along = np.clip(np.divide(label_y - y0, rise, out=np.ones_like(rise), where=rise != 0), 0.0, 1.0)
     at = x0 + along * (x1 - x0)
+    # room is measured on the page, so that a stretched time axis is handled too
+    points = ax.transData.transform(np.column_stack([at, label_y]))[:, 0] * 72 / ax.figure.dpi
+    per_point = 1.0
     last: dict[tuple[float, int], float] = {}
     rst = KINDS.index("RST")
     placed: dict[int, list[tuple[float, float]]] = {k: [] for k in range(len(KINDS))}
     for i in np.argsort(x0, kind="stable"):
         k = int(kinds[i])
         key = (float(base[i]), k)
-        x = float(at[i])
+        x = float(points[i])
         room = (2 * LABEL_PAD + 4 + LABEL_SIZE * 0.62 * len(KINDS[k])) * per_point
         if k != rst and key in last and x - last[key] < room:
             continue
         last[key] = x
-        placed[k].append((x, float(label_y[i])))
+        placed[k].append((float(at[i]), float(label_y[i])))
     for k, points in placed.items():
         if not points:
             continue
@@ -298,5 +371,5 @@ def _draw_client_events(ax: Axes, result: Result, chosen: Sequence[int], base_of
     for r in recs:
         if inside(r.failed_at):
             ax.annotate(r.errno or "failed", (r.failed_at, base_of[r.index] + 1.0), xytext=(4, 4),
-                        textcoords="offset points", fontsize=7, color=VERMILLION, gid="errno")
+                        textcoords="offset points", fontsize=LABEL_POINTS, color=VERMILLION, gid="errno")
     return handles

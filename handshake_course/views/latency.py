@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.ticker import FuncFormatter, LogLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis import percentile
 from ..model.result import OUTCOMES
 from ..model.rules import syn_schedule
-from .style import GREY, format_seconds, prepare_axes, series_style
+from .style import GREY, LABEL_POINTS, format_seconds, prepare_axes, series_style
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -79,6 +79,9 @@ def _default_labels(results: Sequence[Result]) -> list[str]:
     return names
 
 
+GUIDE_GAP = 12.0  # points between two labelled guides
+
+
 def _seconds_formatter(t: float, _pos: int) -> str:
     return format_seconds(t)
 
@@ -123,9 +126,11 @@ def plot_latency(results: Result | Sequence[Result], ax: Axes | None = None, kin
             ax.hist(lat, bins=bins, histtype="step", color=colour, ls=style, lw=2, label=label, gid=f"latency:{i}")
     _cliff_guides(ax, items, lo, hi, log, low=kind == "cdf")
     ax.set_xscale("log" if log else "linear")  # also resets a reused Axes' locators
-    if log:
-        ax.xaxis.set_major_locator(LogLocator(base=10))
+    if log:  # one tick format: durations (1 ms, 10 ms ... 1 s), 1-2-5 steps when the axis is short
+        decades = math.log10(hi / lo) if lo > 0 else 9.0
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades >= 2.5 else (1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(_seconds_formatter))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(lo, hi)
     if kind == "cdf":
         ax.set_ylim(-0.02, 1.05)
@@ -155,14 +160,14 @@ def _cliff_guides(ax: Axes, results: Sequence[Result], lo: float, hi: float, log
     ax.vlines(shown, 0, 1, transform=ax.get_xaxis_transform(), colors=GREY, linestyles=":", lw=1,
               gid="cliffs", label="SYN resent (+1 RTT)")
     top = ax.get_xaxis_transform()
-    # label a guide only if it is at least 9 points right of the last labelled one
+    # label a guide only if it is at least GUIDE_GAP points right of the last labelled one
     width = ax.get_position().width * ax.figure.get_figwidth() * 72
     where = (lambda v: math.log10(v)) if log else (lambda v: v)
     per_point = (where(hi) - where(lo)) / max(width, 1.0)
     last = -math.inf
     for x in shown:
-        if where(x) - last < 9 * per_point:
+        if where(x) - last < GUIDE_GAP * per_point:
             continue
         last = where(x)
-        ax.text(x, 0.02 if low else 0.99, f" {format_seconds(guides[x])} ", transform=top, fontsize=7,
+        ax.text(x, 0.02 if low else 0.99, f" {format_seconds(guides[x])} ", transform=top, fontsize=LABEL_POINTS,
                 color=GREY, va="bottom" if low else "top", ha="right", rotation=90, gid="cliff_label")

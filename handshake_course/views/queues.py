@@ -28,7 +28,8 @@ DROP_MARKS: dict[str, tuple[str, str, str, str]] = {
     "ack_cookie_accept_queue_full": ("cookie ACK drop", "accept", "x", PURPLE),
 }
 """Legend texts are short on purpose: every glyph costs redraw time (about 0.07 ms on Agg)."""
-MAX_MARKS = 2000  # drop marks drawn per kind at most (evenly thinned); the legend gives the true count
+MARK_SPACING = 6.0  # points: drop marks of one kind at most this dense (evenly thinned), so that the
+#                    queue lines stay visible under a flood; the legend gives the true count
 
 
 def queue_steps(result: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -76,8 +77,8 @@ def plot_queues(result: Result, ax: Axes | None = None, drops: bool = True,
         ax.set_xlim(*(time_range or (0.0, max(result.end, 1e-3))))
         return ax
     x, syn, acc = queue_steps(result)
-    ax.step(x, syn, where="post", color=BLUE, lw=2, label="SYN queue", gid="syn_queue")
-    ax.step(x, acc, where="post", color=ORANGE, lw=2, label="accept queue", gid="accept_queue")
+    ax.step(x, syn, where="post", color=BLUE, lw=2, label="SYN queue", gid="syn_queue", zorder=3)
+    ax.step(x, acc, where="post", color=ORANGE, lw=2, label="accept queue", gid="accept_queue", zorder=3)
     limit_y = {"syn": listener.syn_capacity, "accept": listener.accept_capacity}
     # dashes offset from each other, so that both limits stay visible when they are equal
     ax.axhline(limit_y["syn"], color=BLUE, ls=(0, (4, 4)), lw=1.4, gid="syn_limit",
@@ -85,13 +86,14 @@ def plot_queues(result: Result, ax: Axes | None = None, drops: bool = True,
     ax.axhline(limit_y["accept"], color=ORANGE, ls=(4, (4, 4)), lw=1.4, gid="accept_limit",
                label=f"accept-queue limit {listener.accept_capacity}")
     if drops:
+        most = max(20, int(ax.get_position().width * ax.figure.get_figwidth() * 72 / MARK_SPACING))
         for name, times in action_times(result, list(DROP_MARKS)).items():
             if len(times) == 0:
                 continue
             text, which, marker, colour = DROP_MARKS[name]
-            shown = _thin(times, MAX_MARKS)
-            ax.plot(shown, np.full(len(shown), float(limit_y[which])), ls="none", marker=marker,
-                    color=colour, ms=7, mew=1.5, gid=f"drops:{name}", label=f"{text} ({len(times)})")
+            shown = _thin(times, most)
+            ax.plot(shown, np.full(len(shown), float(limit_y[which])), ls="none", marker=marker, color=colour,
+                    ms=7, mew=1.5, alpha=0.75, zorder=1.5, gid=f"drops:{name}", label=f"{text} ({len(times)})")
     top = max(*limit_y.values(), int(syn.max(initial=0)), int(acc.max(initial=0)))
     ax.set_ylim(-0.03 * top - 0.5, top * 1.08 + 0.5)
     ax.set_xlim(*(time_range or (0.0, max(float(x[-1]) if len(x) else 0.0, result.end, 1e-3))))

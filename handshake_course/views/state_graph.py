@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import networkx as nx
 from matplotlib.patches import FancyArrowPatch
 
-from .style import BLACK, GREY, ORANGE, SKY_BLUE, VERMILLION, prepare_axes
+from .style import BLACK, GREY, LABEL_POINTS, ORANGE, SKY_BLUE, VERMILLION, prepare_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,10 +32,13 @@ NODES: dict[str, tuple[str, str, tuple[float, float], str]] = {
     "SYN_RECV": ("server", "SYN_RECV\nrequest sock\nin SYN queue", (3.2, 2.0), "east"),
     "ACCEPT_QUEUE": ("server", "ESTABLISHED\nchild in\naccept queue", (3.2, 1.0), "west"),
     "ACCEPTED": ("server", "accept()ed by\nthe application", (3.2, 0.0), "east"),
-    "DROPPED": ("server", "request\ndropped", (1.85, 1.55), "top"),
+    "DROPPED": ("server", "request\ndropped", (1.5, 2.5), "top"),
     "NO_LISTENER": ("server", "no listener\n(port closed)", (5.3, 3.0), "top"),
     "COOKIE": ("server", "cookie SYN-ACK\nsent, nothing\nkept", (5.3, 1.9), "east"),
 }
+
+LABEL_ALONG: dict[tuple[str, str], float] = {("SYN_RECV", "DROPPED"): 0.55}
+"""Where along an edge its label sits (0 source, 1 target), where the middle would cover a node."""
 
 # The edges always drawn: (source, target) -> label
 EDGES: dict[tuple[str, str], str] = {
@@ -277,7 +280,8 @@ def _edge_label(ax: Axes, u: str, v: str, pos: dict[str, tuple[float, float]],
         x, y, ha, va = a[0] - 0.08, (a[1] + b[1]) / 2, "right", "center"
     elif a[0] == b[0]:  # vertical edge: label to its right
         x, y, ha, va = a[0] + 0.08, (a[1] + b[1]) / 2, "left", "center"
-    else:
-        x, y, ha, va = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2, "center", "center"
-    ax.text(x, y, text, ha=ha, va=va, fontsize=7, color=colour, zorder=5, gid=f"label:{u}->{v}",
+    else:  # beside its middle, or nearer the target where the middle is crowded (LABEL_ALONG)
+        f = LABEL_ALONG.get((u, v), 0.5)
+        x, y, ha, va = a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), "center", "center"
+    ax.text(x, y, text, ha=ha, va=va, fontsize=LABEL_POINTS, color=colour, zorder=5, gid=f"label:{u}->{v}",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.85})

@@ -31,6 +31,10 @@ PURPLE = "#CC79A7"
 GREY = "#8C8C8C"
 OKABE_ITO: tuple[str, ...] = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY_BLUE, BLACK, YELLOW)
 
+LABEL_POINTS = 8.5
+"""The smallest text a figure shows (guide, marker and edge labels): legible at 80 dpi in a browser
+(tests/test_figure_text.py holds every dashboard to at least 8 pt)."""
+
 KIND_COLOURS: dict[str, str] = {"SYN": BLUE, "SYN-ACK": ORANGE, "ACK": GREEN, "RST": VERMILLION}
 """One colour per packet kind, the same in every figure."""
 
@@ -124,7 +128,7 @@ def _text_path(text: str, size: float, pad: float, weight: str, side: str) -> tu
     return Path(verts, glyphs.codes), 2.0 * float(np.max(np.abs(verts)))
 
 
-def text_marker(text: str, size: float = 7.0, pad: float = 3.0, weight: str = "normal",
+def text_marker(text: str, size: float = LABEL_POINTS, pad: float = 3.0, weight: str = "normal",
                 side: str = "right") -> tuple[MarkerStyle, float]:
     """A marker that writes ``text`` (``size`` points high) starting ``pad`` points to the ``side``
     ("right" or "left") of the point, and the markersize that keeps it at that size.

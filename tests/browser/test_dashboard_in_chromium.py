@@ -351,3 +351,73 @@ def test_slider_redraws_dashboard_figure(page: Any, lab_server: LabServer, noteb
     for move in moves:
         assert move.value_after != move.value_before, f"the slider did not move on {move.key}"
         assert move.figure_changed, f"{move.key}: a new image arrived but its bytes are the old figure's"
+
+
+# ---- every lesson, as a learner first sees it ---------------------------------------------------------
+
+JS_ANSWERS_SHOWN = """(path) => {
+  """ + PANEL + """
+  const panel = panelFor(path);
+  const shown = [];
+  panel.content.widgets.forEach((cell, i) => {
+    const hidden = cell.model.getMetadata('jupyter') || {};
+    if (hidden.source_hidden && !cell.inputHidden) shown.push(`cell ${i}: its input is shown`);
+    if (hidden.outputs_hidden && cell.outputHidden === false && cell.model.type === 'code')
+      shown.push(`cell ${i}: its output is shown`);
+  });
+  if (panel.node.querySelectorAll('details[open]').length) shown.push('an answer <details> is open');
+  // a collapsed input shows its first line (a comment saying what is hidden), never the rest
+  const visible = panel.node.innerText;
+  panel.content.widgets.forEach((cell, i) => {
+    const hidden = cell.model.getMetadata('jupyter') || {};
+    if (!hidden.source_hidden) return;
+    for (const line of cell.model.sharedModel.getSource().split('\\n').slice(1)) {
+      if (line.trim().length > 8 && visible.includes(line.trim())) shown.push(`cell ${i} shows: ${line.trim()}`);
+    }
+  });
+  return shown;
+}"""
+
+LESSONS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture
+def lesson_page(browser: Any, lab_server: LabServer, artifacts_dir: Path) -> Iterator[Any]:
+    """A browser context 1280 px wide (the width the learner walk used); kernels shut down afterwards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})  # a dashboard fits whole
+    page = context.new_page()
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    try:
+        yield page
+    finally:
+        context.close()
+        lab_server.end_sessions()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_runs_in_the_browser_with_its_answers_hidden(lesson_page: Any, lab_server: LabServer,
+                                                                  lesson: str, artifacts_dir: Path) -> None:
+    """Each lesson opened, run top to bottom, checked for errors and for answers in sight, and kept
+    as screenshots (the page at the top, and the first dashboard) in artifacts/browser/lessons/."""
+    shots = artifacts_dir / "lessons"
+    shots.mkdir(exist_ok=True)
+    stem = Path(lesson).stem
+    try:
+        panel, _ = open_notebook(lesson_page, lab_server, lesson)
+        shown = lesson_page.evaluate(JS_ANSWERS_SHOWN, lesson)
+        assert not shown, f"{lesson} shows answers before the learner asks: {shown}"
+        run_all_cells(lesson_page, lesson)
+        problems = lesson_page.evaluate(JS_CELL_PROBLEMS, lesson)
+        assert not problems, f"{lesson}: cells failed:\n" + "\n".join(problems)
+        shown = lesson_page.evaluate(JS_ANSWERS_SHOWN, lesson)
+        assert not shown, f"{lesson} shows answers after running: {shown}"
+        lesson_page.evaluate(f"() => document.getElementById('{panel.get_attribute('id')}')"
+                             ".querySelector('.jp-WindowedPanel-outer, .jp-Notebook').scrollTo(0, 0)")
+        lesson_page.screenshot(path=str(shots / f"{stem}-top.png"))
+        dashboards = panel.locator(".jp-Cell").filter(has=lesson_page.locator(".jp-OutputArea .widget-vbox img"))
+        if dashboards.count():
+            screenshot_dashboard(dashboards.first, shots / f"{stem}-dashboard.png")
+    except BaseException:
+        lesson_page.screenshot(path=str(shots / f"{stem}-failure.png"))
+        raise
