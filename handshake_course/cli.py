@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .extras import MissingExtra, require
 from .workspace import DEFAULT_FOLDER
 
 INT_MAX = 2**31 - 1
@@ -48,23 +49,23 @@ def cmd_workspace(args: argparse.Namespace) -> int:
 def cmd_lab(args: argparse.Namespace) -> int:
     """Prepare the workspace, then start JupyterLab on it at the first lesson, with this very
     Python (so its kernel imports this package); options it does not know go to JupyterLab."""
-    from . import workspace
+    from . import course, workspace
 
+    require("course", "handshake-course lab")
     try:
         changes = workspace.prepare(Path(args.workspace), refresh=args.refresh)
-        root = workspace.course_root()
     except (OSError, ValueError) as err:
         raise SystemExit(f"handshake-course: cannot prepare the workspace: {err}") from None
     print(changes.summary(), flush=True)
     argv = [sys.executable, "-m", "jupyterlab", f"--ServerApp.root_dir={changes.folder}",
-            f"--LabApp.default_url=/lab/tree/{workspace.FIRST_LESSON}"]
+            f"--LabApp.default_url=/lab/tree/{course.FIRST_LESSON}"]
     if args.no_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # JupyterLab refuses root without it (containers, CI)
     admin_settings = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    if not admin_settings.exists() and (root / "binder" / "overrides.json").exists():
-        argv.append(f"--LabApp.app_settings_dir={root / 'binder'}")  # no news pop-up over the lesson
+    if not admin_settings.exists():
+        argv.append(f"--LabApp.app_settings_dir={course.LAB_SETTINGS}")  # no news pop-up over the lesson
     argv += [a for a in args.jupyter_args if a != "--"]
     os.chdir(changes.folder)
     os.execv(sys.executable, argv)
@@ -529,7 +530,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.jupyter_args = extra  # e.g. --port=8899, passed on to jupyter lab
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except MissingExtra as err:
+        raise SystemExit(f"handshake-course: {err}") from None
 
 
 if __name__ == "__main__":

@@ -22,25 +22,13 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-FIRST_LESSON = "notebooks/00_start_here.ipynb"
+from . import course
+from .course import FIRST_LESSON
+
+__all__ = ["DEFAULT_FOLDER", "FIRST_LESSON", "MANIFEST", "Changes", "prepare"]
+
 MANIFEST = ".handshake-course.json"
 DEFAULT_FOLDER = "handshake-course"
-
-
-def course_root() -> Path:
-    """The folder that holds the course material (``notebooks/`` and ``exercises/release/``)."""
-    checkout = Path(__file__).resolve().parent.parent
-    if (checkout / FIRST_LESSON).is_file():
-        return checkout
-    raise FileNotFoundError(f"the course material ({FIRST_LESSON}) is not next to the package at {checkout}")
-
-
-def material(root: Path | None = None) -> dict[str, Path]:
-    """Every file of the learner's workspace (its path there) -> the course file it is a copy of:
-    the lessons and the learners' exercise notebooks, never the instructor's sources."""
-    root = root or course_root()
-    files = sorted((root / "notebooks").glob("*.ipynb")) + sorted((root / "exercises" / "release").glob("*/*.ipynb"))
-    return {str(f.relative_to(root)): f for f in files}
 
 
 def sha256(path: Path) -> str:
@@ -71,12 +59,14 @@ def updated_name(name: str) -> str:
     return name.removesuffix(".ipynb") + ".updated.ipynb"
 
 
-def prepare(folder: Path, refresh: bool = False, root: Path | None = None) -> Changes:
-    """Create or complete the workspace in ``folder`` (see the module's docstring)."""
+def prepare(folder: Path, refresh: bool = False, material: dict[str, Path] | None = None) -> Changes:
+    """Create or complete the workspace in ``folder`` (see the module's docstring) with
+    ``material`` (course path -> file; default: the course this package carries)."""
     folder = folder.resolve()
-    source_root = (root or course_root()).resolve()
-    if folder == source_root or source_root.is_relative_to(folder):
-        raise ValueError(f"the workspace cannot be the course's own folder ({source_root}) or hold it")
+    material = course.material() if material is None else material
+    inside = [str(source) for source in material.values() if source.resolve().is_relative_to(folder)]
+    if inside:
+        raise ValueError(f"the workspace cannot be a folder that holds the course's own files ({inside[0]})")
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path = folder / MANIFEST
     try:
@@ -84,7 +74,7 @@ def prepare(folder: Path, refresh: bool = False, root: Path | None = None) -> Ch
     except (OSError, ValueError):
         copied_as = {}
     changes = Changes(folder)
-    for name, source in material(source_root).items():
+    for name, source in material.items():
         target, new = folder / name, sha256(source)
         if target.exists():
             current = sha256(target)

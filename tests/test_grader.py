@@ -139,6 +139,23 @@ def test_redefined_check_and_printed_scores_are_ignored(tmp_path):
     assert "check cells edited: ex01-q2-check" in notes
 
 
+def test_without_the_release_notebook_check_cells_are_taken_at_their_word(monkeypatch, tmp_path):
+    """A broken installation (the packaged release notebook missing) is said so once, and an honest
+    check cell's printed points raise no false note."""
+    from handshake_course.grader.key import EXERCISES
+
+    monkeypatch.setattr(one_submission.course, "exercise_notebook", lambda slug: tmp_path / "missing.ipynb")
+    nb = submission(solved=True)
+    notes, untouched = one_submission.check_cell_notes(nb, EXERCISES["ex01"])
+    checks = {i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")}
+    assert notes == [f"check cells not compared with the release notebook of {SLUG}: it is missing from this "
+                     "installation of handshake-course"]
+    assert untouched == checks and len(checks) == 6
+    for i in checks:
+        nb.cells[i].outputs = [nbformat.v4.new_output("stream", text="ex01 q1: 1/1 point - correct. Well done.")]
+    assert one_submission.score_like_notes(nb, untouched) == []
+
+
 @pytest.mark.parametrize("content, why", [
     ("hello, I am not JSON", "invalid JSON"),
     ("[1, 2, 3]", "no list of cells"),

@@ -1,56 +1,23 @@
-"""The README's promise: ``python3 -m pip install -e . && handshake-course lab`` opens JupyterLab at
-the first lesson, with the widgets' Lab extension working and no manual extension step, in a
-workspace folder of the learner's own that holds the lessons and the exercises but no solutions.
-
-The real console script runs as a subprocess on a machine as fresh as a test can make it: a new
-HOME with empty Jupyter, IPython and matplotlib dirs. It listens on 127.0.0.1 with a free port and a
-random token, given through a jupyter_server_config.json in that HOME (see also
-``test_lab_passes_jupyter_options_through``). The test waits for /api/status, checks which folder
-the server serves, that the URL it prints and the page it opens are the first lesson, that the Lab
-page loads the widget manager extension, reads the first lesson through the contents API, and
-stops the server, also when a check fails.
+"""The README's promise: ``handshake-course lab`` opens JupyterLab at the first lesson, with the
+widgets' Lab extension working and no manual extension step, in a workspace folder of the
+learner's own that holds the lessons and the exercises but no solutions, and the checkout stays
+clean. Here from the checkout's editable install; tests/test_wheel.py does the same from the
+built wheel. ``lab_launch`` holds how the command is started and what the learner must find.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from browser.labserver import (
-    REPO,
-    WIDGETS_EXTENSION,
-    LabServer,
-    free_port,
-    isolated_env,
-    new_token,
-    server_config,
-    start_lab,
-)
+from browser.labserver import REPO
+from lab_launch import Launch, check_first_lesson, launched
 
-from handshake_course.workspace import FIRST_LESSON
-
-START_TIMEOUT = 180.0
-CONFIG_DATA = re.compile(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', re.S)
-
-
-@dataclass
-class Launch:
-    """A running ``handshake-course lab``, where it was started and the workspace it serves."""
-
-    server: LabServer
-    cwd: Path
-    workspace: Path
-    runtime_dir: Path
-    seconds_to_ready: float
+from handshake_course import course
 
 
 def console_script() -> Path:
@@ -76,57 +43,23 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launch]:
         cwd = tmp_path / "elsewhere"
         cwd.mkdir()
         workspace, options = cwd / "handshake-course", []
-    home = tmp_path / "home"
-    env = isolated_env(home)
-    port, token = free_port(), new_token()
-    (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(
-        json.dumps(server_config(port, token)))
-    server = start_lab([str(console_script()), "lab", "--no-browser", *options], env=env, cwd=cwd,
-                       log_path=tmp_path / "lab.log", port=port, token=token)
-    try:
-        ready = server.wait_ready(START_TIMEOUT)
-        yield Launch(server, cwd, workspace, Path(env["JUPYTER_RUNTIME_DIR"]), ready)
-    finally:
-        server.stop()
-    assert server.process.returncode is not None, "the server outlived its teardown"
-
-
-def page_config(page: str) -> dict[str, Any]:
-    """The jupyter-config-data JSON embedded in a Lab page."""
-    match = CONFIG_DATA.search(page)
-    assert match, "the Lab page carries no jupyter-config-data"
-    return json.loads(html.unescape(match.group(1)))
+    with launched(console_script(), cwd, workspace, options, tmp_path / "home") as running:
+        yield running
 
 
 @pytest.mark.slow
 def test_lab_command_opens_first_lesson_with_widgets(launch: Launch) -> None:
-    server = launch.server
+    before = git_status()
     print(f"\nhandshake-course lab from {launch.cwd}: /api/status answered after {launch.seconds_to_ready:.2f} s")
-
-    info = [json.loads(p.read_text()) for p in launch.runtime_dir.glob("jpserver-*.json")]
-    assert [i["root_dir"] for i in info] == [str(launch.workspace)], "the server does not serve the workspace"
-    assert (launch.workspace / FIRST_LESSON).is_file()
-    assert (launch.workspace / "exercises" / "release" / "ex01_accept_capacity" / "ex01_accept_capacity.ipynb").is_file()
-    assert not (launch.workspace / "exercises" / "source").exists(), "the learner's workspace holds solutions"
-    opens = " ".join(p.read_text() for p in launch.runtime_dir.glob("jpserver-*open.html"))
-    assert f"lab/tree/{FIRST_LESSON}" in opens, "the browser would not open at the first lesson"
-    printed = re.findall(r"http://\S+token=\S+", server.log_path.read_text())
-    assert printed and all(f"/lab/tree/{FIRST_LESSON}?token=" in url for url in printed), printed
-
-    status, body = server.request("GET", f"lab/tree/{FIRST_LESSON}")
-    assert status == 200, f"/lab/tree/{FIRST_LESSON} answered {status}"
-    config = page_config(body.decode())
-    assert config.get("treePath") == FIRST_LESSON
-    extensions = {ext["name"] for ext in config.get("federated_extensions", [])}
-    assert WIDGETS_EXTENSION in extensions, f"the widget manager is not loaded by Lab: {sorted(extensions)}"
-    assert WIDGETS_EXTENSION not in config.get("disabledExtensions", [])
-
-    model = server.get_json(f"api/contents/{FIRST_LESSON}?content=1")
-    assert model["type"] == "notebook" and model["format"] == "json"
-    assert model["content"]["cells"], "the first lesson has no cells"
-
-    kernels = server.get_json("api/kernelspecs")
-    assert kernels["default"] in kernels["kernelspecs"], "no default kernel to run the lesson"
+    check_first_lesson(launch, course.material())
+    lesson = f"api/contents/{course.FIRST_LESSON}"
+    model = launch.server.get_json(f"{lesson}?content=1")
+    model["content"]["cells"][0]["source"] += "\n\nMy notes."  # what Lab's autosave sends after an edit
+    status, _ = launch.server.request("PUT", lesson, body={"type": "notebook", "format": "json",
+                                                           "content": model["content"]})
+    assert status == 200, f"saving the lesson answered {status}"
+    assert "My notes." in (launch.workspace / course.FIRST_LESSON).read_text(encoding="utf-8")
+    assert git_status() == before, "a learner's session changed the checkout"
 
 
 def test_lab_passes_jupyter_options_through(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -150,30 +83,32 @@ def test_lab_passes_jupyter_options_through(monkeypatch: pytest.MonkeyPatch, tmp
 
 
 def test_the_workspace_keeps_the_learners_work_and_offers_updates(tmp_path: Path) -> None:
+    from handshake_course import course as packaged
     from handshake_course import workspace
 
     before = git_status()
     course = tmp_path / "course"  # a copy of the course material, to change it as a new release would
-    for name, source in workspace.material().items():
+    for name, source in packaged.material().items():
         (course / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, course / name)
+    material = {name: course / name for name in packaged.material()}
     mine = tmp_path / "mine"
-    first = workspace.prepare(mine, root=course)
-    assert sorted(first.copied) == sorted(workspace.material()) and len(first.copied) >= 20
+    first = workspace.prepare(mine, material=material)
+    assert sorted(first.copied) == sorted(packaged.material()) and len(first.copied) >= 20
     assert not any("source" in name.split("/") for name in first.copied)
     (mine / "notebooks" / "01_listen.ipynb").write_text("my notes", encoding="utf-8")
     (mine / "notebooks" / "02_connect.ipynb").unlink()
     for name in ("01_listen", "03_syn_queue"):
         with (course / "notebooks" / f"{name}.ipynb").open("a", encoding="utf-8") as f:
             f.write("\n")  # a new release of these two lessons
-    again = workspace.prepare(mine, root=course)
+    again = workspace.prepare(mine, material=material)
     assert (again.copied, again.updated, again.kept) == (["notebooks/02_connect.ipynb"], [], [])
     assert (mine / "notebooks" / "01_listen.ipynb").read_text(encoding="utf-8") == "my notes"
-    refreshed = workspace.prepare(mine, refresh=True, root=course)
+    refreshed = workspace.prepare(mine, refresh=True, material=material)
     assert (refreshed.updated, refreshed.kept) == (["notebooks/03_syn_queue.ipynb"], ["notebooks/01_listen.ipynb"])
     assert (mine / "notebooks" / "01_listen.ipynb").read_text(encoding="utf-8") == "my notes"
     assert (mine / "notebooks" / "01_listen.updated.ipynb").read_bytes() == (course / "notebooks" / "01_listen.ipynb").read_bytes()
     assert (mine / "notebooks" / "03_syn_queue.ipynb").read_bytes() == (course / "notebooks" / "03_syn_queue.ipynb").read_bytes()
-    with pytest.raises(ValueError, match="cannot be the course's own folder"):
-        workspace.prepare(course, root=course)
+    with pytest.raises(ValueError, match="cannot be a folder that holds the course's own files"):
+        workspace.prepare(course, material=material)
     assert git_status() == before

@@ -17,6 +17,10 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 - ``check``: lesson 10, the model against a measurement of the running kernel.
 """
 
+from ..extras import require
+
+require("dashboards", "handshake_course.dashboards (the lessons' dashboards)")
+
 from .accept import AcceptApp, HerdApp, accept_app, herd_app
 from .base import Dashboard
 from .check import CheckApp, check_app

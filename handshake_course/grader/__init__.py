@@ -39,6 +39,9 @@ def __getattr__(name: str) -> dict[str, Exercise]:
 
 def grade(path: Any, **options: Any) -> Report:
     """Grade one notebook or a folder of submissions; see ``autograde.grade``."""
+    from ..extras import require
+
+    require("grade", "handshake_course.grader.grade")
     from .autograde import grade as _grade
 
     return _grade(path, **options)

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..extras import require
 from .limits import Limits
 
 JOURNAL = "grading-journal.jsonl"
@@ -47,6 +48,7 @@ def show_progress(done: int, total: int, grade: Any) -> None:
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade PATH and print a score table (or JSON); write a CSV gradebook if asked."""
+    require("grade", "handshake-course grade")
     from .autograde import NO_SANDBOX, grade
     from .sandbox import SandboxUnavailable, caveats
 
@@ -87,9 +89,16 @@ def cmd_grade(args: argparse.Namespace) -> int:
 
 def cmd_release(args: argparse.Namespace) -> int:
     """Generate the student notebooks, or check that the committed ones are up to date."""
+    from ..course import instructor_root
+
+    try:
+        root = instructor_root()
+    except FileNotFoundError as err:
+        raise SystemExit(f"handshake-course release: {err}") from None
+    require("nbgrader", "handshake-course release")
     from . import release
 
-    return release.run(release.course_root(), args.check)
+    return release.run(root, args.check)
 
 
 def register(subparsers: Any) -> None:

@@ -18,7 +18,7 @@ What changes, following nbgrader's ClearSolutions / ClearHiddenTests / LockCells
   ``deletable: false``; outputs and execution counts are cleared. ``metadata.nbgrader`` stays,
   with the checksum nbgrader's own ``ComputeChecksums`` gives each grade, answer and locked cell,
   so that ``nbgrader validate`` flags a check cell a learner edited. (This step needs nbgrader:
-  ``pip install 'handshake-course[grade]'``.)
+  ``pip install 'handshake-course[nbgrader]'``.)
 
 The output is deterministic, so the committed release notebooks can be compared with what this
 module produces (tests/test_exercises.py does).
@@ -36,6 +36,9 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+
+from .. import course
+from ..extras import require
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -124,11 +127,9 @@ def release_cell(cell: NotebookNode) -> NotebookNode:
 def add_checksums(nb: NotebookNode) -> NotebookNode:
     """nbgrader's checksums on the notebook's grade, answer and locked cells (what ``nbgrader
     generate_assignment`` records and ``nbgrader validate`` compares)."""
-    try:
-        from nbgrader.preprocessors import ComputeChecksums
-    except ImportError:
-        raise SystemExit("making the release notebooks needs nbgrader, for its checksums: "
-                         "pip install 'handshake-course[grade]'") from None
+    require("nbgrader", "making the release notebooks (nbgrader's checksums)")
+    from nbgrader.preprocessors import ComputeChecksums
+
     return ComputeChecksums().preprocess(nb, {})[0]
 
 
@@ -142,14 +143,6 @@ def release_notebook(nb: NotebookNode) -> NotebookNode:
 def render(nb: NotebookNode) -> str:
     """The notebook as stored in git: nbformat's JSON, one-space indent, final newline."""
     return nbformat.writes(nb) + "\n"
-
-
-def course_root() -> Path:
-    """The folder holding exercises/: the current one if it has it, else the package's checkout."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / "exercises" / "source").is_dir():
-            return base
-    raise FileNotFoundError("no exercises/source here or next to the package; run from the checkout")
 
 
 def sources(root: Path) -> list[Path]:
@@ -190,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report stale release notebooks (exit 1)")
     parser.add_argument("--root", type=Path, help="the checkout holding exercises/ (default: found)")
     args = parser.parse_args(argv)
-    return run(args.root or course_root(), args.check)
+    try:
+        root = args.root or course.instructor_root()
+    except FileNotFoundError as err:
+        parser.exit(1, f"{parser.prog}: {err}\n")
+    return run(root, args.check)
 
 
 def run(root: Path, check: bool) -> int:

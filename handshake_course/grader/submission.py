@@ -44,6 +44,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from .. import course
 from . import probe, release
 from .checks import score_plain
 from .key import EXERCISES
@@ -145,9 +146,8 @@ def has_code(nb: NotebookNode) -> bool:
 def reference_checks(ex: Exercise) -> dict[str, str] | None:
     """grade_id -> source of the check cells in the exercise's release notebook, if it is at hand."""
     try:
-        path = release.course_root() / "exercises" / "release" / ex.slug / f"{ex.slug}.ipynb"
-        nb = nbformat.read(path, as_version=4)
-    except (OSError, FileNotFoundError, ValueError):
+        nb = nbformat.read(course.exercise_notebook(ex.slug), as_version=4)
+    except (OSError, ValueError):
         return None
     return {nbgrader_meta(c)["grade_id"]: c.source.strip() for c in nb.cells if nbgrader_meta(c).get("grade")}
 
@@ -155,8 +155,10 @@ def reference_checks(ex: Exercise) -> dict[str, str] | None:
 def check_cell_notes(nb: NotebookNode, ex: Exercise) -> tuple[list[str], set[int]]:
     """Notes on deleted or edited check cells, and the indices of the untouched ones."""
     reference = reference_checks(ex)
-    if reference is None:
-        return [], set()
+    if reference is None:  # a broken installation: say so, and take the cells marked as checks at their word
+        marked = {i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade")}
+        return [f"check cells not compared with the release notebook of {ex.slug}: it is missing from this "
+                "installation of handshake-course"], marked
     present = {nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(nb.cells)}
     deleted = [g for g in reference if g not in present]
     edited = [g for g in reference

@@ -14,6 +14,10 @@ plt.show(). One module per idea:
   (``handshake_course.lab`` records) next to the model's prediction for the same run.
 """
 
+from ..extras import require
+
+require("dashboards", "handshake_course.views (the figures)")
+
 from .counters import CounterRow, CountersTable, counters_table, counters_view
 from .events import describe_event
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam

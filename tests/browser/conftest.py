@@ -1,8 +1,8 @@
 """Fixtures of the real-browser tests: one JupyterLab server and one headless Chromium per session.
 
 The server runs on 127.0.0.1 with a free port and a random token, with HOME, the Jupyter dirs and
-MPLCONFIGDIR in a temp dir, binder/overrides.json as its Lab settings overrides (no news toast), and
-root_dir = a temp COPY of notebooks/ (Lab autosaves; the tracked notebooks are never touched).
+MPLCONFIGDIR in a temp dir, the course's Lab settings overrides (handshake_course/course/lab-settings:
+no news toast), and root_dir = a temp COPY of notebooks/ (Lab autosaves; the tracked notebooks are never touched).
 Chromium is Debian's (/usr/bin/chromium) driven by playwright-python; without it the tests are
 skipped with the reason, never passed.
 """

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-OVERRIDES = REPO / "binder" / "overrides.json"
+OVERRIDES = REPO / "handshake_course" / "course" / "lab-settings" / "overrides.json"
 LOOPBACK = "127.0.0.1"
 WIDGETS_EXTENSION = "@jupyter-widgets/jupyterlab-manager"
 #: Variables that would make a test server read the developer's own Jupyter or matplotlib setup.
@@ -75,7 +75,7 @@ def isolated_env(home: Path, base: Mapping[str, str] | None = None) -> dict[str,
 
 
 def install_overrides(settings_dir: Path) -> Path:
-    """Copy binder/overrides.json (no news toast, no update check) into a Lab settings dir."""
+    """Copy the course's Lab settings overrides (no news toast, no update check) into a Lab settings dir."""
     settings_dir.mkdir(parents=True, exist_ok=True)
     target = settings_dir / "overrides.json"
     shutil.copyfile(OVERRIDES, target)
@@ -128,11 +128,13 @@ class LabServer:
         sep = "&" if "?" in path else "?"
         return f"{self.base_url}/{path.lstrip('/')}{sep}token={self.token}"
 
-    def request(self, method: str, path: str, timeout: float = 30) -> tuple[int, bytes]:
-        """One HTTP request with the token in the Authorization header: (status, body)."""
+    def request(self, method: str, path: str, timeout: float = 30, body: Any = None) -> tuple[int, bytes]:
+        """One HTTP request with the token in the Authorization header, and ``body`` as JSON if
+        given: (status, body)."""
+        data = json.dumps(body).encode() if body is not None else b"" if method == "POST" else None
         req = urllib.request.Request(f"{self.base_url}/{path.lstrip('/')}", method=method,
-                                     headers={"Authorization": f"token {self.token}"},
-                                     data=b"" if method == "POST" else None)
+                                     headers={"Authorization": f"token {self.token}",
+                                              "Content-Type": "application/json"}, data=data)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return resp.status, resp.read()

@@ -1,0 +1,51 @@
+"""Which optional packages each part of handshake-course needs, and a clear error when one is missing.
+
+The model, ``handshake-course simulate`` and the learners' ``check()`` need the standard library
+only, so ``pip install handshake-course`` installs anywhere (Pyodide included). The other parts
+need the packages of one extra (pyproject.toml, ``[project.optional-dependencies]``):
+
+* ``dashboards``: the figures (``views``) and the lessons' dashboards;
+* ``course``: ``handshake-course lab``, which starts JupyterLab with a kernel of the same Python;
+* ``grade``: ``handshake-course grade``, which runs submitted notebooks with nbclient;
+* ``nbgrader``: ``handshake-course release`` (nbgrader's checksums in the learners' notebooks).
+
+Each part calls ``require`` before it imports them, so a missing package is reported as the extra
+to install, for the Python that needs it, not as a bare ModuleNotFoundError deep in an import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+#: extra -> the modules it provides that the package imports (tests/test_packaging.py checks that
+#: pyproject.toml's extra installs each of them)
+MODULES: dict[str, tuple[str, ...]] = {
+    "dashboards": ("matplotlib", "numpy", "networkx", "ipywidgets", "PIL"),
+    "course": ("jupyterlab", "ipykernel"),
+    "grade": ("nbformat", "nbclient", "jupyter_client", "zmq", "ipykernel"),
+    "nbgrader": ("nbgrader",),
+}
+
+#: extras that install another one too (pyproject.toml: "handshake-course[...]" in the extra)
+INCLUDES = {"course": "dashboards", "nbgrader": "grade"}
+
+
+class MissingExtra(ImportError):
+    """A part of the package was used without the optional packages it needs."""
+
+
+def missing(extra: str) -> list[str]:
+    """The modules of ``extra`` that this Python cannot import."""
+    return [name for name in MODULES[extra] if importlib.util.find_spec(name) is None]
+
+
+def require(extra: str, part: str) -> None:
+    """Raise MissingExtra, naming the command that installs them, if ``part`` (what the learner
+    asked for) lacks any of the packages of ``extra``."""
+    absent = missing(INCLUDES[extra]) if extra in INCLUDES else []
+    absent += missing(extra)
+    if absent:
+        raise MissingExtra(
+            f"{part} needs {', '.join(absent)}, not installed for this Python ({sys.executable}); "
+            f"install them with: {sys.executable} -m pip install 'handshake-course[{extra}]'")
