@@ -390,8 +390,8 @@ def check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
 
 def summary_document(result: Any) -> dict[str, Any]:
     """Everything the text report shows, and every client, as JSON-ready data."""
+    from .analysis import latency_summary
     from .model.result import KINDS
-    from .views import latency_summary
 
     sc, kernel = result.scenario, result.kernel
     listener = result.listener
@@ -445,7 +445,8 @@ def scenario_line(result: Any) -> str:
 
 def text_report(result: Any) -> str:
     """The report: scenario, nstat counters, ss, outcomes and latencies, kernel log."""
-    from .views import counters_table, latency_summary
+    from .analysis import latency_summary
+    from .text import counters_table
 
     lines = [scenario_line(result),
              f"simulated {result.end:g} s: {result.events} events, {len(result.packets)} packets", ""]

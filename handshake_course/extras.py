@@ -46,6 +46,13 @@ def require(extra: str, part: str) -> None:
     absent = missing(INCLUDES[extra]) if extra in INCLUDES else []
     absent += missing(extra)
     if absent:
-        raise MissingExtra(
-            f"{part} needs {', '.join(absent)}, not installed for this Python ({sys.executable}); "
-            f"install them with: {sys.executable} -m pip install 'handshake-course[{extra}]'")
+        raise MissingExtra(f"{part} needs {', '.join(absent)}, not installed for this Python; install them with: "
+                           f"{install_command(extra)}")
+
+
+def install_command(extra: str) -> str:
+    """How to install an extra for the Python running now: in JupyterLite (Pyodide) the ``%pip``
+    magic, which installs into the running kernel; elsewhere this interpreter's pip."""
+    if sys.platform == "emscripten":
+        return f"%pip install 'handshake-course[{extra}]'"
+    return f"{sys.executable} -m pip install 'handshake-course[{extra}]'"

@@ -2,7 +2,8 @@
 
 The model, the command line, the live-kernel lab and the learners' ``check()`` need the standard
 library only: run with ``python -S`` (no site-packages at all) every module but the figures, the
-dashboards and the grader's runner imports, and the README's example and a check run. Those that
+dashboards and the grader's runner imports, and the README's example, ``handshake-course simulate``
+(text and JSON) and a check run. Those that
 need more say which extra to install (``handshake_course.extras``), and each extra of
 pyproject.toml installs exactly the modules ``extras.MODULES`` says it does. The built wheel,
 installed into fresh venvs, is tested in test_wheel.py.
@@ -48,11 +49,17 @@ for info in pkgutil.walk_packages(handshake_course.__path__, "handshake_course."
         found[info.name] = "extra: " + str(err)
     except ImportError as err:
         found[info.name] = "import: " + str(err)
-from handshake_course import Kernel, Scenario, simulate
+import contextlib, io
+from handshake_course import Kernel, Scenario, cli, simulate
 from handshake_course.grader import check
 result = simulate(Scenario(kernel=Kernel("6.18", tcp_syncookies=0), backlog=8, clients=20))
+outputs = []
+for argv in (["simulate", "--kernel", "3.10", "--backlog", "8", "--clients", "20"], ["simulate", "--json"]):
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        status = cli.main(argv)
+    outputs.append([status, out.getvalue()])
 print(json.dumps({"modules": found, "clients": len(result.clients),
-                  "full_marks": check("ex01", "q1", 129, quiet=True).full_marks,
+                  "full_marks": check("ex01", "q1", 129, quiet=True).full_marks, "simulate": outputs,
                   "site": [p for p in sys.path if "site-packages" in p]}))
 """
 
@@ -71,6 +78,9 @@ def test_the_model_the_cli_the_lab_and_check_need_only_the_standard_library(tmp_
     for part in ("model", "lab", "cli", "course", "workspace", "grader.checks", "grader.key"):
         assert f"handshake_course.{part}" in imported or any(n.startswith(f"handshake_course.{part}.") for n in imported)
     assert report["clients"] == 20 and report["full_marks"] is True  # 129: ex01 q1 in the instructor's source
+    (text_status, text), (json_status, document) = report["simulate"]
+    assert text_status == 0 and "TcpExtListenOverflows" in text and "connect latency" in text, text
+    assert json_status == 0 and json.loads(document)["latency"]["clients"] == 1, document[:500]
 
 
 @pytest.mark.parametrize("extra", sorted(extras.MODULES))
@@ -96,6 +106,8 @@ def test_a_missing_extra_is_named_with_the_command_that_installs_it(monkeypatch:
     with pytest.raises(extras.MissingExtra, match=r"handshake-course lab needs jupyterlab, not installed") as err:
         extras.require("course", "handshake-course lab")
     assert f"{sys.executable} -m pip install 'handshake-course[course]'" in str(err.value)
+    monkeypatch.setattr(extras.sys, "platform", "emscripten")  # JupyterLite: the %pip magic, not an interpreter
+    assert extras.install_command("dashboards") == "%pip install 'handshake-course[dashboards]'"
     extras.require("dashboards", "the figures")  # present: no error
     with pytest.raises(SystemExit, match=r"^handshake-course: handshake-course lab needs jupyterlab"):
         cli.main(["lab", "--no-browser"])

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -35,14 +34,13 @@ import pytest
 from browser.labserver import LabServer, isolated_env
 from lab_launch import check_first_lesson, launched
 from learners import SANDBOX, SLUG, submission, write
-from venvs import REPO, Venv, install, make_venv, normalize, pip_failure_reason, run, run_notebook, venv_env
+from venvs import REPO, Venv, install, make_venv, normalize, run, run_notebook, venv_env
 
 from handshake_course import __version__, course
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = REPO / "artifacts" / "wheel"
-BUILD_TIMEOUT = 600
 NOTEBOOK_TIMEOUT = 900
 CELL_TIMEOUT = 300
 #: Distributions of a Jupyter server and its kernel plumbing, none of which the base package may pull in.
@@ -58,24 +56,6 @@ print(json.dumps({"clients": len(result.clients), "version": handshake_course.__
 
 def git_status() -> str:
     return run(["git", "status", "--porcelain"], timeout=60, cwd=REPO).stdout
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The sdist and the wheel ``python -m build`` makes of this tree."""
-    out = tmp_path_factory.mktemp("dist")
-    try:
-        built = run([sys.executable, "-m", "build", "--outdir", out, REPO], timeout=BUILD_TIMEOUT, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"python -m build took more than {BUILD_TIMEOUT} s")
-    if built.returncode != 0:
-        reason = pip_failure_reason(built.stdout + built.stderr)
-        if reason is not None:
-            pytest.skip(f"no network access to the package index for the build's setuptools: {reason}")
-        pytest.fail(f"python -m build failed:\n{(built.stdout + built.stderr)[-4000:]}")
-    found = {"sdist": list(out.glob("*.tar.gz")), "wheel": list(out.glob("*.whl"))}
-    assert all(len(files) == 1 for files in found.values()), found
-    return {kind: files[0] for kind, files in found.items()}
 
 
 def wheel_names(wheel: Path) -> list[str]:

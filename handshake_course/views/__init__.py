@@ -5,23 +5,27 @@ plt.show(). One module per idea:
 
 - ``queues``: ``plot_queues`` - SYN-queue and accept-queue length over time, with their limits;
 - ``ladder``: ``plot_ladder`` - the packets of 1 to 8 clients as arrows between client and server;
-- ``latency``: ``plot_latency``, ``latency_summary`` - connect() latency, CDF or histogram;
-- ``counters``: ``counters_table``, ``counters_view`` - nstat-style counters, text or HTML;
+- ``latency``: ``plot_latency`` - connect() latency, CDF or histogram;
 - ``state_graph``: ``plot_state_graph``, ``state_path`` - the TCP state machine and one client's path;
 - ``events``: ``describe_event`` - the kernel function path, counters and queues behind one event;
 - ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``;
 - ``measured``: ``plot_accept_capacity``, ``plot_herd`` - a measurement of the running kernel
   (``handshake_course.lab`` records) next to the model's prediction for the same run.
+
+``latency_summary`` (``handshake_course.analysis``) and ``counters_table``, ``counters_view``
+(``handshake_course.text``) are standard-library code that needs no extra; they are importable from
+here too.
 """
 
+from ..analysis import LatencySummary, latency_summary
 from ..extras import require
+from ..text import CounterRow, CountersTable, counters_table, counters_view
 
 require("dashboards", "handshake_course.views (the figures)")
 
-from .counters import CounterRow, CountersTable, counters_table, counters_view
 from .events import describe_event
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
-from .latency import LatencySummary, latency_summary, plot_latency
+from .latency import plot_latency
 from .measured import plot_accept_capacity, plot_herd
 from .overview import overview_figure
 from .queues import plot_queues

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .style import format_seconds
+from ..text.seconds import format_seconds
 
 if TYPE_CHECKING:
     from ..model import Result, TraceEvent

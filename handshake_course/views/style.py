@@ -104,21 +104,6 @@ def column(values: array, dtype: Any = np.int64) -> np.ndarray:
     return np.frombuffer(values, dtype=dtype)
 
 
-def format_seconds(t: float) -> str:
-    """A duration for people: ``0.2 ms``, ``350 µs``, ``1 s``, ``2 min 7 s``."""
-    a = abs(t)
-    if a == 0:
-        return "0 s"
-    if a < 1e-3:
-        return f"{t * 1e6:.3g} µs"
-    if a < 1:
-        return f"{t * 1e3:.3g} ms"
-    if a < 120:
-        return f"{t:.4g} s"
-    minutes, seconds = divmod(t, 60)
-    return f"{minutes:.0f} min {seconds:.3g} s"
-
-
 @lru_cache(maxsize=64)
 def _text_path(text: str, size: float, pad: float, weight: str, side: str) -> tuple[Path, float]:
     glyphs = TextPath((0, 0), text, prop=FontProperties(size=size, weight=weight))
