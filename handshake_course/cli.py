@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import textwrap
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -391,12 +390,9 @@ def check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
 def summary_document(result: Any) -> dict[str, Any]:
     """Everything the text report shows, and every client, as JSON-ready data."""
     from .analysis import latency_summary
-    from .model.result import KINDS
 
     sc, kernel = result.scenario, result.kernel
     listener = result.listener
-    info = result.packets.info  # the column, so a flood's packets are never made into objects
-    packets = Counter(KINDS[(i >> 2) & 3] for i in info)
     ss = result.ss() if listener is not None else None
     return {
         "scenario": {
@@ -414,7 +410,8 @@ def summary_document(result: Any) -> dict[str, Any]:
         "ss": None if ss is None else {"recv_q": ss.recv_q, "send_q": ss.send_q, "syn_recv": ss.syn_recv},
         "counters": {"server": dict(result.server_counters), "client": dict(result.client_counters)},
         "latency": latency_summary(result).as_dict(),
-        "packets": {"total": len(result.packets), "lost": sum(i & 1 for i in info), "by_kind": dict(packets)},
+        "packets": {"total": len(result.packets), "lost": result.packets.tally(lost=True),
+                    "by_kind": result.packets.kind_counts()},
         "clients": [
             {"index": c.index, "start": c.start, "port": c.port, "outcome": c.outcome,
              "syn_times": list(c.syn_times), "connected_at": c.connected_at, "accepted_at": c.accepted_at,

@@ -20,7 +20,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from handshake_course import Kernel, Scenario, simulate
-from handshake_course.model.result import US
+from handshake_course.model.clock import US
 from handshake_course.views import (
     KIND_COLOURS,
     counters_table,

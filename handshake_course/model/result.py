@@ -11,9 +11,11 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from .clock import US
 
 if TYPE_CHECKING:
     from .actions import Action
@@ -27,10 +29,9 @@ OUTCOMES = ("accepted", "queued", "established", "timed_out", "reset", "no_port"
 it (its final ACK was dropped or lost, or a cookie ACK met a full accept queue). "no_port": connect()
 found no free ephemeral port (EADDRNOTAVAIL)."""
 
-US = 1_000_000  # the simulation clock counts microseconds
-
-# How a packet's or a trace event's fields are packed into one int64 column entry. This module owns
-# the layout; the simulation packs with it and the views decode columns with it.
+# How a packet's or a trace event's fields are packed into one int64 column entry. Only this module
+# packs and unpacks them: the simulation adds records through PacketLog.add and Trace.add, readers
+# use the records, the counts below, or packet_fields / trace_fields / queue_fields on a column.
 CLIENT_SHIFT = 8  # packets and trace: the client index (-1: none) above the low byte
 SENDER_SHIFT, KIND_SHIFT, FIELD_MASK = 4, 2, 3  # packets: sender and kind, two bits each
 RETRANS_BIT, LOST_BIT = 2, 1  # packets: flags
@@ -39,6 +40,36 @@ SYN_QUEUE_SHIFT, ACCEPT_QUEUE_MASK = 32, 0xFFFFFFFF  # trace queues: syn << 32 |
 
 
 T = TypeVar("T")
+C = TypeVar("C")  # one column entry (an int) or a whole column (a numpy array: decoded elementwise)
+
+
+@dataclass(frozen=True, slots=True)
+class PacketFields(Generic[C]):
+    """The fields of packets' ``info`` entries: client index (-1: a spoofed flood address), sender
+    and kind (indices into SENDERS and KINDS), retransmission and lost flags."""
+
+    client: C
+    sender: C
+    kind: C
+    retransmission: C
+    lost: C
+
+
+def packet_fields(info: Any) -> PacketFields[Any]:
+    """Decode ``PacketLog.info`` entries: one int, or a numpy array of them at once."""
+    return PacketFields(info >> CLIENT_SHIFT, (info >> SENDER_SHIFT) & FIELD_MASK, (info >> KIND_SHIFT) & FIELD_MASK,
+                        (info & RETRANS_BIT) != 0, (info & LOST_BIT) != 0)
+
+
+def trace_fields(info: Any) -> tuple[Any, Any]:
+    """Decode ``Trace.info`` entries (an int or a numpy array): (client index or -1, action index
+    into ``Trace.actions``)."""
+    return info >> CLIENT_SHIFT, info & ACTION_MASK
+
+
+def queue_fields(queues: Any) -> tuple[Any, Any]:
+    """Decode ``Trace.queues`` entries (an int or a numpy array): (SYN-queue, accept-queue length)."""
+    return queues >> SYN_QUEUE_SHIFT, queues & ACCEPT_QUEUE_MASK
 
 
 class _Columns(Sequence[T]):
@@ -92,10 +123,14 @@ class PacketLog(_Columns[Packet]):
                           | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0))
 
     def add_unordered(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
-        """Add a packet recorded after later ones (a flood SYN is logged when it arrives)."""
-        if self._time_us and t < self._time_us[-1]:
+        """Add a packet recorded after later ones (a flood SYN is logged when it arrives). The
+        body of ``add`` is repeated here: a flood calls this a million times."""
+        times = self._time_us
+        if times and t < times[-1]:
             self._sorted = False
-        self.add(t, sender, kind, client, retrans, lost)
+        times.append(t)
+        self._info.append((client << CLIENT_SHIFT) | (sender << SENDER_SHIFT) | (kind << KIND_SHIFT)
+                          | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0))
 
     def _order(self) -> None:
         """Sort by sending time once, when first read (stable: equal times keep their order)."""
@@ -119,12 +154,9 @@ class PacketLog(_Columns[Packet]):
         return len(self._time_us)
 
     def _make(self, i: int) -> Packet:
-        t, info = self.time_us[i], self.info[i]
-        client = info >> CLIENT_SHIFT
-        lost = bool(info & LOST_BIT)
-        return Packet(t / US, SENDERS[(info >> SENDER_SHIFT) & FIELD_MASK], KINDS[(info >> KIND_SHIFT) & FIELD_MASK],
-                      None if client < 0 else client, bool(info & RETRANS_BIT), lost,
-                      None if lost else (t + self.one_way_us) / US)
+        t, f = self.time_us[i], packet_fields(self.info[i])
+        return Packet(t / US, SENDERS[f.sender], KINDS[f.kind], None if f.client < 0 else f.client,
+                      f.retransmission, f.lost, None if f.lost else (t + self.one_way_us) / US)
 
 
     @property
@@ -141,11 +173,15 @@ class PacketLog(_Columns[Packet]):
         s = None if sender is None else SENDERS.index(sender)
         n = 0
         for info in self.info:
-            if (k is None or (info >> KIND_SHIFT) & FIELD_MASK == k) and (
-                    s is None or (info >> SENDER_SHIFT) & FIELD_MASK == s) and (
-                    lost is None or bool(info & LOST_BIT) == lost):
+            f = packet_fields(info)
+            if (k is None or f.kind == k) and (s is None or f.sender == s) and (lost is None or f.lost == lost):
                 n += 1
         return n
+
+    def kind_counts(self) -> dict[str, int]:
+        """How many packets of each kind were sent (KINDS order, kinds never sent left out)."""
+        counts = Counter((info >> KIND_SHIFT) & FIELD_MASK for info in self.info)
+        return {name: counts[i] for i, name in enumerate(KINDS) if counts[i]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +215,24 @@ class Trace(_Columns[TraceEvent]):
     def __len__(self) -> int:
         return len(self.time_us)
 
+    def recorder(self) -> Callable[[int, int, int, int, int], None]:
+        """``add(t, client, action, syn_queue, accept_queue)``: record that action number ``action``
+        happened at ``t`` (µs) for ``client`` (-1: none), leaving the queues this long. A closure
+        over the columns' appends, for the simulation's hottest path."""
+        times, info, queues = self.time_us.append, self.info.append, self.queues.append
+
+        def add(t: int, client: int, action: int, syn_queue: int, accept_queue: int) -> None:
+            times(t)
+            info((client << CLIENT_SHIFT) | action)
+            queues((syn_queue << SYN_QUEUE_SHIFT) | accept_queue)
+
+        return add
+
     def _make(self, i: int) -> TraceEvent:
-        info, q = self.info[i], self.queues[i]
-        a = self.actions[info & ACTION_MASK]
-        client = info >> CLIENT_SHIFT
+        client, action = trace_fields(self.info[i])
+        a = self.actions[action]
         return TraceEvent(self.time_us[i] / US, a.host, a.name, None if client < 0 else client,
-                          a.what, a.path, a.counters, q >> SYN_QUEUE_SHIFT, q & ACCEPT_QUEUE_MASK)
+                          a.what, a.path, a.counters, *queue_fields(self.queues[i]))
 
 
     def of_client(self, client: int) -> list[TraceEvent]:

@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 
+from .clock import US, to_us
 from .profiles import TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
 from .timers import interval_bounds
 
-US = 1_000_000
 RTO_MAX_US = int(TCP_RTO_MAX * US)
 RTO_MIN_US = int(TCP_RTO_MIN * US)
-
-
-def to_us(seconds: float) -> int:
-    return round(seconds * US)
 
 
 # ---- listen() ---------------------------------------------------------------------------------

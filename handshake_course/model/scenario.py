@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .profiles import Kernel, as_kernel
+from .result import KINDS as PACKET_KINDS
 
-PACKET_KINDS: tuple[str, ...] = ("SYN", "SYN-ACK", "ACK", "RST")
 MAX_CLIENTS = 1_000_000
 MAX_DURATION = 100_000.0  # seconds; about 28 hours of simulated time
 

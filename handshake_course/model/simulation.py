@@ -2,10 +2,9 @@
 
 Design
 ------
-* **Clock.** Integer microseconds, so that timer arithmetic is exact and ties are unambiguous.
-* **Event list.** A binary heap (heapq) of ``[time, seq, handler, arg]`` entries. ``seq`` breaks
-  ties in scheduling order, which makes every run reproducible. A timer is cancelled by blanking
-  its handler (lazy deletion), which is how ``del_timer`` / ``mod_timer`` are modelled.
+* **Clock and event list.** ``clock.EventList``: integer microseconds, a heap with ties broken in
+  scheduling order, timers cancelled by lazy deletion (``del_timer`` / ``mod_timer``). The
+  simulation is an EventList whose handlers are the kernel's.
 * **Hosts.** One client host opens all the connections; one server host listens. Each keeps its own
   nstat counters. A flood source sends spoofed SYNs and never answers.
 * **Kernel behaviour.** Every decision is taken by a rule in ``rules`` or a switch of the Kernel,
@@ -17,7 +16,6 @@ Design
 
 from __future__ import annotations
 
-import heapq
 import random
 from array import array
 from collections import deque
@@ -25,12 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 from . import rules
-from .actions import INDEX, actions_for, counters_of
+from .actions import actions_for, counters_of
+from .clock import US, Entry, EventList, to_us
 from .ports import DADDR, DPORT, PortAllocator
 from .profiles import TCP_SYNQ_INTERVAL, Kernel
 from .result import (
-    CLIENT_SHIFT,
-    SYN_QUEUE_SHIFT,
+    KINDS,
+    SENDERS,
     ClientRecord,
     Listener,
     PacketLog,
@@ -41,9 +40,8 @@ from .result import (
 from .scenario import Scenario
 from .timers import TimerBase
 
-US = rules.US
-CLIENT, SERVER, FLOOD = 0, 1, 2  # senders, as in result.SENDERS
-SYN, SYNACK, ACK, RST = 0, 1, 2, 3  # packet kinds, as in result.KINDS
+CLIENT, SERVER, FLOOD = (SENDERS.index(s) for s in ("client", "server", "flood"))  # packet senders
+SYN, SYNACK, ACK, RST = (KINDS.index(k) for k in ("SYN", "SYN-ACK", "ACK", "RST"))  # packet kinds
 IDLE, SYN_SENT, ESTABLISHED, CLOSED = 0, 1, 2, 3  # client socket states
 QUEUED, ACCEPTED = 1, 2  # server-side child states
 NO_CLIENT = -1
@@ -61,7 +59,7 @@ class _Request:
         self.num_timeout = 0
         self.acked = False
         self.bucket = bucket
-        self.timer: list[Any] | None = None
+        self.timer: Entry | None = None
         self.last_oow = -1
         self.alive = True
 
@@ -79,7 +77,7 @@ class _Client:
         self.state = IDLE
         self.syn_times: list[int] = []
         self.fires = 0
-        self.timer: list[Any] | None = None
+        self.timer: Entry | None = None
         self.connected_at: int | None = None
         self.accepted_at: int | None = None
         self.failed_at: int | None = None
@@ -87,16 +85,12 @@ class _Client:
         self.isn: Any = None  # the SYN-ACK it connected with (its request, or a cookie): its ACKs carry it
 
 
-class _Simulation:
+class _Simulation(EventList):
     def __init__(self, scenario: Scenario) -> None:
+        super().__init__(to_us(scenario.duration) if scenario.duration is not None else None)
         k: Kernel = scenario.kernel  # type: ignore[assignment]
         self.scenario, self.k = scenario, k
-        self.heap: list[list[Any]] = []
-        self.seq = 0
-        self.now = 0
-        self.end = rules.to_us(scenario.duration) if scenario.duration is not None else None
-        self.events = 0
-        self.one_way = rules.to_us(scenario.rtt) // 2
+        self.one_way = to_us(scenario.rtt) // 2
         self.loss = scenario.loss
         self.loss_rng = random.Random(f"loss:{scenario.seed}")
         self.timers = TimerBase(k.timer_wheel, k.hz, scenario.seed)
@@ -105,16 +99,16 @@ class _Simulation:
         self.packets.one_way_us = self.one_way
         self.actions = actions_for(k)
         self.trace = Trace(self.actions)
-        self.tr_time, self.tr_info, self.tr_queues = self.trace.time_us, self.trace.info, self.trace.queues
+        self.trace_add = self.trace.recorder()
         self.server_counters = dict.fromkeys(counters_of(k, "server"), 0)
         self.client_counters = dict.fromkeys(counters_of(k, "client"), 0)
-        self.bumps = [(self.server_counters if a.host == "server" else self.client_counters, a.counters)
-                      for a in self.actions]
+        self.bumps = {a.name: (i, self.server_counters if a.host == "server" else self.client_counters, a.counters)
+                      for i, a in enumerate(self.actions)}  # action name -> (index, its host's counters, names)
         self.log: list[tuple[float, str]] = []
         self.q_times, self.q_syn, self.q_acc = array("d"), array("q"), array("q")
 
         # client host
-        self.clients = [_Client(i, rules.to_us(t)) for i, t in enumerate(scenario.client_times)]
+        self.clients = [_Client(i, to_us(t)) for i, t in enumerate(scenario.client_times)]
         self.ports = PortAllocator(k, scenario.seed)
         self.retry_until = scenario.syncnt or k.tcp_syn_retries
 
@@ -134,67 +128,35 @@ class _Simulation:
         self.old = k.version in ("2.6.32", "3.10")
         self.cookie_age = OLD_COOKIE_AGE if self.old else NEW_COOKIE_AGE
         self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
-        self.ratelimit = rules.to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
+        self.ratelimit = to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
         self.scan = k.synack_timer == "listener_scan" and self.listening
         if self.scan:
             assert self.table is not None
             self.buckets: list[list[_Request]] = [[] for _ in range(self.table)]
             self.clock_hand = 0
-            self.scan_timer: list[Any] | None = None
+            self.scan_timer: Entry | None = None
             self.hash_rng = random.Random(f"synq-hash:{scenario.seed}")
             self.hash_key = self.hash_rng.getrandbits(32)
         # the application
         self.accept_waiting = 0
         self.accept_period = None
         if isinstance(scenario.accept, float):
-            self.accept_period = max(1, rules.to_us(1.0 / scenario.accept))
+            self.accept_period = max(1, to_us(1.0 / scenario.accept))
         self.flood_period = US / scenario.flood if scenario.flood else 0.0
         self.flood_count = 0
 
-    # ---- event list --------------------------------------------------------------------------
-    def at(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> list[Any]:
-        self.seq += 1
-        entry = [t, self.seq, fn, arg]
-        heapq.heappush(self.heap, entry)
-        return entry
-
+    # ---- timers ----------------------------------------------------------------------------------
     def timer_at(self, delay: int) -> int:
         """When a kernel timer armed now for `delay` really fires (see the timer_wheel switch)."""
         return self.timers.fire_at(self.now, delay)
 
-    @staticmethod
-    def cancel(entry: list[Any] | None) -> None:
-        if entry is not None:
-            entry[2] = None
-
-    def run(self) -> None:
-        heap, pop, end = self.heap, heapq.heappop, self.end
-        events = 0
-        while heap:
-            entry = heap[0]
-            if end is not None and entry[0] > end:
-                break
-            pop(heap)
-            fn = entry[2]
-            if fn is None:
-                continue
-            self.now = entry[0]
-            fn(entry[3])
-            events += 1
-        self.events = events
-        if end is not None:
-            self.now = end
-
     # ---- recording ---------------------------------------------------------------------------
     def act(self, name: str, client: int) -> None:
         """Record a kernel action and bump its counters on its host."""
-        i = INDEX[name]
-        counters, names = self.bumps[i]
+        i, counters, names = self.bumps[name]
         for c in names:
             counters[c] += 1
-        self.tr_time.append(self.now)
-        self.tr_info.append((client << CLIENT_SHIFT) | i)
-        self.tr_queues.append((self.qlen << SYN_QUEUE_SHIFT) | len(self.accept_queue))
+        self.trace_add(self.now, client, i, self.qlen, len(self.accept_queue))
 
     def queues_changed(self) -> None:
         self.q_times.append(self.now / US)
@@ -367,7 +329,7 @@ class _Simulation:
         last = self.last_overflow
         if last is None:
             return False
-        window = rules.to_us(self.k.cookie_window)
+        window = to_us(self.k.cookie_window)
         if self.old:
             return self.now - last <= window
         return last <= self.now <= last + window
@@ -429,7 +391,7 @@ class _Simulation:
             return
         assert self.table is not None
         thresh = rules.synack_retries(self.k, self.qlen, self.young, self.backlog, self.table)
-        interval = rules.to_us(TCP_SYNQ_INTERVAL)
+        interval = to_us(TCP_SYNQ_INTERVAL)
         ratio = max(1, rules.synack_timeout_us(self.k, 0) // interval)  # timeout / interval in jiffies
         budget = max(1, 2 * (self.table // ratio))
         i, mask = self.clock_hand, self.table - 1
@@ -555,7 +517,7 @@ class _Simulation:
             self.at(0, self.accept_call)
         elif accept is not None:
             for t in accept:
-                self.at(rules.to_us(t), self.accept_call)
+                self.at(to_us(t), self.accept_call)
         if self.flood_period:
             self.at(self.one_way, self.flood_syn)
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import math
 import random
 
-US = 1_000_000
+from .clock import US
+
 LVL_CLK_SHIFT = 3
 LVL_SIZE = 64
 LVL_DEPTH = 9  # HZ > 100

@@ -20,17 +20,8 @@ from matplotlib.markers import MarkerStyle
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D
 
-from ..model.result import (
-    CLIENT_SHIFT,
-    FIELD_MASK,
-    KIND_SHIFT,
-    KINDS,
-    LOST_BIT,
-    RETRANS_BIT,
-    SENDER_SHIFT,
-    SENDERS,
-    US,
-)
+from ..model.clock import US
+from ..model.result import KINDS, SENDERS, packet_fields
 from .style import (
     BLACK,
     GREEN,
@@ -86,11 +77,11 @@ def select_clients(result: Result, clients: Iterable[int] | None = None, max_cli
         if len(chosen) > max_clients:
             raise ValueError(f"clients: at most max_clients={max_clients} lanes fit; got {len(chosen)}")
         return sorted(chosen)
-    info = column(result.packets.info)
-    owner = info >> CLIENT_SHIFT
+    fields = packet_fields(column(result.packets.info))
+    owner = fields.client
     mine = owner >= 0
     sent = np.bincount(owner[mine], minlength=n)
-    lost = np.bincount(owner[mine], weights=(info[mine] & LOST_BIT), minlength=n)
+    lost = np.bincount(owner[mine], weights=fields.lost[mine], minlength=n)
     by_outcome: dict[str, int] = {}
     by_story: dict[tuple[str, int, int], int] = {}
     for c in result.clients:
@@ -106,19 +97,15 @@ def ladder_packets(result: Result, clients: Sequence[int], flood: bool = False,
     -1) that are on the wire during ``time_range``, filtered on the column arrays."""
     info = column(result.packets.info)
     t_us = column(result.packets.time_us)
-    owner = info >> CLIENT_SHIFT
     wanted = np.asarray(list(clients) + ([-1] if flood else []), dtype=np.int64)
-    mask = np.isin(owner, wanted)
+    mask = np.isin(packet_fields(info).client, wanted)
     one_way = result.packets.one_way_us
     if time_range is not None:
         lo, hi = (round(v * US) for v in time_range)
         mask &= (t_us <= hi) & (t_us + one_way >= lo)
-    info, t_us = info[mask], t_us[mask]
-    lost = (info & LOST_BIT).astype(bool)
-    time = t_us / US
-    arrives = np.where(lost, np.nan, (t_us + one_way) / US)
-    return LadderPackets(info >> CLIENT_SHIFT, time, arrives, (info >> SENDER_SHIFT) & FIELD_MASK,
-                         (info >> KIND_SHIFT) & FIELD_MASK, (info & RETRANS_BIT).astype(bool), lost)
+    f, t_us = packet_fields(info[mask]), t_us[mask]
+    arrives = np.where(f.lost, np.nan, (t_us + one_way) / US)
+    return LadderPackets(f.client, t_us / US, arrives, f.sender, f.kind, f.retransmission, f.lost)
 
 
 def _seam(ax: Axes) -> float:

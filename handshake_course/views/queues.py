@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..model.result import ACTION_MASK
+from ..model.clock import US
+from ..model.result import trace_fields
 from .style import BLUE, ORANGE, PURPLE, VERMILLION, column, prepare_axes
 
 if TYPE_CHECKING:
@@ -46,9 +47,9 @@ def queue_steps(result: Result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def action_times(result: Result, names: list[str]) -> dict[str, np.ndarray]:
     """Times (s) of the trace events with the given action names, read from the trace's columns."""
     index = {a.name: i for i, a in enumerate(result.trace.actions)}
-    codes = column(result.trace.info) & ACTION_MASK
+    codes = trace_fields(column(result.trace.info))[1]
     t = column(result.trace.time_us)
-    return {n: t[codes == index[n]] / 1e6 for n in names if n in index}
+    return {n: t[codes == index[n]] / US for n in names if n in index}
 
 
 def _thin(x: np.ndarray, most: int) -> np.ndarray:

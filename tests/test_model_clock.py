@@ -1,0 +1,69 @@
+"""The clock and event list the simulation runs on (model.clock), and the packed columns of a
+Result, which only model/result.py packs and unpacks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from handshake_course import Kernel, Scenario, simulate
+from handshake_course.model.clock import US, EventList, to_us
+from handshake_course.model.result import KINDS, SENDERS, packet_fields, queue_fields, trace_fields
+
+PACKAGE = Path(__file__).resolve().parent.parent / "handshake_course"
+LAYOUT = re.compile(r"\b(CLIENT_SHIFT|SENDER_SHIFT|KIND_SHIFT|FIELD_MASK|RETRANS_BIT|LOST_BIT|ACTION_MASK|"
+                    r"SYN_QUEUE_SHIFT|ACCEPT_QUEUE_MASK)\b")
+
+
+def test_events_run_in_time_order_and_ties_in_scheduling_order():
+    clock, seen = EventList(), []
+    for t, name in [(5, "c"), (1, "a"), (5, "d"), (3, "b")]:
+        clock.at(t, lambda arg, t=t: seen.append((t, arg, clock.now)), name)
+    clock.run()
+    assert seen == [(1, "a", 1), (3, "b", 3), (5, "c", 5), (5, "d", 5)]
+    assert clock.events == 4
+
+
+def test_a_cancelled_event_never_runs_and_handlers_schedule_more():
+    clock, seen = EventList(end=10), []
+    doomed = clock.at(4, seen.append, "cancelled")
+    clock.cancel(doomed)
+    clock.cancel(None)
+
+    def tick(n: int) -> None:
+        seen.append(n)
+        clock.at(clock.now + 3, tick, n + 1)
+
+    clock.at(0, tick, 0)
+    clock.run()
+    assert seen == [0, 1, 2, 3]  # at 0, 3, 6, 9; the one due at 12 is after the end
+    assert clock.now == 10  # the clock stops at the end, not at the last event
+
+
+def test_the_clock_counts_microseconds():
+    assert US == 1_000_000 and to_us(0.2) == 200_000 and to_us(1e-7) == 0
+
+
+def test_decoding_a_column_at_once_agrees_with_the_records():
+    r = simulate(Scenario(kernel=Kernel("6.18", tcp_syncookies=1), backlog=4, clients=30, loss=0.2, flood=200.0,
+                          duration=5.0, seed=3))
+    f = packet_fields(np.asarray(r.packets.info, dtype=np.int64))
+    for i, p in enumerate(r.packets):
+        assert (SENDERS[f.sender[i]], KINDS[f.kind[i]], bool(f.retransmission[i]), bool(f.lost[i])) == (
+            p.sender, p.kind, p.retransmission, p.lost)
+        assert f.client[i] == (-1 if p.client is None else p.client)
+    assert {"client", "flood"} <= {p.sender for p in r.packets} and any(p.lost for p in r.packets)
+    assert r.packets.kind_counts() == {k: r.packets.tally(kind=k) for k in KINDS if r.packets.tally(kind=k)}
+    client, action = trace_fields(np.asarray(r.trace.info, dtype=np.int64))
+    syn, acc = queue_fields(np.asarray(r.trace.queues, dtype=np.int64))
+    for i, e in enumerate(r.trace):
+        assert (r.trace.actions[action[i]].name, syn[i], acc[i]) == (e.action, e.syn_queue, e.accept_queue)
+        assert client[i] == (-1 if e.client is None else e.client)
+
+
+def test_only_result_py_knows_how_columns_are_packed():
+    users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                   if p.name != "result.py" and LAYOUT.search(p.read_text(encoding="utf-8")))
+    assert users == []
