@@ -1,0 +1,311 @@
+"""The server host: the listener, its SYN queue of request socks and their SYN-ACK timers, syncookies,
+the third ACK against the accept queue, and the kernel log's SYN-flood line (tcp_v4_conn_request /
+tcp_conn_request, inet_csk_reqsk_queue_prune / reqsk_timer_handler, tcp_check_req,
+tcp_v4_syn_recv_sock, cookie_v4_check).
+
+Uses of the other rooms: answers ``client_synack`` and ``client_rst`` (client), reads and marks
+``clients`` (client), wakes the application with ``wake_accept`` (application).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from .. import rules
+from ..clock import US, Entry, to_us
+from ..ports import DADDR, DPORT
+from ..profiles import TCP_SYNQ_INTERVAL
+from ..scenario import Scenario
+from .base import NO_CLIENT, RST, SERVER, SYNACK, Core
+
+QUEUED, ACCEPTED = 1, 2  # server-side child states
+OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (<=4.x), MAX_SYNCOOKIE_AGE (6.x), in minutes
+
+
+class _Request:
+    """A request sock (struct request_sock) waiting in the SYN queue."""
+
+    __slots__ = ("client", "expires", "num_timeout", "acked", "bucket", "timer", "last_oow", "alive")
+
+    def __init__(self, client: int, expires: int, bucket: int) -> None:
+        self.client = client
+        self.expires = expires
+        self.num_timeout = 0
+        self.acked = False
+        self.bucket = bucket
+        self.timer: Entry | None = None
+        self.last_oow = -1
+        self.alive = True
+
+
+class ServerHost(Core):
+    """The listening host."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__(scenario)
+        k = self.k
+        self.listening = scenario.backlog is not None
+        self.backlog = rules.effective_backlog(k, scenario.backlog) if self.listening else 0  # type: ignore[arg-type]
+        self.table = rules.syn_table_size(k, scenario.backlog) if self.listening else None  # type: ignore[arg-type]
+        self.syncookies = k.tcp_syncookies_effective
+        self.young = 0  # of those, how many never had a SYN-ACK timeout
+        self.requests: dict[int, _Request] = {}  # client index -> its request sock
+        self.children: dict[int, int] = {}  # client index -> QUEUED / ACCEPTED
+        self.last_overflow: int | None = None  # tcp_synq_overflow's stamp
+        self.synflood_warned = False
+        self.last_warning: int | None = None
+        self.old = k.version in ("2.6.32", "3.10")
+        self.cookie_age = OLD_COOKIE_AGE if self.old else NEW_COOKIE_AGE
+        self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
+        self.ratelimit = to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
+        self.scan = k.synack_timer == "listener_scan" and self.listening
+        if self.scan:
+            assert self.table is not None
+            self.buckets: list[list[_Request]] = [[] for _ in range(self.table)]
+            self.clock_hand = 0
+            self.scan_timer: Entry | None = None
+            self.hash_rng = random.Random(f"synq-hash:{scenario.seed}")
+            self.hash_key = self.hash_rng.getrandbits(32)
+
+    # ---- server host: SYN ----------------------------------------------------------------------
+    def server_syn(self, ci: int) -> None:
+        if not self.listening:
+            self.act("no_listener_rst", ci)
+            self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+            return
+        req = self.requests.get(ci)
+        if req is not None:
+            self.syn_again(req)
+        elif ci in self.children:
+            self.act("syn_for_child", ci)
+        else:
+            self.conn_request(ci)
+
+    def syn_again(self, req: _Request) -> None:
+        """tcp_check_req on a retransmitted SYN: resend the SYN-ACK now and restart the timer."""
+        if self.ratelimit is not None:
+            if req.last_oow >= 0 and self.now - req.last_oow < self.ratelimit:
+                self.act("syn_again_ratelimited", req.client)
+                return
+            req.last_oow = self.now
+        self.act("syn_again", req.client)
+        self.send_synack(req.client, req, 1)
+        delay = rules.synack_timeout_us(self.k, req.num_timeout)
+        if self.scan:
+            req.expires = self.now + delay
+        else:
+            self.cancel(req.timer)
+            req.expires = self.now + delay
+            req.timer = self.at(self.timer_at(delay), self.request_timer, req)
+
+    def conn_request(self, ci: int) -> None:
+        """tcp_v4_conn_request (2.6.32/3.10) / tcp_conn_request (4.4+), in the kernel's order."""
+        k = self.k
+        want_cookie = False
+        if self.syncookies == 2 or rules.syn_queue_full(k, self.qlen, self.backlog, self.table):
+            self.syn_flood_warning()
+            if not self.syncookies:
+                self.act("syn_drop_syn_queue_full", ci)
+                return
+            want_cookie = True
+        if len(self.accept_queue) > self.backlog and (not k.young_rule or self.young > 1):
+            self.act("syn_cookie_drop_accept_queue_full" if want_cookie else "syn_drop_accept_queue_full", ci)
+            return
+        if not want_cookie and rules.last_quarter_drop(k, self.qlen):
+            self.act("syn_drop_last_quarter", ci)
+            return
+        if want_cookie:
+            self.synq_overflow()
+            self.act("syn_cookie", ci)
+            self.send_synack(ci, ("cookie", self.now), 0)
+            return
+        req = _Request(ci, self.now + rules.synack_timeout_us(k, 0), 0)
+        self.qlen += 1
+        self.young += 1
+        if ci >= 0:
+            self.requests[ci] = req
+        if self.scan:
+            self.hash_request(req)
+        else:
+            req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
+        self.queues_changed()
+        self.act("syn_new", ci)
+        self.send_synack(ci, req, 0)
+
+    def syn_flood_warning(self) -> None:
+        """The "Possible SYN flooding" kernel log line, in each version's words and frequency."""
+        style = self.k.flood_log
+        if style == "2.6.32":  # syn_flood_warning(): only when sending cookies, once a minute
+            if self.syncookies and (self.last_warning is None or self.now - self.last_warning > 60 * US):
+                self.last_warning = self.now
+                self.log.append((self.now / US, f"possible SYN flooding on port {DPORT}. Sending cookies."))
+            return
+        if self.synflood_warned or self.syncookies == 2:  # tcp_syn_flood_action: once per listener
+            return
+        self.synflood_warned = True
+        verdict = "Sending cookies" if self.syncookies else "Dropping request"
+        if style == "3.x":  # tcp_v4_conn_request passes "TCP"; pr_fmt adds "TCP: "
+            line = f"TCP: TCP: Possible SYN flooding on port {DPORT}. {verdict}.  Check SNMP counters."
+        elif style == "5.15":  # tcp_conn_request passes the slab name; the port only, as 3.x
+            line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DPORT}. {verdict}.  Check SNMP counters."
+        else:  # 6.x: address and port, no "Check SNMP counters"
+            line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DADDR}:{DPORT}. {verdict}."
+        self.log.append((self.now / US, line))
+
+    def send_synack(self, ci: int, token: Any, retrans: int) -> None:
+        if ci >= 0:
+            self.send(SERVER, SYNACK, ci, retrans, self.client_synack, (ci, token))
+        else:
+            self.send(SERVER, SYNACK, NO_CLIENT, retrans, None, None)  # to a spoofed address
+
+    def synq_overflow(self) -> None:
+        """tcp_synq_overflow: remember when cookies were last sent (6.x: at most once a second)."""
+        last = self.last_overflow
+        if self.old or last is None or not last <= self.now <= last + US:
+            self.last_overflow = self.now
+
+    def recent_overflow(self) -> bool:
+        """not tcp_synq_no_recent_overflow()."""
+        last = self.last_overflow
+        if last is None:
+            return False
+        window = to_us(self.k.cookie_window)
+        if self.old:
+            return self.now - last <= window
+        return last <= self.now <= last + window
+
+    # ---- server host: request socks and their SYN-ACK timer --------------------------------------
+    def hash_request(self, req: _Request) -> None:
+        """inet_csk_reqsk_queue_hash_add on 2.6.32/3.10: into the syn_table; the first request of an
+        empty queue (re)arms the listener timer for TCP_TIMEOUT_INIT (inet_csk_reqsk_queue_added)."""
+        assert self.table is not None
+        salt = req.client if req.client >= 0 else self.hash_rng.getrandbits(32)
+        req.bucket = ((salt * 2654435761) ^ self.hash_key) & (self.table - 1)
+        self.buckets[req.bucket].append(req)
+        if self.qlen == 1:
+            self.cancel(self.scan_timer)
+            self.scan_timer = self.at(self.timer_at(rules.synack_timeout_us(self.k, 0)), self.scan_tick)
+
+    def drop_request(self, req: _Request) -> None:
+        """Unlink a request sock from the SYN queue (reqsk_queue_removed)."""
+        req.alive = False
+        self.qlen -= 1
+        if req.num_timeout == 0:
+            self.young -= 1
+        if req.client >= 0:
+            self.requests.pop(req.client, None)
+        if self.scan:
+            self.buckets[req.bucket].remove(req)
+        else:
+            self.cancel(req.timer)
+        self.queues_changed()
+
+    def synack_timeout(self, req: _Request, thresh: int) -> None:
+        """One SYN-ACK timeout of one request: resend, or drop it when its retries are used up
+        (syn_ack_recalc without TCP_DEFER_ACCEPT: expire = num_timeout >= thresh)."""
+        if req.num_timeout >= thresh:
+            self.drop_request(req)
+            self.act("synack_give_up", req.client)
+            return
+        self.act("synack_rto", req.client)
+        self.send_synack(req.client, req, 1)
+        if req.num_timeout == 0:
+            self.young -= 1
+        req.num_timeout += 1
+        req.expires = self.now + rules.synack_timeout_us(self.k, req.num_timeout)
+
+    def request_timer(self, req: _Request) -> None:
+        """reqsk_timer_handler (4.1+): each request sock's own timer."""
+        if not req.alive:
+            return
+        thresh = rules.synack_retries(self.k, self.qlen, self.young, self.backlog, None)
+        self.synack_timeout(req, thresh)
+        if req.alive:
+            req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
+
+    def scan_tick(self, _: Any) -> None:
+        """inet_csk_reqsk_queue_prune (2.6.32/3.10): every TCP_SYNQ_INTERVAL the listener timer scans
+        a budget of hash buckets from its clock hand and handles the expired requests in them."""
+        self.scan_timer = None
+        if self.qlen == 0:
+            return
+        assert self.table is not None
+        thresh = rules.synack_retries(self.k, self.qlen, self.young, self.backlog, self.table)
+        interval = to_us(TCP_SYNQ_INTERVAL)
+        ratio = max(1, rules.synack_timeout_us(self.k, 0) // interval)  # timeout / interval in jiffies
+        budget = max(1, 2 * (self.table // ratio))
+        i, mask = self.clock_hand, self.table - 1
+        for _ in range(budget):
+            bucket = self.buckets[i]
+            for req in reversed(bucket[:]):  # chains are walked newest first
+                if self.now >= req.expires and req.alive:
+                    self.synack_timeout(req, thresh)
+            i = (i + 1) & mask
+        self.clock_hand = i
+        if self.qlen:
+            self.scan_timer = self.at(self.timer_at(interval), self.scan_tick)
+
+    # ---- server host: the final ACK, RSTs ------------------------------------------------------
+    def server_ack(self, arg: tuple[int, Any]) -> None:
+        ci, token = arg
+        if not self.listening:
+            return
+        req = self.requests.get(ci)
+        if req is not None:
+            if token is req:
+                self.check_req_ack(req)
+            else:  # tcp_check_req: ack_seq != snt_isn + 1, so the listener itself answers with RST
+                self.act("ack_wrong_isn", ci)
+                self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+        elif ci in self.children:
+            self.act("ack_for_child", ci)
+        elif self.syncookies == 0:
+            self.act("ack_no_request", ci)
+            self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+        elif not self.recent_overflow():
+            self.act("ack_cookie_invalid" if self.old else "ack_no_request", ci)
+            self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+        elif isinstance(token, tuple) and self.cookie_fresh(token[1]):
+            if len(self.accept_queue) > self.backlog:
+                self.act("ack_cookie_accept_queue_full", ci)
+            else:
+                self.add_child(ci)
+                self.act("ack_cookie", ci)
+                self.wake_accept()
+        else:
+            self.act("ack_cookie_invalid", ci)
+            self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+
+    def cookie_fresh(self, minted: int) -> bool:
+        """The cookie's minute counter is recent enough (check_tcp_syn_cookie)."""
+        minute = 60 * US
+        return (self.now + self.cookie_phase) // minute - (minted + self.cookie_phase) // minute < self.cookie_age
+
+    def check_req_ack(self, req: _Request) -> None:
+        """tcp_check_req with a valid ACK: create the child, unless the accept queue is full."""
+        ci = req.client
+        if len(self.accept_queue) > self.backlog:  # sk_acceptq_is_full in tcp_v4_syn_recv_sock
+            if self.k.tcp_abort_on_overflow:
+                self.drop_request(req)
+                self.act("ack_accept_queue_full_abort", ci)
+                self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+            else:
+                req.acked = True
+                self.act("ack_accept_queue_full", ci)
+            return
+        self.drop_request(req)
+        self.add_child(ci)
+        self.act("ack_new_child", ci)
+        self.wake_accept()
+
+    def add_child(self, ci: int) -> None:
+        self.children[ci] = QUEUED
+        self.accept_queue.append(ci)
+        self.queues_changed()
+
+    def server_rst(self, ci: int) -> None:
+        req = self.requests.get(ci)
+        if req is not None:
+            self.drop_request(req)
+            self.act("rst_for_request", ci)
