@@ -13,10 +13,11 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 - ``latency``: lesson 6, connect latency under loss;
 - ``flood``: lesson 7, SYN floods;
 - ``timemachine``: lesson 8, one scenario on every version;
-- ``troubleshoot``: lesson 9, from nstat and ss to a cause (``diagnose``);
+- ``troubleshoot``: lesson 9, simulated incidents and ``analysis.diagnose``'s findings;
 - ``check``: lesson 10, the model against a measurement of the running kernel.
 """
 
+from ..analysis import Finding, diagnose, diagnose_result  # where lessons found them before 0.2
 from ..extras import require
 
 require("dashboards", "handshake_course.dashboards (the lessons' dashboards)")
@@ -33,7 +34,7 @@ from .listen import QueuesApp, queues_app
 from .syn import SynApp, syn_app
 from .third_ack import ThirdAckApp, third_ack_app
 from .timemachine import PRESETS, TimeMachineApp, timemachine_app
-from .troubleshoot import INCIDENTS, Finding, TroubleshootApp, diagnose, diagnose_result, troubleshoot_app
+from .troubleshoot import INCIDENTS, TroubleshootApp, troubleshoot_app
 
 APPS = {
     "00_start_here": handshake_app,

@@ -82,7 +82,7 @@ class CheckApp(Dashboard):
         return (f"<div style='font-size:13px'>Measured ({html.escape(rec['source'])}): listen({backlog}), "
                 f"somaxconn {html.escape(str(somaxconn))}: {rec['result']['connected']} of "
                 f"{rec['params']['clients']} connect()s completed. The model says min(backlog, somaxconn) + 1 = "
-                f"{sum(c.connected_at is not None for c in self.models[backlog].clients)}; {verdict}.<br>"
+                f"{self.models[backlog].connected()}; {verdict}.<br>"
                 "<table style='font-size:12px'><tr><th>check</th><th>measured</th><th>model</th>"
                 f"<th>tolerance</th><th></th></tr>{rows}</table></div>")
 

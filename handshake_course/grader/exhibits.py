@@ -260,10 +260,6 @@ def listen_zero(version: str, tcp_syncookies: int = 0) -> Result:
                              accept=None, rtt=0.01, duration=30.0, seed=1))
 
 
-def connected(result: Result) -> int:
-    return sum(1 for c in result.clients if c.connected_at is not None)
-
-
 # ---- the registry the notebooks call ---------------------------------------------------------------
 
 def _ex05() -> str:

@@ -340,6 +340,10 @@ class Result:
         """How many clients ended in each outcome."""
         return Counter(c.outcome for c in self.clients)
 
+    def connected(self) -> int:
+        """How many clients' connect() succeeded (whatever happened to the connection after)."""
+        return sum(c.connected_at is not None for c in self.clients)
+
     def latencies(self) -> list[float]:
         """connect() latencies of the clients that connected, in client order."""
         return [c.latency for c in self.clients if c.latency is not None]

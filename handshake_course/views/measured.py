@@ -37,10 +37,6 @@ def _source(record: Record) -> str:
     return str(record.get("source") or f"Linux {record.get('kernel', '?')}")
 
 
-def _connected(result: Result) -> int:
-    return sum(c.connected_at is not None for c in result.clients)
-
-
 def plot_accept_capacity(records: Sequence[Record], models: Sequence[Result], ax: Axes | None = None,
                          current: int | None = None, max_backlog: int | None = None) -> Axes:
     """Connections a listener that never accept()s takes, against its backlog: measured (markers:
@@ -59,7 +55,7 @@ def plot_accept_capacity(records: Sequence[Record], models: Sequence[Result], ax
     connected = np.array([r["result"]["connected"] for r, _ in pairs], dtype=float)
     recv_q = np.array([np.nan if r["result"].get("recv_q") is None else r["result"]["recv_q"] for r, _ in pairs],
                       dtype=float)
-    model = np.array([_connected(m) for _, m in pairs], dtype=float)
+    model = np.array([m.connected() for _, m in pairs], dtype=float)
     top = int(max(backlogs.max(initial=0), current or 0, max_backlog or 0))
     ax.set_title("listen(backlog) with no accept(): measured against the model\n"
                  + ("measured: " + "; ".join(dict.fromkeys(_source(r) for r, _ in pairs)) if pairs else "no measurement"),

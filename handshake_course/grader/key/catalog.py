@@ -315,18 +315,18 @@ _ZERO_HINT = ("Walk each SYN through the SYN-queue-full test of that version wit
 
 EX09 = Exercise("ex09", "ex09_listen_zero", (
     Number(id="q1", points=1, ref=LISTEN_ZERO, name="q1",
-           expected=lambda: exhibits.connected(exhibits.listen_zero("3.10")), hint=lambda g, e: _ZERO_HINT),
+           expected=lambda: exhibits.listen_zero("3.10").connected(), hint=lambda g, e: _ZERO_HINT),
     Number(id="q2", points=1, ref=LISTEN_ZERO, name="q2",
-           expected=lambda: exhibits.connected(exhibits.listen_zero("5.15")), hint=lambda g, e: _ZERO_HINT),
+           expected=lambda: exhibits.listen_zero("5.15").connected(), hint=lambda g, e: _ZERO_HINT),
     Number(id="q3", points=1, ref=LISTEN_ZERO, name="q3",
-           expected=lambda: exhibits.connected(exhibits.listen_zero("6.18")), hint=lambda g, e: _ZERO_HINT),
+           expected=lambda: exhibits.listen_zero("6.18").connected(), hint=lambda g, e: _ZERO_HINT),
     Number(id="q4", points=1, ref=ACCEPT_LIMIT, name="q4",
            expected=lambda: exhibits.listen_zero("6.18").ss().recv_q,
            hint=hint_if({0: "Recv-Q of a listener is the accept queue's length; can listen(fd, 0) queue "
                             "a connection?"})),
     Choice(id="q5", points=2, ref=LISTEN_ZERO, name="q5", key="d980d5c4f1fb922c5593bbaa"),
     Number(id="q6", points=1, ref=COOKIES, name="q6",
-           expected=lambda: exhibits.connected(exhibits.listen_zero("5.15", tcp_syncookies=1)),
+           expected=lambda: exhibits.listen_zero("5.15", tcp_syncookies=1).connected(),
            hint=lambda g, e: "With syncookies on, what happens to a SYN that finds the SYN queue full?"),
 ))
 

@@ -1,5 +1,4 @@
-"""Numbers read off a Result, with one definition each, for every reader (views, dashboards, the
-command line, the grader, the lessons).
+"""Connect latencies read off a Result: percentiles and the summary every reader shows.
 
 Percentiles are **nearest-rank**: the q-quantile of n sorted values is the value at rank ceil(q * n),
 so it is a latency some client really saw. Connect latencies come in steps (1 s, 3 s, 7 s...), and
@@ -14,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .model.result import OUTCOMES
-from .text.seconds import format_seconds
+from ..model.result import OUTCOMES
+from ..text.seconds import format_seconds
 
 if TYPE_CHECKING:
-    from .model import Result
+    from ..model import Result
 
 
 def percentile(values: Iterable[float], q: float) -> float | None:
