@@ -230,16 +230,6 @@ def test_layout_is_reused_when_sizes_do_not_change():
     assert layout_key(app.axes) == key
 
 
-def test_flood_sweep_plot_draws_one_line_per_kernel():
-    from matplotlib.figure import Figure
-
-    from handshake_course.dashboards.plots import plot_flood_sweep
-
-    sweep = {"off": [(100.0, 1.0, 0.02), (1000.0, 0.5, 3.02)], "on": [(100.0, 1.0, 0.02), (1000.0, 1.0, 0.02)]}
-    ax = plot_flood_sweep(sweep, Figure().add_subplot())
-    assert len(ax.lines) == 2 and "flood rate" in ax.get_xlabel()
-
-
 def test_time_machine_outcome_bars_are_html():
     app = d.timemachine_app()
     text = app.summary.value

@@ -503,3 +503,13 @@ def test_columns_are_read_without_copies(basic):
     # the views read array('q') columns through numpy; make sure the model still stores them so
     assert isinstance(basic.packets.info, array) and basic.packets.info.typecode == "q"
     assert isinstance(basic.trace.info, array) and basic.queues.times.typecode == "d"
+
+
+def test_flood_sweep_plot_draws_one_line_per_kernel():
+    from matplotlib.figure import Figure
+
+    from handshake_course.views import plot_flood_sweep
+
+    sweep = {"off": [(100.0, 1.0, 0.02), (1000.0, 0.5, 3.02)], "on": [(100.0, 1.0, 0.02), (1000.0, 1.0, 0.02)]}
+    ax = plot_flood_sweep(sweep, Figure().add_subplot())
+    assert len(ax.lines) == 2 and "flood rate" in ax.get_xlabel()

@@ -8,7 +8,9 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..analysis import latency_summary
 from ..model import Result, Scenario, TraceEvent, simulate
+from ..views import OUTCOME_TEXT, plot_ladder, plot_latency, plot_queues
 from .base import (
     Dashboard,
     dropdown,
@@ -20,12 +22,11 @@ from .base import (
     timers_toggle,
     version_dropdown,
 )
-from .plots import OUTCOME_TEXT, view
 
 
 def latency_line(result: Result) -> str:
-    """Outcomes and connect() latency (min, median, p99, max), from ``views.latency_summary``."""
-    return "; ".join(view("latency_summary")(result).lines())
+    """Outcomes and connect() latency (min, median, p99, max), from ``analysis.latency_summary``."""
+    return "; ".join(latency_summary(result).lines())
 
 
 class AcceptApp(Dashboard):
@@ -71,8 +72,8 @@ class AcceptApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_queues")(self.result, ax=self.axes[0], time_range=(0.0, self.value("duration") + 5.0))
-        view("plot_latency")([self.result], ax=self.axes[1], kind="hist")
+        plot_queues(self.result, ax=self.axes[0], time_range=(0.0, self.value("duration") + 5.0))
+        plot_latency([self.result], ax=self.axes[1], kind="hist")
 
     def summary_html(self) -> str:
         r = self.result
@@ -116,9 +117,9 @@ class HerdApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_queues")(self.result, ax=self.axes[0])
+        plot_queues(self.result, ax=self.axes[0])
         r = self.result
-        view("plot_ladder")(r, clients=self.herd_clients(), ax=self.axes[1], max_clients=8)
+        plot_ladder(r, clients=self.herd_clients(), ax=self.axes[1], max_clients=8)
 
     def herd_clients(self) -> list[int]:
         """The accepted client, then those whose SYNs came back in the 1.5 s after the accept() call."""

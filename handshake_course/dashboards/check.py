@@ -10,8 +10,8 @@ from typing import Any
 
 from .. import lab
 from ..model import Result, simulate
+from ..views import plot_accept_capacity
 from .base import Dashboard, int_slider, note_html, toggle
-from .plots import view
 
 MEASURE = [("this machine (stored if it cannot)", "live"), ("stored (Linux 6.18)", "stored")]
 
@@ -54,7 +54,7 @@ class CheckApp(Dashboard):
 
     def draw(self) -> None:
         order = sorted(self.records)
-        view("plot_accept_capacity")([self.records[b] for b in order], [self.models[b] for b in order],
+        plot_accept_capacity([self.records[b] for b in order], [self.models[b] for b in order],
                                      ax=self.axes[0], current=self.value("backlog"),
                                      max_backlog=self.controls["backlog"].max)
 

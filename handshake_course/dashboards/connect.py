@@ -7,6 +7,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Kernel, Scenario, TraceEvent, simulate, syn_schedule
+from ..views import plot_ports, plot_syn_timeline
 from .base import (
     Dashboard,
     dropdown,
@@ -17,7 +18,6 @@ from .base import (
     timers_toggle,
     version_dropdown,
 )
-from .plots import plot_ports, plot_syn_timeline
 
 SERVERS = [("nothing answers (SYNs dropped)", "blackhole"), ("a listener answers", "listener"),
            ("no listener on the port (RST)", "closed")]

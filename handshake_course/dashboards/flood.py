@@ -8,8 +8,11 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..analysis import latency_summary
 from ..analysis.floods import DURATION, flood_scenario, legit_success
 from ..model import Kernel, TraceEvent, simulate
+from ..text import counters_view
+from ..views import plot_latency, plot_queues
 from .base import (
     Dashboard,
     float_slider,
@@ -20,7 +23,6 @@ from .base import (
     toggle,
     version_dropdown,
 )
-from .plots import view
 
 
 class FloodApp(Dashboard):
@@ -59,18 +61,18 @@ class FloodApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_queues")(self.result, ax=self.axes[0])
-        view("plot_latency")([self.result], ax=self.axes[1], kind="cdf",
+        plot_queues(self.result, ax=self.axes[0])
+        plot_latency([self.result], ax=self.axes[1], kind="cdf",
                              labels=[f"legitimate clients, Linux {self.version}"])
 
     def summary_html(self) -> str:
         r = self.result
         assert r is not None
         log = "<br>".join(f"[{t:9.4f}] {html.escape(line)}" for t, line in r.log[:3]) or "(nothing)"
-        lines = "<br>".join(html.escape(x) for x in view("latency_summary")(r).lines())
+        lines = "<br>".join(html.escape(x) for x in latency_summary(r).lines())
         return (f"<div style='font-size:13px'><b>{legit_success(r):.0%}</b> of the legitimate clients connected "
                 f"within the {DURATION:g} s.<br>{lines}<br><b>dmesg</b>: <code>{log}</code></div>"
-                + str(view("counters_view")(r, only_changed=True)._repr_html_()))
+                + str(counters_view(r, only_changed=True)._repr_html_()))
 
     def keep_event(self, ev: TraceEvent) -> bool:
         return ev.client is not None and ev.client < 30

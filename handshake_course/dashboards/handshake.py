@@ -7,8 +7,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Scenario, simulate
+from ..views import OUTCOME_TEXT, plot_ladder, plot_state_graph
 from .base import Dashboard, dropdown, float_slider, version_dropdown
-from .plots import OUTCOME_TEXT, view
 
 DROPS = [("nothing", ()), ("every SYN", ("SYN",)), ("every SYN-ACK", ("SYN-ACK",)),
          ("every third ACK", ("ACK",))]
@@ -40,8 +40,8 @@ class HandshakeApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_ladder")(self.result, clients=[0], ax=self.axes[0])
-        view("plot_state_graph")(self.result, client=0, ax=self.axes[1])
+        plot_ladder(self.result, clients=[0], ax=self.axes[0])
+        plot_state_graph(self.result, client=0, ax=self.axes[1])
 
     def summary_html(self) -> str:
         assert self.result is not None

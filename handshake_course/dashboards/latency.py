@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import percentile
 from ..model import VERSIONS, Result, Scenario, TraceEvent, simulate
+from ..views import plot_latency
 from .base import (
     CONTROL_WIDTH,
     DESCRIPTION_WIDTH,
@@ -22,7 +23,6 @@ from .base import (
     kernel_from,
     toggle,
 )
-from .plots import view
 
 DEFAULT_RTO = "default"  # not None: a Dropdown shows a None value as an empty box
 RTO_CHOICES = [("each version's default", DEFAULT_RTO), ("0.2 s", 0.2), ("0.5 s", 0.5), ("1 s", 1.0), ("3 s", 3.0)]
@@ -80,7 +80,7 @@ class LatencyApp(Dashboard):
 
     def draw(self) -> None:
         results = list(self.results.values())
-        view("plot_latency")(results, ax=self.axes[0], kind=self.value("kind"), labels=[f"Linux {v}" for v in self.results])
+        plot_latency(results, ax=self.axes[0], kind=self.value("kind"), labels=[f"Linux {v}" for v in self.results])
 
     def summary_html(self) -> str:
         rows = []

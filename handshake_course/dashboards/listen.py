@@ -14,8 +14,8 @@ from matplotlib.figure import Figure
 
 from ..model import VERSIONS, Kernel, Scenario, TraceEvent, simulate
 from ..model.rules import effective_backlog, syn_table_size
+from ..views import OUTCOME_TEXT, plot_capacities, plot_queues
 from .base import Dashboard, dropdown, int_slider, int_text, kernel_from, note_html, toggle, version_dropdown
-from .plots import OUTCOME_TEXT, plot_capacities, view
 
 
 class QueuesApp(Dashboard):
@@ -56,7 +56,7 @@ class QueuesApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_queues")(self.result, ax=self.axes[0])
+        plot_queues(self.result, ax=self.axes[0])
         mine = self.result.kernel
         kernels = [mine if v == mine.version else Kernel(v) for v in VERSIONS]
         plot_capacities(kernels, self.value("backlog"), self.axes[1], current=mine.version)

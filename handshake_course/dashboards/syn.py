@@ -9,6 +9,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Kernel, Result, Scenario, TraceEvent, simulate
+from ..text import counters_view
+from ..views import OUTCOME_TEXT, plot_outcomes, plot_queues
 from .base import (
     Dashboard,
     dropdown,
@@ -20,13 +22,12 @@ from .base import (
     toggle,
     version_dropdown,
 )
-from .plots import OUTCOME_TEXT, plot_outcomes, view
 
 
 def counters_html(result: Result, before: Result | None = None) -> str:
     """The changed nstat counters of both hosts as an HTML table (``views.counters_view``, the HTML
     form of ``views.counters_table``)."""
-    return str(view("counters_view")(result, before=before, only_changed=True)._repr_html_())
+    return str(counters_view(result, before=before, only_changed=True)._repr_html_())
 
 
 class SynApp(Dashboard):
@@ -74,7 +75,7 @@ class SynApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_queues")(self.result, ax=self.axes[0])
+        plot_queues(self.result, ax=self.axes[0])
         plot_outcomes({f"Linux {self.version}": self.result}, self.axes[1], title="")
 
     def note(self) -> str:

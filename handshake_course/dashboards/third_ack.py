@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import Kernel, Scenario, TraceEvent, simulate, synack_schedule
+from ..views import OUTCOME_TEXT, plot_ladder, plot_queues, stretch_time_axis, stretched_seam
 from .base import (
     Dashboard,
     checkbox,
@@ -21,7 +22,6 @@ from .base import (
     toggle,
     version_dropdown,
 )
-from .plots import OUTCOME_TEXT, view
 
 
 class ThirdAckApp(Dashboard):
@@ -71,11 +71,11 @@ class ThirdAckApp(Dashboard):
 
     def draw(self) -> None:
         assert self.result is not None
-        view("plot_ladder")(self.result, ax=self.axes[0], max_clients=8)
-        view("plot_queues")(self.result, ax=self.axes[1])
-        seam = view("stretched_seam")(self.axes[0])
+        plot_ladder(self.result, ax=self.axes[0], max_clients=8)
+        plot_queues(self.result, ax=self.axes[1])
+        seam = stretched_seam(self.axes[0])
         if seam is not None:  # the queues on the same time axis as the packets above them
-            view("stretch_time_axis")(self.axes[1], 0.0, seam, self.result.end)
+            stretch_time_axis(self.axes[1], 0.0, seam, self.result.end)
             self.axes[1].set_xlabel("time (s), stretched before the dotted line")
 
     def summary_html(self) -> str:

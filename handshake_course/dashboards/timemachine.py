@@ -9,8 +9,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..model import VERSIONS, Result, Scenario, TraceEvent, simulate
+from ..views import outcome_bars_html, plot_latency
 from .base import Dashboard, dropdown, float_slider, int_slider, kernel_from, toggle
-from .plots import outcome_bars_html, view
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class TimeMachineApp(Dashboard):
         self.result = self.results["6.18"]
 
     def draw(self) -> None:
-        view("plot_latency")(list(self.results.values()), ax=self.axes[0], kind="cdf")
+        plot_latency(list(self.results.values()), ax=self.axes[0], kind="cdf")
 
     def summary_html(self) -> str:
         head = "".join(f"<th>Linux {v}</th>" for v in self.results)

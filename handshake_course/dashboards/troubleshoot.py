@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 
 from ..analysis.diagnosis import HYPOTHESES, Finding, diagnose_result
 from ..model import Kernel, Scenario, TraceEvent, simulate
+from ..text import counters_table
+from ..views import plot_queues
 from .base import Dashboard, dropdown
-from .plots import view
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class TroubleshootApp(Dashboard):
         assert self.result is not None
         ax = self.axes[0]
         if self.revealed():
-            view("plot_queues")(self.result, ax=ax)
+            plot_queues(self.result, ax=ax)
             ax.set_axis_on()
             return
         ax.clear()
@@ -145,7 +146,7 @@ class TroubleshootApp(Dashboard):
                  f"<b>ss -lnt</b> on the server (at the end):<pre>{ss}</pre>",
                  f"<b>dmesg</b>:<pre>{html.escape(log)}</pre>",
                  "<b>nstat</b> on both hosts, over the incident:",
-                 f"<pre>{html.escape(view('counters_table')(r, only_changed=True))}</pre>"]
+                 f"<pre>{html.escape(counters_table(r, only_changed=True))}</pre>"]
         if self.revealed():
             parts.append(hypothesis_html(self.value("hypothesis"), self.findings))
             parts.append("<b>Diagnosis</b>" + findings_html(self.findings))

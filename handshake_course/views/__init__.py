@@ -10,7 +10,12 @@ plt.show(). One module per idea:
 - ``events``: ``describe_event`` - the kernel function path, counters and queues behind one event;
 - ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``;
 - ``measured``: ``plot_accept_capacity``, ``plot_herd`` - a measurement of the running kernel
-  (``handshake_course.lab`` records) next to the model's prediction for the same run.
+  (``handshake_course.lab`` records) next to the model's prediction for the same run;
+- ``outcomes``: ``plot_outcomes``, ``outcome_bars_html`` - how the connect() calls ended;
+- ``capacities``: ``plot_capacities`` - the two queues' capacity per version (lesson 1);
+- ``ports``: ``plot_ports`` - the ephemeral ports connect() picks (lesson 2);
+- ``syn_timeline``: ``plot_syn_timeline`` - one connect()'s SYNs against the closed form (lesson 2);
+- ``floods``: ``plot_flood_sweep`` - who gets in during a SYN flood (lesson 7).
 
 ``latency_summary`` (``handshake_course.analysis``) and ``counters_table``, ``counters_view``
 (``handshake_course.text``) are standard-library code that needs no extra; they are importable from
@@ -23,18 +28,25 @@ from ..text import CounterRow, CountersTable, counters_table, counters_view
 
 require("dashboards", "handshake_course.views (the figures)")
 
+from .capacities import plot_capacities
 from .events import describe_event
+from .floods import plot_flood_sweep
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
 from .latency import plot_latency
 from .measured import plot_accept_capacity, plot_herd
+from .outcomes import OUTCOME_COLOURS, OUTCOME_TEXT, outcome_bars_html, plot_outcomes
 from .overview import overview_figure
+from .ports import plot_ports
 from .queues import plot_queues
 from .state_graph import PathStep, plot_state_graph, state_graph, state_path
 from .style import KIND_COLOURS, OKABE_ITO
+from .syn_timeline import plot_syn_timeline
 
 __all__ = [
     "KIND_COLOURS",
     "OKABE_ITO",
+    "OUTCOME_COLOURS",
+    "OUTCOME_TEXT",
     "CounterRow",
     "CountersTable",
     "LatencySummary",
@@ -44,13 +56,19 @@ __all__ = [
     "describe_event",
     "ladder_packets",
     "latency_summary",
+    "outcome_bars_html",
     "overview_figure",
     "plot_accept_capacity",
+    "plot_capacities",
+    "plot_flood_sweep",
     "plot_herd",
     "plot_ladder",
     "plot_latency",
+    "plot_outcomes",
+    "plot_ports",
     "plot_queues",
     "plot_state_graph",
+    "plot_syn_timeline",
     "select_clients",
     "state_graph",
     "state_path",

@@ -55,20 +55,21 @@ def series_style(i: int) -> tuple[str, Any, str]:
     return SERIES[i % len(SERIES)]
 
 
-def prepare_axes(ax: Axes | None, figsize: tuple[float, float], view: str) -> Axes:
+def prepare_axes(ax: Axes | None, figsize: tuple[float, float], view: str, reuse: bool = True) -> Axes:
     """The Axes to draw on: a new pyplot figure if none is given (so notebooks show it; constrained
     layout keeps the legends placed beside the axes in view), else the given one emptied, so that a
     dashboard can redraw the same figure in place.
 
     An Axes that ``view`` drew last time is emptied lightly (its artists removed, its axis and tick
     objects kept), which saves a third of a redraw; the view then sets every property it uses
-    again. Any other Axes is cleared fully with ``ax.clear()``.
+    again (``reuse=False``: a view that does not, because it inverts or rescales an axis, say). Any
+    other Axes is cleared fully with ``ax.clear()``.
     """
     if ax is None:
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    elif getattr(ax, VIEW_TAG, None) == view:
+    elif reuse and getattr(ax, VIEW_TAG, None) == view:
         _empty(ax)
     else:
         previous = getattr(ax, VIEW_TAG, None)
