@@ -427,42 +427,10 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
-def scenario_line(result: Any) -> str:
-    sc = result.scenario
-    clients = f"{sc.clients} clients at t=0" if isinstance(sc.clients, int) else f"{len(sc.clients)} clients"
-    accept = ("no accept()" if sc.accept is None else f"accept() {sc.accept:g}/s" if isinstance(sc.accept, float)
-              else f"{len(sc.accept)} accept() calls")
-    extra = [f"loss {sc.loss:g}"] if sc.loss else []
-    extra += [f"drop {'+'.join(sc.drop)}"] if sc.drop else []
-    extra += [f"flood {sc.flood:g} SYN/s"] if sc.flood else []
-    overrides = "".join(f", {k}={v}" for k, v in result.kernel.overrides.items())
-    return (f"Linux {result.kernel.version}{overrides}: backlog {sc.backlog}, {clients}, {accept}, "
-            f"rtt {sc.rtt * 1000:g} ms" + "".join(f", {e}" for e in extra) + f", seed {sc.seed}")
-
-
-def text_report(result: Any) -> str:
-    """The report: scenario, nstat counters, ss, outcomes and latencies, kernel log."""
-    from .analysis import latency_summary
-    from .text import counters_table
-
-    lines = [scenario_line(result),
-             f"simulated {result.end:g} s: {result.events} events, {len(result.packets)} packets", ""]
-    lines += [counters_table(result), ""]
-    if result.listener is None:
-        lines += ["ss -lnt: nothing listens on the port (--backlog none)", ""]
-    else:
-        ss = result.ss()
-        lines += [f"ss -lnt at t = {result.end:g} s:", str(ss),
-                  f"SYN-RECV sockets (ss -nt state syn-recv): {ss.syn_recv}", ""]
-    lines += latency_summary(result).lines()
-    if result.log:
-        lines += ["", "kernel log (dmesg):"] + [f"[{t:12.6f}] {line}" for t, line in result.log]
-    return "\n".join(lines)
-
-
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the scenario of the options and print the report (or JSON), optionally a figure."""
     from .model import simulate
+    from .text.report import report
 
     parser = args.parser
     if args.plot_clients is not None and not args.plot:
@@ -480,7 +448,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary_document(result), indent=2))
     else:
-        print(text_report(result))
+        print(report(result))
     if args.plot:
         from .views import overview_figure
 
