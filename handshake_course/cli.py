@@ -178,19 +178,14 @@ def set_type(text: str) -> tuple[str, Any]:
 
 # ---- the simulate subcommand ------------------------------------------------------------------------
 
-# option dest -> (sysctl or switch name); the values are checked by the model (Kernel)
-SYSCTL_OPTIONS: dict[str, str] = {
-    "somaxconn": "somaxconn",
-    "max_syn_backlog": "tcp_max_syn_backlog",
-    "syncookies": "tcp_syncookies",
-    "syn_retries": "tcp_syn_retries",
-    "synack_retries": "tcp_synack_retries",
-    "abort_on_overflow": "tcp_abort_on_overflow",
-    "syn_linear_timeouts": "tcp_syn_linear_timeouts",
-    "rto_init": "tcp_timeout_init",
-    "port_range": "ip_local_port_range",
-    "invalid_ratelimit": "tcp_invalid_ratelimit",
-}
+def sysctl_options() -> dict[str, str]:
+    """Option dest -> the setting it sets: every setting of the model's registry with a command-line
+    flag (model.SETTINGS); the values are checked by the model (Kernel)."""
+    from .model import SETTINGS
+
+    return {s.flag[2:].replace("-", "_"): s.name for s in SETTINGS.values() if s.flag}
+
+
 # Scenario field -> option that sets it (for the model's error messages)
 FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--clients", "accept": "--accept",
                  "rtt": "--rtt", "loss": "--loss", "drop": "--drop", "flood": "--flood", "duration": "--duration",
@@ -256,43 +251,27 @@ def _add_simulate(sub: Any) -> None:
 
     ks = p.add_argument_group("sysctls (default: the kernel version's own)")
 
-    def sysctl(flag: str, dest: str, what: str, kind: type = int, metavar: str = "N",
-               parse: Callable[[str], Any] | None = None) -> None:
-        from .model import SETTINGS
+    from .model import SETTINGS
 
-        s = SETTINGS[SYSCTL_OPTIONS[dest]]
-        if s.choices:
-            valid = f"one of {', '.join(map(str, s.choices))}"
-        elif s.lo is not None and s.hi is not None:
-            valid = f"a {'whole ' if kind is int else ''}number from {_show(s.lo)} to {_show(s.hi)}"
+    for dest, name in sysctl_options().items():
+        setting = SETTINGS[name]
+        flag = f"--{dest.replace('_', '-')}"
+        if name == "ip_local_port_range":
+            parse, metavar, valid = port_range_type, "LOW-HIGH", "LOW-HIGH"
+        elif setting.unit == "s":
+            parse, metavar = time_type(flag[2:]), "TIME"
+            valid = f"a time from {_show(setting.lo)} to {_show(setting.hi)} s"
+        elif setting.choices:
+            valid = f"one of {', '.join(map(str, setting.choices))}"
+            parse, metavar = number_type(flag[2:], int, valid), "N"
         else:
-            valid = "LOW-HIGH"
-        if len({_show(d) for d in s.defaults.values()}) == 1:
-            defaults = f"default {_show(next(iter(s.defaults.values())))}"
-        else:
-            defaults = "defaults " + ", ".join(f"{v}: {_show(d)}" for v, d in s.defaults.items())
-        ks.add_argument(flag, dest=dest, type=parse or number_type(flag.lstrip("-"), kind, valid),
-                        metavar=metavar, help=f"{s.name}: {what} ({valid}; {defaults})")
-
-    sysctl("--somaxconn", "somaxconn", "the largest listen() backlog the kernel allows")
-    sysctl("--max-syn-backlog", "max_syn_backlog", "sizes the 2.6.32/3.10 SYN table; with syncookies off, "
-           "the last quarter of it is kept for known peers")
-    sysctl("--syncookies", "syncookies", "0: drop SYNs when the SYN queue is full; 1: answer them with a "
-           "syncookie; 2: cookies for every SYN")
-    sysctl("--syn-retries", "syn_retries", "SYN retransmissions before connect() fails with ETIMEDOUT")
-    sysctl("--synack-retries", "synack_retries", "SYN-ACK retransmissions before the server drops a request")
-    sysctl("--abort-on-overflow", "abort_on_overflow", "when the accept queue is full: 0 drops the final ACK, "
-           "1 answers it with RST")
-    sysctl("--syn-linear-timeouts", "syn_linear_timeouts", "6.5+: the first N SYN retransmissions keep the "
-           "initial RTO (1 s) instead of doubling it")
-    sysctl("--rto-init", "rto_init", "the initial retransmission timeout of SYN and SYN-ACK, in "
-           "seconds: TCP_TIMEOUT_INIT, 3 s before 3.1, 1 s since", kind=float, metavar="TIME",
-           parse=time_type("rto-init"))
-    sysctl("--port-range", "port_range", "the ephemeral ports connect() picks from, LOW-HIGH",
-           metavar="LOW-HIGH", parse=port_range_type)
-    sysctl("--invalid-ratelimit", "invalid_ratelimit", "minimum seconds between two answers to "
-           "retransmitted SYNs of one request (4.0+)", kind=float, metavar="TIME",
-           parse=time_type("invalid-ratelimit"))
+            valid = f"a whole number from {_show(setting.lo)} to {_show(setting.hi)}"
+            parse, metavar = number_type(flag[2:], int, valid), "N"
+        values = {_show(d) for d in setting.defaults.values()}
+        defaults = (f"default {values.pop()}" if len(values) == 1 else
+                    "defaults " + ", ".join(f"{v}: {_show(d)}" for v, d in setting.defaults.items()))
+        ks.add_argument(flag, dest=dest, type=parse, metavar=metavar,
+                        help=f"{name}: {setting.short} ({valid}; {defaults})")
     ks.add_argument("--set", type=set_type, action="append", default=[], metavar="NAME=VALUE",
                     help="any other sysctl or behaviour switch of the model, e.g. young_rule=false or "
                          "synack_timer=per_request (see handshake_course.model.SETTINGS); repeatable")
@@ -330,7 +309,7 @@ def build_kernel(args: argparse.Namespace, parser: argparse.ArgumentParser) -> A
     from .model import SETTINGS, Kernel
 
     settings: dict[str, Any] = {}
-    for dest, name in SYSCTL_OPTIONS.items():
+    for dest, name in sysctl_options().items():
         value = getattr(args, dest)
         if value is not None:
             try:

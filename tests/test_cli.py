@@ -166,6 +166,23 @@ def test_help_explains_every_option_with_units(capsys):
         assert unit in text
 
 
+def test_every_setting_with_a_flag_is_an_option_named_after_it(capsys):
+    """The options come from the model's registry (model.SETTINGS): each says which setting it sets,
+    what it does and its range, and a bad value names the option."""
+    from handshake_course.model import SETTINGS
+
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    flagged = [s for s in SETTINGS.values() if s.flag]
+    assert len(flagged) == 10
+    for s in flagged:
+        assert f"{s.flag} " in text and f"{s.name}: {s.short}" in text
+    with pytest.raises(SystemExit):
+        main(["simulate", "--synack-retries", "300"])
+    assert "argument --synack-retries: tcp_synack_retries must be from 0 to 255; got 300" in capsys.readouterr().err
+
+
 def test_times_take_units():
     assert seconds("0.2ms") == pytest.approx(0.0002)
     assert seconds("200us") == pytest.approx(0.0002)

@@ -4,6 +4,8 @@ Sources: linux-handshake-facts.md 1.1, 1.7, 1.12, 1.14, and the values a fresh n
 on this project's machine (Linux 6.18.44, ``/proc/sys/net/...``, CONFIG_HZ from /boot/config).
 """
 
+import re
+
 import pytest
 
 from handshake_course import Kernel
@@ -70,3 +72,46 @@ def test_overrides_keep_the_rest_of_the_profile():
     assert Kernel("3.10", tcp_syn_retries=3) == k
     assert Kernel("3.10") != k
     assert len({Kernel("6.18"), Kernel("6.18"), k}) == 2
+
+
+# ---- the registry: one home for each setting -----------------------------------------------------
+
+def test_every_sysctl_declares_its_proc_name_side_flag_and_unit():
+    from handshake_course.model import SETTINGS, sysctls
+
+    names = {s.name for s in sysctls()}
+    assert names == {s.name for s in SETTINGS.values() if s.kind == "sysctl"}
+    for s in sysctls():
+        assert s.proc.startswith(("net.core.", "net.ipv4.")) and s.proc.endswith(s.name), s.proc
+        assert s.side in ("server", "client") and s.flag and s.flag.startswith("--") and s.short
+    assert len({s.proc for s in sysctls()}) == len(names)
+    assert {s.name for s in sysctls("client")} == {"tcp_syn_retries", "tcp_syn_linear_timeouts",
+                                                  "ip_local_port_range"}  # what connect() reads
+    assert SETTINGS["tcp_invalid_ratelimit"].from_proc("500") == 0.5  # the kernel stores milliseconds
+    assert SETTINGS["ip_local_port_range"].from_proc("32768\t60999") == (32768, 60999)
+
+
+def test_the_readme_lists_every_sysctl_and_switch():
+    from pathlib import Path
+
+    from handshake_course.model import SETTINGS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    api = readme[readme.index("- `Kernel(version, **settings)`"):readme.index("- `Scenario(")]
+    sysctl_part, switch_part = api.split("or behaviour switches", 1)
+    listed = lambda text: set(re.findall(r"`([a-z_0-9]+)`", text))  # noqa: E731
+    assert listed(sysctl_part) == {n for n, s in SETTINGS.items() if s.kind == "sysctl"}
+    assert listed(switch_part) == {n for n, s in SETTINGS.items() if s.kind == "switch"}
+
+
+def test_the_lab_reads_each_sysctl_from_the_host_it_acts_on():
+    from handshake_course.lab.compare import kernel_for
+
+    # the server namespace's retries are not the client's: each setting comes from its own side
+    record = {"sysctls": {"server": {"net.ipv4.tcp_synack_retries": "3", "net.ipv4.tcp_syn_retries": "9",
+                                     "net.ipv4.tcp_invalid_ratelimit": "250"},
+                          "client": {"net.ipv4.tcp_synack_retries": "7", "net.ipv4.tcp_syn_retries": "2",
+                                     "net.ipv4.ip_local_port_range": "40000 40100"}}}
+    k = kernel_for(record)
+    assert (k.tcp_synack_retries, k.tcp_syn_retries) == (3, 2)
+    assert k.tcp_invalid_ratelimit == 0.25 and k.ip_local_port_range == (40000, 40100)

@@ -16,18 +16,15 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
 
+from ..model import sysctls
 from . import netns, nft
 from .capture import Capture, Segment
 from .host import config_hz, kernel_release
 from .procnet import ProcNet, delta, ss
 from .sockets import PORT, Sockets
 
-RECORDED_SYSCTLS = [
-    "net.core.somaxconn", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_syn_retries", "net.ipv4.tcp_synack_retries", "net.ipv4.tcp_syn_linear_timeouts",
-    "net.ipv4.tcp_abort_on_overflow", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_invalid_ratelimit",
-    "net.ipv4.tcp_rto_max_ms",
-]
+RECORDED_SYSCTLS = [*(s.proc for s in sysctls()), "net.ipv4.tcp_rto_max_ms"]
+"""Every sysctl the model has (model.SETTINGS), and one it does not model but a record should show."""
 COUNTER_PREFIXES = ("Tcp",)  # TcpX and TcpExtX; the Ip* counters only repeat packet counts
 
 

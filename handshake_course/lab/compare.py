@@ -29,6 +29,7 @@ from ..model import (
     syn_queue_capacity,
     syn_schedule,
     synack_schedule,
+    sysctls,
 )
 from . import timing
 
@@ -68,35 +69,16 @@ def model_version(release: str) -> str | None:
     return MODEL_VERSION if (major, minor) >= (6, 13) else None
 
 
-_SERVER_SYSCTLS = {
-    "net.core.somaxconn": "somaxconn", "net.ipv4.tcp_syncookies": "tcp_syncookies",
-    "net.ipv4.tcp_max_syn_backlog": "tcp_max_syn_backlog", "net.ipv4.tcp_synack_retries": "tcp_synack_retries",
-    "net.ipv4.tcp_abort_on_overflow": "tcp_abort_on_overflow",
-    "net.ipv4.tcp_invalid_ratelimit": "tcp_invalid_ratelimit",
-}
-_CLIENT_SYSCTLS = {
-    "net.ipv4.tcp_syn_retries": "tcp_syn_retries", "net.ipv4.tcp_syn_linear_timeouts": "tcp_syn_linear_timeouts",
-    "net.ipv4.ip_local_port_range": "ip_local_port_range",
-}
-
-
 def kernel_for(record: Record, **switches: Any) -> Kernel:
     """Kernel("6.18") with the sysctls the record's namespaces reported (listener-side ones from the
     server namespace, connect()-side ones from the client namespace) and the kernel's HZ."""
-    sysctls = record["sysctls"]
-    server, client = (sysctls["server"], sysctls["client"]) if "server" in sysctls else (sysctls, sysctls)
+    reported = record["sysctls"]
+    server, client = (reported["server"], reported["client"]) if "server" in reported else (reported, reported)
     settings: dict[str, Any] = {}
-    for side, names in ((server, _SERVER_SYSCTLS), (client, _CLIENT_SYSCTLS)):
-        for sysctl, name in names.items():
-            if sysctl not in side:
-                continue
-            text = side[sysctl]
-            if name == "ip_local_port_range":
-                settings[name] = tuple(int(x) for x in text.split())
-            elif name == "tcp_invalid_ratelimit":
-                settings[name] = int(text) / 1000
-            else:
-                settings[name] = int(text)
+    for values, side in ((server, "server"), (client, "client")):
+        for setting in sysctls(side):
+            if setting.proc in values:
+                settings[setting.name] = setting.from_proc(values[setting.proc])
     if record.get("hz") in SETTINGS["hz"].choices:  # the running kernel's tick, for its timer wheel
         settings["hz"] = record["hz"]
     return Kernel(MODEL_VERSION, **{**settings, **switches})

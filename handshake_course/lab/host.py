@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..model import sysctls
+
 
 class LabUnavailable(RuntimeError):
     """The experiment cannot run on this machine (not Linux, not root, a tool is missing)."""
@@ -91,14 +93,10 @@ def read_sysctl(name: str) -> str:
     return " ".join(path.read_text().split())
 
 
-def host_sysctls(names: tuple[str, ...] = (
-    "net.core.somaxconn", "net.ipv4.tcp_syncookies", "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_syn_retries", "net.ipv4.tcp_synack_retries", "net.ipv4.tcp_syn_linear_timeouts",
-    "net.ipv4.tcp_abort_on_overflow", "net.ipv4.ip_local_port_range",
-)) -> dict[str, str]:
-    """The handshake sysctls of the namespace we run in (those this kernel has)."""
+def host_sysctls() -> dict[str, str]:
+    """The handshake sysctls (model.SETTINGS) of the namespace we run in, those this kernel has."""
     values = {}
-    for name in names:
+    for name in (s.proc for s in sysctls()):
         try:
             values[name] = read_sysctl(name)
         except OSError:

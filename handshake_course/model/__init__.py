@@ -1,7 +1,7 @@
 """The kernel model: a deterministic discrete-event simulation of Linux TCP connection
 establishment, per kernel version. Knows nothing of plots or widgets."""
 
-from .profiles import SETTINGS, VERSIONS, Kernel
+from .profiles import SETTINGS, VERSIONS, Kernel, sysctls
 from .result import ClientRecord, Packet, Result, SsListener, TraceEvent
 from .rules import Schedule, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
 from .scenario import Scenario
@@ -23,4 +23,5 @@ __all__ = [
     "syn_queue_capacity",
     "syn_schedule",
     "synack_schedule",
+    "sysctls",
 ]

@@ -40,6 +40,19 @@ class Setting:
     hi: float | None = None
     his: Mapping[str, float] | None = None  # version -> upper bound, where it differs from ``hi``
     since: str | None = None  # the release that brought a sysctl not every modelled version has
+    proc: str | None = None  # a sysctl's name under /proc/sys, dotted: "net.core.somaxconn"
+    side: str | None = None  # where a sysctl acts: "server" (the listener's host) or "client" (connect()'s)
+    flag: str | None = None  # its option of ``handshake-course simulate``
+    unit: str = ""  # the unit of the model's value: "s" for times (seconds even where /proc has ms)
+    short: str = ""  # what it does, in one line (the command line's help)
+    proc_per_unit: int = 1  # /proc units in one of the model's (tcp_invalid_ratelimit: 1000 ms per s)
+
+    def from_proc(self, text: str) -> Any:
+        """The model's value of what /proc/sys/<proc> holds (``sysctl -n`` prints the same)."""
+        numbers = [int(x) for x in text.split()]
+        if len(numbers) > 1:
+            return tuple(numbers)
+        return numbers[0] / self.proc_per_unit if self.proc_per_unit != 1 else numbers[0]
 
     def check(self, version: str, value: Any) -> Any:
         """Return ``value`` normalised, or raise ValueError naming this setting and its range."""
@@ -97,6 +110,11 @@ _SETTINGS: tuple[Setting, ...] = (
         "16 bits there), any int >= 0 since the field became 32 bits (net/core/sysctl_net_core.c).",
         "__sys_listen (net/socket.c), all versions",
         {"2.6.32": 128, "3.10": 128, "5.15": 4096, "6.18": 4096}, lo=0, hi=INT_MAX, his={"3.10": 65535},
+        proc="net.core.somaxconn",
+        side="server",
+        flag="--somaxconn",
+        unit="connections",
+        short="the largest listen() backlog the kernel allows",
     ),
     Setting(
         "tcp_max_syn_backlog", "sysctl",
@@ -105,6 +123,11 @@ _SETTINGS: tuple[Setting, ...] = (
         "depends on memory; the values here are those of a 24 GiB machine (6.18: measured on ours).",
         "reqsk_queue_alloc (3.10); tcp_v4_conn_request (3.10) / tcp_conn_request (4.4+)",
         {"2.6.32": 1024, "3.10": 1024, "5.15": 2048, "6.18": 2048}, lo=0, hi=INT_MAX,
+        proc="net.ipv4.tcp_max_syn_backlog",
+        side="server",
+        flag="--max-syn-backlog",
+        unit="requests",
+        short="sizes the 2.6.32/3.10 SYN table; with syncookies off, the last quarter of it is kept for known peers",
     ),
     Setting(
         "tcp_syncookies", "sysctl",
@@ -112,6 +135,10 @@ _SETTINGS: tuple[Setting, ...] = (
         "for every SYN. On 2.6.32 and 3.10 the kernel accepts 2 but treats any nonzero value as 1 [1.5].",
         "tcp_syn_flood_action, cookie_v4_check; all versions",
         _all(1), choices=(0, 1, 2),
+        proc="net.ipv4.tcp_syncookies",
+        side="server",
+        flag="--syncookies",
+        short="0: drop SYNs when the SYN queue is full; 1: answer them with a syncookie; 2: cookies for every SYN",
     ),
     Setting(
         "tcp_syn_retries", "sysctl",
@@ -119,12 +146,22 @@ _SETTINGS: tuple[Setting, ...] = (
         "5 in 2.6.32, 6 since 3.7 [1.7].",
         "tcp_write_timeout (net/ipv4/tcp_timer.c), all versions",
         {"2.6.32": 5, "3.10": 6, "5.15": 6, "6.18": 6}, lo=1, hi=127,
+        proc="net.ipv4.tcp_syn_retries",
+        side="client",
+        flag="--syn-retries",
+        unit="retransmissions",
+        short="SYN retransmissions before connect() fails with ETIMEDOUT",
     ),
     Setting(
         "tcp_synack_retries", "sysctl",
         "How many times the server retransmits a SYN-ACK before dropping the request sock [1.9].",
         "inet_csk_reqsk_queue_prune (2.6.32/3.10), reqsk_timer_handler (4.1+)",
         _all(5), lo=0, hi=255,
+        proc="net.ipv4.tcp_synack_retries",
+        side="server",
+        flag="--synack-retries",
+        unit="retransmissions",
+        short="SYN-ACK retransmissions before the server drops a request",
     ),
     Setting(
         "tcp_abort_on_overflow", "sysctl",
@@ -132,6 +169,10 @@ _SETTINGS: tuple[Setting, ...] = (
         "request acked (the SYN-ACK is retransmitted later), 1 answers with RST [1.6].",
         "tcp_check_req (net/ipv4/tcp_minisocks.c), all versions",
         _all(0), choices=(0, 1),
+        proc="net.ipv4.tcp_abort_on_overflow",
+        side="server",
+        flag="--abort-on-overflow",
+        short="when the accept queue is full: 0 drops the final ACK, 1 answers it with RST",
     ),
     Setting(
         "tcp_syn_linear_timeouts", "sysctl",
@@ -139,12 +180,22 @@ _SETTINGS: tuple[Setting, ...] = (
         "exponential backoff starts, and connect() is allowed N extra retransmissions [1.7].",
         "tcp_retransmit_timer, tcp_write_timeout (6.5+)",
         {"6.18": 4}, lo=0, hi=127, since="6.5",
+        proc="net.ipv4.tcp_syn_linear_timeouts",
+        side="client",
+        flag="--syn-linear-timeouts",
+        unit="retransmissions",
+        short="6.5+: the first N SYN retransmissions keep the initial RTO (1 s) instead of doubling it",
     ),
     Setting(
         "ip_local_port_range", "sysctl",
         "The ephemeral ports connect() chooses from; 32768-61000 until 4.3, 32768-60999 since 4.4 [1.12].",
         "__inet_hash_connect (net/ipv4/inet_hashtables.c), all versions",
         {"2.6.32": (32768, 61000), "3.10": (32768, 61000), "5.15": (32768, 60999), "6.18": (32768, 60999)},
+        proc="net.ipv4.ip_local_port_range",
+        side="client",
+        flag="--port-range",
+        unit="ports",
+        short="the ephemeral ports connect() picks from, LOW-HIGH",
     ),
     Setting(
         "tcp_invalid_ratelimit", "sysctl",
@@ -152,6 +203,12 @@ _SETTINGS: tuple[Setting, ...] = (
         "as SYN-ACKs resent for retransmitted SYNs (the kernel stores milliseconds; here seconds).",
         "tcp_oow_rate_limited, called from tcp_check_req (4.0+)",
         {"5.15": 0.5, "6.18": 0.5}, lo=0.0, hi=INT_MAX / 1000, since="4.0",
+        proc="net.ipv4.tcp_invalid_ratelimit",
+        side="server",
+        flag="--invalid-ratelimit",
+        unit="s",
+        short="minimum seconds between two answers to retransmitted SYNs of one request (4.0+)",
+        proc_per_unit=1000,
     ),
     # ---- behaviour switches ------------------------------------------------------------------
     Setting(
@@ -160,6 +217,9 @@ _SETTINGS: tuple[Setting, ...] = (
         "1 s since 3.1 (9ad7c049f0f7). Changeable on a live kernel only through a BPF sock_ops program.",
         "tcp_connect_init / tcp_timeout_init; inet_csk_reqsk_queue_hash_add",
         {"2.6.32": 3.0, "3.10": 1.0, "5.15": 1.0, "6.18": 1.0}, lo=0.001, hi=120.0,
+        flag="--rto-init",
+        unit="s",
+        short="the initial retransmission timeout of SYN and SYN-ACK, in seconds: TCP_TIMEOUT_INIT, 3 s before 3.1, 1 s since",
     ),
     Setting(
         "syn_queue_limit", "switch",
@@ -241,6 +301,14 @@ _SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS})
+"""Every tunable of the model by name: the one home of its range, defaults per version, the kernel
+code that reads it and, for a sysctl, its /proc name, the host it acts on, its command-line option
+and unit (the command line, the lab and the README's lists are made from or checked against it)."""
+
+
+def sysctls(side: str | None = None) -> list[Setting]:
+    """The settings that are sysctls of a live kernel (with a /proc name), of one side or both."""
+    return [s for s in _SETTINGS if s.proc is not None and side in (None, s.side)]
 
 # Facts of a version that are not tunable: constants, counters that exist, log formats. Each profile
 # models the release named by `release` (the kernel trees of model/kernel_index.json).
