@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 
 from handshake_course import dashboards as d  # noqa: E402
 from handshake_course import lab  # noqa: E402
-from handshake_course.dashboards import check as check_module  # noqa: E402
+from handshake_course.dashboards import check_your_kernel as check_module  # noqa: E402
 from handshake_course.lab import host  # noqa: E402
 
 LINUX = host.is_linux()

@@ -175,7 +175,7 @@ def test_latency_app_compares_versions():
 
 def test_flood_syncookies_keep_clients_in():
     app = d.flood_app()
-    from handshake_course.dashboards.flood import legit_success
+    from handshake_course.analysis import legit_success
 
     assert legit_success(app.result) == 1.0
     app.controls["tcp_syncookies"].value = 0

@@ -9,17 +9,23 @@ read from the checkout's folders themselves. Either way ``material()`` names eac
 course path, ``notebooks/<lesson>.ipynb`` or ``exercises/release/<id>/<id>.ipynb``: the paths the
 lessons link by and the grader's feedback cites.
 
-The instructor's notebooks with solutions (``exercises/source/``) are never package data.
+The instructor's notebooks with solutions (``exercises/source/``) are never package data. The
+lessons themselves, in order, with their dashboards and exercises, are listed in ``syllabus``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .syllabus import FIRST_LESSON, LESSONS, Lesson
+
+__all__ = ["FIRST_LESSON", "LAB_SETTINGS", "LESSONS", "CourseMissing", "Lesson", "exercise_notebook",
+           "folders", "instructor_root", "material"]
+
 HERE = Path(__file__).resolve().parent
 CHECKOUT = HERE.parents[1]
 
-FIRST_LESSON = "notebooks/00_start_here.ipynb"
+
 #: course folder -> (the folder it is packaged as, the notebooks in it)
 FOLDERS = {"notebooks": ("lessons", "*.ipynb"), "exercises/release": ("exercises", "*/*.ipynb")}
 #: JupyterLab settings overrides: no "fetch the news?" toast and no update check over the lesson

@@ -4,52 +4,42 @@ Each lesson's notebook holds one line per dashboard, e.g. ``app = hc.dashboards.
 app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``.update()``,
 ``.result`` and ``.error``, so tests and notebook cells drive it kernel-side. One module per idea:
 
-- ``handshake``: lesson 0, one handshake (ladder and state machine);
+- ``start_here``: lesson 0, one handshake (ladder and state machine);
 - ``listen``: lesson 1, the two queues and their limits;
 - ``connect``: lesson 2, ephemeral ports and the SYN timer;
-- ``syn``: lesson 3, the SYN queue, syncookies, accept-queue-full SYN drops;
-- ``third_ack``: lesson 4, the SYN-ACK and the third ACK;
+- ``syn_queue``: lesson 3, the SYN queue, syncookies, accept-queue-full SYN drops;
+- ``synack_and_ack``: lesson 4, the SYN-ACK and the third ACK;
 - ``accept``: lesson 5, accept rate and the herd after one accept();
-- ``latency``: lesson 6, connect latency under loss;
-- ``flood``: lesson 7, SYN floods;
-- ``timemachine``: lesson 8, one scenario on every version;
-- ``troubleshoot``: lesson 9, simulated incidents and ``analysis.diagnose``'s findings;
-- ``check``: lesson 10, the model against a measurement of the running kernel.
+- ``loss_and_latency``: lesson 6, connect latency under loss;
+- ``syn_flood``: lesson 7, SYN floods;
+- ``time_machine``: lesson 8, one scenario on every version;
+- ``troubleshooting``: lesson 9, simulated incidents and ``analysis.diagnose``'s findings;
+- ``check_your_kernel``: lesson 10, the model against a measurement of the running kernel.
+
+Each module is named after its lesson (``course.syllabus`` lists the lessons and their dashboards).
 """
 
 from ..analysis import Finding, diagnose, diagnose_result  # where lessons found them before 0.2
+from ..course.syllabus import dashboard_names
 from ..extras import require
 
 require("dashboards", "handshake_course.dashboards (the lessons' dashboards)")
 
 from .accept import AcceptApp, HerdApp, accept_app, herd_app
 from .base import Dashboard
-from .check import CheckApp, check_app
+from .check_your_kernel import CheckApp, check_app
 from .connect import ConnectApp, connect_app
-from .flood import FloodApp, flood_app
-from .handshake import HandshakeApp, handshake_app
-from .latency import LatencyApp, latency_app
 from .links import source_table, source_url
 from .listen import QueuesApp, queues_app
-from .syn import SynApp, syn_app
-from .third_ack import ThirdAckApp, third_ack_app
-from .timemachine import PRESETS, TimeMachineApp, timemachine_app
-from .troubleshoot import INCIDENTS, TroubleshootApp, troubleshoot_app
+from .loss_and_latency import LatencyApp, latency_app
+from .start_here import HandshakeApp, handshake_app
+from .syn_flood import FloodApp, flood_app
+from .syn_queue import SynApp, syn_app
+from .synack_and_ack import ThirdAckApp, third_ack_app
+from .time_machine import PRESETS, TimeMachineApp, timemachine_app
+from .troubleshooting import INCIDENTS, TroubleshootApp, troubleshoot_app
 
-APPS = {
-    "00_start_here": handshake_app,
-    "01_listen": queues_app,
-    "02_connect": connect_app,
-    "03_syn_queue": syn_app,
-    "04_synack_and_ack": third_ack_app,
-    "05_accept": accept_app,
-    "05_accept_herd": herd_app,
-    "06_loss_and_latency": latency_app,
-    "07_syn_flood": flood_app,
-    "08_time_machine": timemachine_app,
-    "09_troubleshooting": troubleshoot_app,
-    "10_check_your_kernel": check_app,
-}
+APPS = {name: globals()[factory] for name, (_, factory) in dashboard_names().items()}
 """Each lesson's dashboard factory (for the benchmark and the tests)."""
 
 __all__ = [

@@ -17,20 +17,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..course import syllabus
 from ..model import VERSIONS
 from . import keys, probe
 
 CORRECT, PARTLY, WRONG, UNANSWERED, ERROR = "correct", "partly correct", "wrong", "not answered yet", "error"
 
-LESSONS: Mapping[str, tuple[str, str]] = {
-    "00": ("start here", "00_start_here.ipynb"), "01": ("listen()", "01_listen.ipynb"),
-    "02": ("connect()", "02_connect.ipynb"), "03": ("the server answers a SYN", "03_syn_queue.ipynb"),
-    "04": ("the SYN-ACK and the third ACK", "04_synack_and_ack.ipynb"), "05": ("accept()", "05_accept.ipynb"),
-    "06": ("loss and retransmission", "06_loss_and_latency.ipynb"),
-    "07": ("SYN floods and syncookies", "07_syn_flood.ipynb"), "08": ("kernel time machine", "08_time_machine.ipynb"),
-    "09": ("troubleshooting", "09_troubleshooting.ipynb"),
-    "10": ("check it on your own kernel", "10_check_your_kernel.ipynb"),
-}
+LESSONS: Mapping[str, tuple[str, str]] = {lesson.number: (lesson.topic, lesson.notebook) for lesson in syllabus.LESSONS}
 """Lesson number -> (topic, notebook in notebooks/), for the "re-read" pointers in feedback."""
 
 

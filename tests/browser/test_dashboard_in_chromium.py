@@ -28,6 +28,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from handshake_course.course import syllabus
+
 from .labserver import REPO, LabServer
 
 pytestmark = pytest.mark.browser
@@ -378,7 +380,7 @@ JS_ANSWERS_SHOWN = """(path) => {
   return shown;
 }"""
 
-LESSONS = sorted(p.name for p in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+LESSONS = [lesson.notebook for lesson in syllabus.LESSONS]
 
 
 @pytest.fixture
