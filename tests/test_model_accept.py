@@ -7,12 +7,10 @@ queue: inet_csk_accept dequeues the oldest connection and decrements sk_ack_back
 """
 
 import pytest
+from model_helpers import TEXTBOOK
 
 from handshake_course import Kernel, Scenario, simulate
 
-# Where a test relies on the exact SYN schedule (1.7) it runs the textbook timers, which fire exactly on
-# time; how late real kernel timers fire is tested in test_model_timers.py.
-TEXTBOOK = {"timer_wheel": "off"}
 RTT = 0.01  # the final ACKs of clients starting at t=0 arrive at 1.5 * RTT = 0.015 s
 
 

@@ -8,12 +8,9 @@ tcpdump, counters from ``nstat -az``).
 from itertools import pairwise
 
 import pytest
+from model_helpers import TEXTBOOK
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule
-
-# The SYN times below are the kernel's rule (and the closed form's), so those tests run the textbook
-# timers, which fire exactly on time; how late real kernel timers fire is tested in test_model_timers.py.
-TEXTBOOK = {"timer_wheel": "off"}
 
 # linux-handshake-facts.md 1.7, table "SYN schedule and connect() failure time by tcp_syn_retries /
 # TCP_SYNCNT = n": n -> (SYN send times, ETIMEDOUT time)

@@ -5,22 +5,9 @@ network namespace, ``nstat -az`` deltas, ``ss -lnt``).
 """
 
 import pytest
+from model_helpers import TEXTBOOK, events, snapshot
 
 from handshake_course import Kernel, Scenario, simulate
-
-# The 3.10 cookie-window tests time the SYNs exactly (their schedule is the kernel's rule, 1.7), so they
-# run the textbook timers, which fire exactly on time; timer lateness is tested in test_model_timers.py.
-TEXTBOOK = {"timer_wheel": "off"}
-
-
-def events(r, action, client=None):
-    return [e for e in r.trace if e.action == action and (client is None or e.client == client)]
-
-
-def snapshot(r):
-    return ([(c.port, c.outcome, c.syn_times, c.connected_at, c.accepted_at, c.failed_at, c.errno)
-             for c in r.clients], list(r.packets), list(r.trace), dict(r.counters))
-
 
 # ---- tcp_syncookies=0 / 1 / 2 --------------------------------------------------------------------------
 

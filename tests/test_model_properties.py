@@ -8,6 +8,7 @@ from itertools import pairwise
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from model_helpers import snapshot
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule
 from handshake_course.model.timers import interval_bounds
@@ -58,15 +59,6 @@ def scenarios(draw):
         flood=draw(st.sampled_from([0.0, 0.0, 0.0, 20.0, 200.0])),
         duration=duration, seed=draw(st.integers(0, 2**16)),
         syncnt=draw(st.one_of(st.none(), st.integers(1, 4))))
-
-
-def snapshot(r):
-    """Everything a Result holds, as plain comparable values."""
-    return (
-        r.clients, list(r.packets), list(r.trace),
-        (list(r.queues.times), list(r.queues.syn), list(r.queues.accept)),
-        dict(r.server_counters), dict(r.client_counters), r.listener, r.log, r.end, r.events,
-    )
 
 
 def nondecreasing(xs):

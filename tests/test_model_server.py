@@ -9,21 +9,13 @@ counters from ``nstat -az``, SYN-RECV sockets from ``ss``).
 from itertools import pairwise
 
 import pytest
+from model_helpers import TEXTBOOK, events
 
 from handshake_course import Kernel, Scenario, simulate, synack_schedule
-
-# Tests that assert the kernel's SYN-ACK times exactly (its rule, the closed form, or a measurement
-# rounded to it) run the textbook timers, which fire exactly on time; how late real kernel timers
-# fire is tested in test_model_timers.py.
-TEXTBOOK = {"timer_wheel": "off"}
 
 
 def synacks(r, client=0):
     return [p for p in r.packets if p.kind == "SYN-ACK" and p.client == client]
-
-
-def events(r, action, client=None):
-    return [e for e in r.trace if e.action == action and (client is None or e.client == client)]
 
 
 def final_ack_dropped(kernel, clients=1, backlog=8, duration=200.0):
