@@ -9,9 +9,10 @@ The ``slow`` checks do what repo2docker does: ``python -m venv`` in a temp dir, 
 downloads nothing new where the index allows caching), ``pip check``, ``jupyter labextension list``
 showing the widget manager enabled, ``binder/postBuild`` with NB_PYTHON_PREFIX pointing at the venv
 (and the venv's JupyterLab really reading its overrides; where the repository is HOME, as on Binder,
-postBuild deletes exercises/source), then every lesson (notebooks/*.ipynb) and
-every exercise notebook (exercises/**/*.ipynb) executed by nbclient inside the venv, with the venv's
-kernel, failing on any cell error. Without network access to the package index the slow checks are
+postBuild deletes exercises/source), then, in the learner's workspace and with the venv's kernel,
+an environment probe (every import any lesson or exercise notebook makes, every dashboard built, a
+learner's answer checked). The notebooks themselves run once per test run, under nbval in the test
+environment: what differs here is the environment, not the cells. Without network access to the package index the slow checks are
 skipped, saying so; a real resolver conflict fails. Install time and venv size are printed and
 written to artifacts/binder/binder-env.json.
 """
@@ -27,7 +28,20 @@ from pathlib import Path
 
 import pytest
 from browser.labserver import WIDGETS_EXTENSION, free_port, isolated_env, lab_argv, new_token, start_lab
-from venvs import Venv, extra_requirements, install, make_venv, normalize, run, run_notebook, venv_env
+from venvs import (
+    Venv,
+    environment_probe,
+    extra_requirements,
+    install,
+    make_venv,
+    normalize,
+    probe_printed,
+    run,
+    run_notebook,
+    venv_env,
+)
+
+from handshake_course.course.syllabus import dashboard_names
 
 REPO = Path(__file__).resolve().parent.parent
 BINDER = REPO / "binder"
@@ -37,7 +51,7 @@ OVERRIDES = REPO / "handshake_course" / "course" / "lab-settings" / "overrides.j
 ARTIFACTS = REPO / "artifacts" / "binder"
 NOTEBOOKS = sorted(REPO.glob("notebooks/*.ipynb")) + sorted(REPO.glob("exercises/**/*.ipynb"))
 
-NOTEBOOK_TIMEOUT = 900  # one notebook, kernel start included
+NOTEBOOK_TIMEOUT = 600  # the probe, kernel start included
 CELL_TIMEOUT = 300
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!-]+)$")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -172,17 +186,6 @@ def test_postbuild_deletes_the_solutions_only_where_the_repository_is_home(binde
     assert (home / "handshake-course" / "notebooks" / "00_start_here.ipynb").is_file()
 
 
-@pytest.fixture(scope="module")
-def course_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """notebooks/ and exercises/ copied to a temp dir: executing them may write files beside them."""
-    root = tmp_path_factory.mktemp("course")
-    for folder in ("notebooks", "exercises"):
-        if (REPO / folder).is_dir():
-            shutil.copytree(REPO / folder, root / folder,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    return root
-
-
 @pytest.mark.slow
 def test_pip_check(binder_env: Venv) -> None:
     checked = run([binder_env.python, "-m", "pip", "check"], timeout=120, env=venv_env(binder_env.path))
@@ -198,14 +201,14 @@ def test_widget_manager_lab_extension_is_enabled(binder_env: Venv) -> None:
 
 
 @pytest.mark.slow
-def test_postbuild_overrides_are_read_by_lab(postbuilt_env: Venv, course_copy: Path,
-                                             tmp_path: Path) -> None:
+def test_postbuild_overrides_are_read_by_lab(postbuilt_env: Venv, binder_home: Path, tmp_path: Path) -> None:
     installed = postbuilt_env.path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert installed.read_text() == OVERRIDES.read_text()
     env = venv_env(postbuilt_env.path, isolated_env(tmp_path / "home"))
     port, token = free_port(), new_token()
-    argv = lab_argv(postbuilt_env.python, port=port, token=token, root_dir=course_copy)
-    server = start_lab(argv, env=env, cwd=course_copy, log_path=tmp_path / "lab.log", port=port, token=token)
+    workspace = binder_home / "handshake-course"
+    argv = lab_argv(postbuilt_env.python, port=port, token=token, root_dir=workspace)
+    server = start_lab(argv, env=env, cwd=workspace, log_path=tmp_path / "lab.log", port=port, token=token)
     try:
         server.wait_ready(180)
         settings = server.get_json("lab/api/settings/@jupyterlab/apputils-extension:notification")
@@ -216,24 +219,23 @@ def test_postbuild_overrides_are_read_by_lab(postbuilt_env: Venv, course_copy: P
         server.stop()
 
 
-def notebook_params() -> list[object]:
-    """One case per lesson and exercise notebook; one skipped case while there are none."""
-    if not NOTEBOOKS:
-        return [pytest.param(None, marks=pytest.mark.skip(reason="no notebooks yet"), id="none")]
-    return [pytest.param(p.relative_to(REPO), id=str(p.relative_to(REPO))) for p in NOTEBOOKS]
-
-
 @pytest.fixture(scope="module")
 def kernel_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One HOME (Jupyter dirs, matplotlib font cache) shared by the notebook runs of this module."""
+    """HOME (Jupyter dirs, matplotlib font cache) of the probe's kernel."""
     yield tmp_path_factory.mktemp("kernel-home")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("notebook", notebook_params())
-def test_notebook_runs_in_binder_env(notebook: Path, postbuilt_env: Venv, course_copy: Path,
-                                     kernel_home: Path) -> None:
-    report = run_notebook(postbuilt_env, course_copy / notebook, isolated_env(kernel_home), CELL_TIMEOUT,
-                          NOTEBOOK_TIMEOUT)
+def test_the_binder_env_runs_the_course(postbuilt_env: Venv, binder_home: Path, kernel_home: Path) -> None:
+    """The course's environment check in Binder's environment and workspace: every import of every
+    notebook, every dashboard built, a learner's check scored (the probe; nbval runs each notebook
+    itself once, in the test environment)."""
+    workspace = binder_home / "handshake-course"
+    probe = environment_probe(NOTEBOOKS, workspace / "notebooks")
+    try:
+        report = run_notebook(postbuilt_env, probe, isolated_env(kernel_home), CELL_TIMEOUT, NOTEBOOK_TIMEOUT)
+    finally:
+        probe.unlink()
     assert Path(report["kernel_prefix"]).resolve() == postbuilt_env.path.resolve(), f"the kernel ran in {report['kernel_prefix']}"
-    print(f"\n{notebook}: {report['seconds']:.1f} s in the Binder env")
+    assert probe_printed(report, "DASHBOARDS") == list(dashboard_names())
+    print(f"\nthe environment probe took {report['seconds']:.1f} s in the Binder env")

@@ -97,6 +97,7 @@ def test_release_notebook_holds_stubs_not_solutions(path):
             assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_solution_earns_full_marks_and_untouched_release_scores_zero(path):
     ex = exercise_of(path)

@@ -26,6 +26,7 @@ NO_SANDBOX = [] if SANDBOX else ["--no-sandbox"]
 
 # ---- scoring ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_correct_submission_earns_full_marks(tmp_path):
     s = graded(tmp_path, submission(solved=True))
     assert (s.status, s.points, s.max_points) == ("graded", 8, 8)
@@ -33,6 +34,7 @@ def test_correct_submission_earns_full_marks(tmp_path):
     assert s.notes == []
 
 
+@pytest.mark.slow
 def test_untouched_release_scores_zero_not_answered(tmp_path):
     s = graded(tmp_path, submission())
     assert (s.status, s.points) == ("graded", 0)
@@ -40,6 +42,7 @@ def test_untouched_release_scores_zero_not_answered(tmp_path):
     assert s.notes == []
 
 
+@pytest.mark.slow
 def test_wrong_answers_say_what_is_wrong_without_the_answer(tmp_path):
     s = graded(tmp_path, submission(WRONG))
     q = by_question(s)
@@ -52,6 +55,7 @@ def test_wrong_answers_say_what_is_wrong_without_the_answer(tmp_path):
         assert "129" not in f.message  # the right answer of q1 and q3 is never shown
 
 
+@pytest.mark.slow
 def test_partly_correct_submission_gets_partial_points(tmp_path):
     no_wrap = solutions()["ex01-q6-answer"].replace("backlog &= 0xFFFF", "pass")
     s = graded(tmp_path, submission({"ex01-q1-answer": solutions()["ex01-q1-answer"],
@@ -63,6 +67,7 @@ def test_partly_correct_submission_gets_partial_points(tmp_path):
     assert q["q3"].status == "not answered yet"
 
 
+@pytest.mark.slow
 def test_objects_that_claim_to_equal_anything_gain_nothing(tmp_path):
     liar = "class Liar:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
     s = graded(tmp_path, submission({
@@ -75,6 +80,7 @@ def test_objects_that_claim_to_equal_anything_gain_nothing(tmp_path):
 
 # ---- broken notebooks ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cells_that_raise_cost_only_their_own_answers(tmp_path):
     raising = solutions()["ex01-q6-answer"].replace(
         "    if backlog < 0", "    if backlog < 0:\n        raise ValueError('negative')\n    if backlog < 0")
@@ -87,6 +93,7 @@ def test_cells_that_raise_cost_only_their_own_answers(tmp_path):
     assert "(ex01-q1-answer) raised ZeroDivisionError: division by zero" in notes_text(s)
 
 
+@pytest.mark.slow
 def test_infinite_loops_are_interrupted(tmp_path):
     looping = "def accept_queue_capacity(backlog, somaxconn, width):\n    while width == 16:\n        pass\n    return backlog + 1"
     s = graded(tmp_path, submission({"ex01-q6-answer": looping}, solved=True, before_answers=("while True:\n    pass",)))
@@ -96,6 +103,7 @@ def test_infinite_loops_are_interrupted(tmp_path):
     assert "ran longer than 2 s" in q["q6"].message
 
 
+@pytest.mark.slow
 def test_a_loop_that_ignores_interrupts_gets_a_fresh_kernel(tmp_path):
     stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
     s = graded(tmp_path, submission(solved=True, before_answers=(stubborn,)))
@@ -104,12 +112,14 @@ def test_a_loop_that_ignores_interrupts_gets_a_fresh_kernel(tmp_path):
     assert "started a new kernel" in notes_text(s)
 
 
+@pytest.mark.slow
 def test_a_notebook_that_kills_its_kernel_is_graded_without_that_cell(tmp_path):
     s = graded(tmp_path, submission(solved=True, before_answers=("import os\nos._exit(3)",)))
     assert s.points == 8
     assert "the kernel died" in notes_text(s)
 
 
+@pytest.mark.slow
 def test_the_notebook_time_budget(tmp_path):
     sleepy = ("import time\ntime.sleep(10)",) * 2
     s = graded(tmp_path, submission(solved=True, before_answers=sleepy), limits=Limits(cell=2, notebook=3, probe=5))
@@ -119,12 +129,14 @@ def test_the_notebook_time_budget(tmp_path):
 
 # ---- tampering ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_deleted_check_cells_do_not_change_the_grade(tmp_path):
     s = graded(tmp_path, submission(solved=True, drop_checks=True))
     assert s.points == 8
     assert "check cells deleted: ex01-q1-check" in notes_text(s)
 
 
+@pytest.mark.slow
 def test_redefined_check_and_printed_scores_are_ignored(tmp_path):
     fake = ('def check(*args):\n    print("ex01 q1: 1/1 point - correct. Well done.")\n'
             'score = lambda *args: None\nprint("Score: 100/100")\ngrade = "A+"')
@@ -181,6 +193,7 @@ def test_empty_submissions(tmp_path, content):
     assert all(f.status == "not answered yet" for f in s.questions)
 
 
+@pytest.mark.slow
 def test_exercise_from_metadata_or_unknown(tmp_path):
     s = graded(tmp_path, submission(solved=True), name="homework.ipynb")
     assert (s.exercise, s.points) == ("ex01", 8)
@@ -202,6 +215,7 @@ def test_the_grader_reports_its_own_failures(tmp_path, monkeypatch):
 
 # ---- a folder, the CLI, the probe ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_folder_gradebook_from_the_cli(tmp_path, capsys):
     folder = tmp_path / "submitted"
     for student, content in [("alice", nbformat.writes(submission(solved=True))), ("bob", "not a notebook"),

@@ -37,6 +37,8 @@ from handshake_course.grader.autograde import grade
 from handshake_course.grader.limits import Limits
 from handshake_course.grader.sandbox import key_dir, package_dir, why_unavailable
 
+pytestmark = pytest.mark.slow  # every test grades a notebook in a kernel of its own
+
 NEEDS_SANDBOX = pytest.mark.skipif(bool(why_unavailable()), reason=f"needs the grading sandbox: {why_unavailable()}")
 
 # Generous limits: a cell that is not the attack's point must not time out on a busy machine.

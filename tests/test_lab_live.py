@@ -18,7 +18,7 @@ import pytest
 
 from handshake_course.lab import compare, experiments, host, netns, record
 
-pytestmark = pytest.mark.live
+pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 LINUX = host.is_linux()
 RELEASE = host.kernel_release() if LINUX else ""

@@ -49,6 +49,19 @@ def test_wheel_never_fires_before_the_requested_tick_and_is_at_most_one_granule_
         assert now + 1_000_000 - 4_000 <= fired <= now + 1_000_000 + 36_000
 
 
+@pytest.mark.parametrize(("jiffies", "retransmitted"), [
+    # HZ=250, 1 s = 250 ticks, level 1: 8-tick granules; calc_index rounds expires strictly up to one.
+    (0, [1.024, 1.024]),    # armed at ticks 0 and 2: expires 250, 252 -> both at tick 256
+    (4, [1.008, 1.040]),    # armed at ticks 4 and 6: expires 254 -> 256, 256 -> 264 (t = ticks - 4)
+    (4.5, [1.006, 1.038]),  # the same ticks, half a tick (2 ms) sooner in the scenario's time
+])
+def test_the_scenarios_jiffies_place_the_wheels_granules_whatever_the_seed(jiffies, retransmitted):
+    for seed in (1, 2, 3):
+        result = simulate(Scenario(kernel=Kernel("6.18", hz=250), clients=[0.0, 0.01], drop=("SYN",),
+                                   duration=1.5, seed=seed, jiffies=jiffies))
+        assert [p.time for p in result.packets if p.retransmission] == retransmitted
+
+
 def test_clients_waiting_on_the_wheel_retransmit_as_a_herd():
     # Three connect()s 0, 3 and 11 ms apart, every SYN-ACK dropped: on a 6.18 wheel their 1 s RTOs
     # fall into one 32 ms bucket, so their SYN retransmissions leave together.

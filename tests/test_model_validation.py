@@ -93,6 +93,8 @@ def test_kernel_is_immutable():
     ({"syncnt": 0}, "syncnt", "1 to 127"),
     ({"syncnt": 128}, "syncnt", "1 to 127"),
     ({"syncnt": 2.0}, "syncnt", "1 to 127"),
+    ({"jiffies": -1}, "jiffies", "0 to 4294967296 ticks"),
+    ({"jiffies": float("nan")}, "jiffies", "0 to 4294967296 ticks"),
 ])
 def test_scenario_rejects_bad_fields_naming_the_field_and_range(fields, name, range_text):
     message = fails(name, Scenario, **fields)

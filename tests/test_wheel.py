@@ -10,8 +10,9 @@ the wheel of this tree; fresh venvs outside the checkout install the wheel (not 
   need an extra say which one to install.
 * With ``[course]``, the venv's ``handshake-course lab``, run by its path from a temporary folder
   (the venv not activated), makes the workspace there and opens lesson 00 at the URL it prints;
-  every notebook of that workspace runs with the venv's kernel and the venv's package; the
-  checkout is left as it was.
+  with the venv's kernel and the venv's package, the workspace passes the environment probe (every
+  import of every notebook, every dashboard, a learner's check); the checkout is left as it was.
+  The notebooks themselves run once per test run, under nbval in the test environment.
 
 Install time and venv size of the base package and of ``[course]`` are printed and kept in
 artifacts/wheel/install.json. Without network access to the package index (the build needs
@@ -34,14 +35,24 @@ import pytest
 from browser.labserver import LabServer, isolated_env
 from lab_launch import check_first_lesson, launched
 from learners import SANDBOX, SLUG, submission, write
-from venvs import REPO, Venv, install, make_venv, normalize, run, run_notebook, venv_env
+from venvs import (
+    REPO,
+    Venv,
+    environment_probe,
+    install,
+    make_venv,
+    probe_printed,
+    run,
+    run_notebook,
+    venv_env,
+)
 
 from handshake_course import __version__, course
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = REPO / "artifacts" / "wheel"
-NOTEBOOK_TIMEOUT = 900
+NOTEBOOK_TIMEOUT = 600
 CELL_TIMEOUT = 300
 #: Distributions of a Jupyter server and its kernel plumbing, none of which the base package may pull in.
 SERVER_PACKAGES = {"jupyterlab", "jupyter-server", "notebook", "tornado", "pyzmq", "ipykernel", "psutil", "debugpy",
@@ -277,21 +288,25 @@ def kernel_command(server: LabServer) -> list[str]:
         server.request("DELETE", f"api/kernels/{kernel}")
 
 
-def workspace_notebooks() -> list[object]:
-    return [pytest.param(name, id=name) for name in course.material()]
-
-
 @pytest.fixture(scope="module")
 def kernel_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One HOME (Jupyter dirs, matplotlib's font cache) for the notebook runs of this module."""
+    """HOME (Jupyter dirs, matplotlib's font cache) of the probe's kernel."""
     return tmp_path_factory.mktemp("kernel-home")
 
 
-@pytest.mark.parametrize("name", workspace_notebooks())
-def test_every_notebook_of_the_workspace_runs_with_the_venvs_kernel(
-        name: str, course_venv: Venv, learner_folder: Path, kernel_home: Path) -> None:
-    path = learner_folder / "handshake-course" / name
-    report = run_notebook(course_venv, path, isolated_env(kernel_home), CELL_TIMEOUT, NOTEBOOK_TIMEOUT)
+def test_the_workspace_runs_the_course_with_the_venvs_kernel(course_venv: Venv, learner_folder: Path,
+                                                            kernel_home: Path) -> None:
+    """The environment probe in the learner's workspace, with the venv's kernel: every import of every
+    lesson and exercise notebook, every dashboard, a learner's check, and the course material the
+    installed package finds (nbval runs each notebook itself once, in the test environment)."""
+    workspace = learner_folder / "handshake-course"
+    notebooks = sorted(workspace.glob("**/*.ipynb"))
+    probe = environment_probe(notebooks, workspace / "notebooks")
+    try:
+        report = run_notebook(course_venv, probe, isolated_env(kernel_home), CELL_TIMEOUT, NOTEBOOK_TIMEOUT)
+    finally:
+        probe.unlink()
     assert Path(report["kernel_prefix"]).resolve() == course_venv.path.resolve(), report
     assert Path(report["kernel_package"]).resolve().is_relative_to(course_venv.path.resolve()), report
-    assert normalize("handshake-course") in course_venv.distributions()
+    assert probe_printed(report, "MATERIAL") == sorted(course.material())
+    assert sorted(p.relative_to(workspace).as_posix() for p in notebooks) == sorted(course.material())

@@ -8,6 +8,7 @@ conflict or any other pip failure fails it.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -47,9 +48,68 @@ NotebookClient(nb, timeout=timeout, kernel_name="python3",
                resources={"metadata": {"path": path.rsplit("/", 1)[0]}}).execute()
 printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
 kernel = json.loads(printed.split("KERNEL=", 1)[1])
+streams = "".join(o.get("text", "") for cell in nb.cells[:-1] for o in cell.get("outputs", []))
 print(json.dumps({"seconds": time.perf_counter() - start, "kernel_prefix": kernel["prefix"],
-                  "kernel_package": kernel["package"]}))
+                  "kernel_package": kernel["package"], "printed": streams}))
 """
+
+
+#: The environment probe's own cells, after the notebooks' imports: every lesson's dashboards
+#: built (a simulation, a matplotlib figure and ipywidgets each), a learner's check, and the
+#: course material the package carries.
+PROBE_CELLS = (
+    "from handshake_course.dashboards import APPS\n"
+    "for name, factory in APPS.items():\n"
+    "    app = factory()\n"
+    "    assert app.widget is not None and app.error is None, (name, app.error)\n"
+    "print('DASHBOARDS=' + ','.join(APPS))",
+    "from handshake_course.grader import check\n"
+    "assert check('ex01', 'q1', 129, quiet=True).full_marks  # 129: the source's solution",
+    "from handshake_course import course\n"
+    "print('MATERIAL=' + ','.join(sorted(course.material())))",
+)
+
+
+def notebook_imports(paths: list[Path]) -> list[str]:
+    """Every import statement of the notebooks' code cells, once each, in first-seen order."""
+    import nbformat
+
+    found: dict[str, None] = {}
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # IPython magics: the imports of such a cell are on lines of their own
+                tree = ast.parse("\n".join(line for line in cell.source.splitlines()
+                                           if line.startswith(("import ", "from "))))
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    found[ast.unparse(node)] = None
+    return list(found)
+
+
+def environment_probe(notebooks: list[Path], folder: Path) -> Path:
+    """A notebook, written into ``folder``, that checks an environment can run the course without
+    running every lesson again (nbval runs each once, in the test environment): it makes every
+    import any of ``notebooks`` makes, builds every dashboard, scores a learner's answer and lists
+    the course material the installed package finds."""
+    import nbformat
+
+    cells = ["\n".join(notebook_imports(notebooks)), *PROBE_CELLS]
+    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    path = folder / "environment_probe.ipynb"
+    path.write_text(nbformat.writes(probe))
+    return path
+
+
+def probe_printed(report: dict[str, Any], key: str) -> list[str]:
+    """A comma-separated list the probe printed as ``KEY=a,b,c``."""
+    for line in report["printed"].splitlines():
+        if line.startswith(f"{key}="):
+            return line.split("=", 1)[1].split(",")
+    raise AssertionError(f"the probe printed no {key}= line: {report['printed'][-2000:]}")
 
 
 def run(argv: list[str | Path], *, timeout: float, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -152,7 +212,8 @@ def install(venv: Venv, *requirements: str | Path, cwd: Path | None = None, what
 
 def run_notebook(venv: Venv, path: Path, env: dict[str, str], cell_timeout: int, timeout: float) -> dict[str, Any]:
     """Execute the notebook at ``path`` with the venv's kernel (in memory: the file is not
-    written); returns the seconds it took and the kernel's prefix and package location."""
+    written); returns the seconds it took, the kernel's prefix and package location, and what
+    its cells printed."""
     try:
         done = run([venv.python, "-c", RUNNER, path, cell_timeout], timeout=timeout, cwd=path.parent,
                    env=venv_env(venv.path, env))

@@ -31,6 +31,7 @@ from ..model import (
     synack_schedule,
     sysctls,
 )
+from ..model.timers import ticks, wheel_granularity_ticks
 from . import timing
 
 Record = Mapping[str, Any]
@@ -134,11 +135,38 @@ def scenario_for(record: Record, **switches: Any) -> Scenario:
     if kind in ("herd", "loopback_herd"):
         starts = [c["syn_times"][0] if c.get("syn_times") else c["start"] for c in r["clients"]]
         return Scenario(kernel=k, backlog=p["backlog"], clients=starts, accept=r["accepts"],
-                        rtt=rtt if kind == "herd" else LOOPBACK_RTT, duration=p["duration"])
+                        rtt=rtt if kind == "herd" else LOOPBACK_RTT, duration=p["duration"],
+                        jiffies=jiffies_of(record, k))
     if kind in ("accept_capacity", "loopback_accept_capacity"):
         return Scenario(kernel=k, backlog=p["backlog"], clients=_sequential(p["clients"]),
                         rtt=rtt if kind == "accept_capacity" else LOOPBACK_RTT, duration=p["settle"])
     raise ValueError(f"no model scenario for experiment {kind!r}")
+
+
+def first_retransmission(record: Record) -> float | None:
+    """Seconds: when the first SYN retransmission of a herd record left (captured, or, on loopback
+    where the handshake completes inside the send, when that connect() returned); None if no
+    client retransmitted."""
+    clients = record["result"]["clients"]
+    sent = [c["syn_times"][1] for c in clients if len(c.get("syn_times", ())) > 1]
+    if not sent:
+        sent = [c["connected_at"] - LOOPBACK_RTT for c in clients
+                if c.get("syn_retransmissions") and c.get("connected_at") is not None]
+    return min(sent, default=None)
+
+
+def jiffies_of(record: Record, kernel: Kernel) -> float | None:
+    """The jiffies at the record's t=0 that put a tick, and a granule of the timer wheel level a
+    first SYN timeout lands on, exactly where the measured kernel's first SYN retransmission left
+    (None without one: the seed decides). How long the machine had been up is not in the record,
+    and without it the model's wheel would bucket timers at an arbitrary phase: the clients of a
+    herd that the kernel retransmitted together could land in two of the model's granules."""
+    fired = first_retransmission(record)
+    if fired is None or kernel.timer_wheel == "off":
+        return None
+    granule = wheel_granularity_ticks(ticks(kernel.tcp_timeout_init, kernel.hz)) if kernel.timer_wheel == "wheel" else 1
+    at = fired * kernel.hz  # ticks after t=0
+    return math.ceil(at / granule) * granule - at
 
 
 def _textbook(record: Record) -> Result:

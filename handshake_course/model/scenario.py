@@ -15,13 +15,19 @@ from .result import KINDS as PACKET_KINDS
 
 MAX_CLIENTS = 1_000_000
 MAX_DURATION = 100_000.0  # seconds; about 28 hours of simulated time
+MAX_JIFFIES = float(2**32)  # a 32-bit jiffies counter wraps here
+
+
+def _plain(x: float) -> str:
+    """A bound as people write it: 1000000, not 1e+06."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _number(name: str, value: Any, lo: float, hi: float, unit: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}{unit}; got {value!r}")
+        raise ValueError(f"{name} must be a number from {_plain(lo)} to {_plain(hi)}{unit}; got {value!r}")
     if not lo <= value <= hi:
-        raise ValueError(f"{name} must be from {lo:g} to {hi:g}{unit}; got {value!r}")
+        raise ValueError(f"{name} must be from {_plain(lo)} to {_plain(hi)}{unit}; got {value!r}")
     return float(value)
 
 
@@ -53,6 +59,10 @@ class Scenario:
     duration -- seconds simulated. None: until nothing is pending any more (not with a flood).
     seed     -- the random seed: the same seed gives the same result.
     syncnt   -- TCP_SYNCNT on the client sockets (1..127); None: use tcp_syn_retries.
+    jiffies  -- the kernel's jiffies at t=0, in ticks (the fraction: how far into that tick);
+                None: drawn from the seed. It decides where the timer wheel's ticks and granules
+                fall, which on a real machine depends on how long it has been up; the lab sets it
+                from a measurement so that the model's timers fire in the measured kernel's ticks.
     """
 
     kernel: Kernel | str = "6.18"
@@ -66,6 +76,7 @@ class Scenario:
     duration: float | None = None
     seed: int = 1
     syncnt: int | None = None
+    jiffies: float | None = None
     client_times: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -119,10 +130,13 @@ class Scenario:
             isinstance(self.syncnt, bool) or not isinstance(self.syncnt, int) or not 1 <= self.syncnt <= 127
         ):
             raise ValueError(f"syncnt (TCP_SYNCNT) must be from 1 to 127 or None; got {self.syncnt!r}")
+        if self.jiffies is not None:
+            setattr_(self, "jiffies", _number("jiffies", self.jiffies, 0.0, MAX_JIFFIES, " ticks"))
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (and checked again)."""
         fields = {n: getattr(self, n) for n in (
-            "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt")}
+            "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt",
+            "jiffies")}
         fields.update(changes)
         return Scenario(**fields)

@@ -16,7 +16,8 @@ that, it runs late:
   on timers in one bucket retransmit together, as a herd.
 * ``"off"``: the textbook picture; timers fire exactly on time.
 
-The phase of jiffies at the start (the boot time) comes from the scenario's seed.
+Where jiffies stand at the start (how long the machine has been up) is the scenario's ``jiffies``,
+or comes from its seed.
 """
 
 from __future__ import annotations
@@ -89,13 +90,17 @@ def slack_expiry(expires: int, clk: int) -> int:
 class TimerBase:
     """Maps a timer's requested delay to the time (in us) the kernel runs it."""
 
-    def __init__(self, mode: str, hz: int, seed: int) -> None:
+    def __init__(self, mode: str, hz: int, seed: int, jiffies: float | None = None) -> None:
         self.mode = mode
         self.hz = hz
         self.jiffy_us = US // hz
-        rng = random.Random(f"jiffies:{seed}")
-        self.phase_us = rng.randrange(self.jiffy_us)  # where in a tick the simulation starts
-        self.jiffies0 = rng.randrange(1 << 20)  # jiffies at the start, for the wheel's alignment
+        if jiffies is None:
+            rng = random.Random(f"jiffies:{seed}")
+            self.phase_us = rng.randrange(self.jiffy_us)  # where in a tick the simulation starts
+            self.jiffies0 = rng.randrange(1 << 20)  # jiffies at the start, for the wheel's alignment
+        else:
+            self.jiffies0 = math.floor(jiffies)
+            self.phase_us = min(self.jiffy_us - 1, round((jiffies - self.jiffies0) * self.jiffy_us))
 
     def fire_at(self, now_us: int, delay_us: int) -> int:
         if self.mode == "off":

@@ -32,7 +32,7 @@ from handshake_course.course import syllabus
 
 from .labserver import REPO, LabServer
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PREFERRED_LESSON = "01_listen.ipynb"
 SMOKE_NOTEBOOK = "_browser_smoke_dashboard.ipynb"

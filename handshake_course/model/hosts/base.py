@@ -38,7 +38,7 @@ class Core(EventList):
         self.one_way = to_us(scenario.rtt) // 2
         self.loss = scenario.loss
         self.loss_rng = random.Random(f"loss:{scenario.seed}")
-        self.timers = TimerBase(k.timer_wheel, k.hz, scenario.seed)
+        self.timers = TimerBase(k.timer_wheel, k.hz, scenario.seed, scenario.jiffies)
         self.dropped = frozenset(KINDS.index(kind) for kind in scenario.drop)  # kinds an nftables rule drops
         self.packets = PacketLog()
         self.packets.one_way_us = self.one_way
