@@ -186,7 +186,7 @@ def test_files_that_are_not_notebooks(tmp_path, content, why):
     nbformat.writes(nbformat.v4.new_notebook()),
     nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("my answers"),
                                                     nbformat.v4.new_code_cell("   ")])),
-])
+], ids=["empty-file", "no-cells", "blank-cells"])
 def test_empty_submissions(tmp_path, content):
     s = graded(tmp_path, content)
     assert (s.status, s.points) == ("empty", 0)

@@ -12,7 +12,6 @@ with the reason, where that is not available, or where the kernel is older than 
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -24,7 +23,6 @@ LINUX = host.is_linux()
 RELEASE = host.kernel_release() if LINUX else ""
 MODELLED = compare.model_version(RELEASE) if LINUX else None
 PRIVILEGED = host.privileged_reason()
-LIVE_BUDGET = 120.0  # seconds for all privileged experiments (they take ~40 s on 2 cores)
 
 
 def _skip_reason(privileged: bool) -> str | None:
@@ -59,8 +57,8 @@ def _cases() -> list:
 class Live:
     """Records measured in this test run, and their checks (each record compared once)."""
 
-    def __init__(self, records: dict, seconds: float) -> None:
-        self.records, self.seconds = records, seconds
+    def __init__(self, records: dict) -> None:
+        self.records = records
         self._checks: dict[str, dict[str, compare.Check]] = {}
 
     def check(self, name: str, check: str) -> compare.Check:
@@ -70,9 +68,7 @@ class Live:
 
 
 def _measure(runs: dict) -> Live:
-    started = time.monotonic()
-    records = {name: run() for name, run in runs.items()}
-    return Live(records, time.monotonic() - started)
+    return Live({name: run() for name, run in runs.items()})
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +79,7 @@ def loopback_live() -> Live:
 @pytest.fixture(scope="module")
 def privileged_live() -> Live:
     netns.cleanup_stale()
-    started = time.monotonic()
-    records = experiments.run_all()
-    return Live(records, time.monotonic() - started)
+    return Live(experiments.run_all())
 
 
 @pytest.mark.parametrize(("name", "privileged", "check"), _cases())
@@ -99,14 +93,13 @@ def test_model_matches_the_running_kernel(name, privileged, check, request):
 
 
 @pytest.mark.slow
-def test_live_experiments_leave_no_namespace_and_stay_within_budget(request):
+def test_live_experiments_leave_no_namespace(request):
     reason = _skip_reason(True)
     if reason is not None:
         pytest.skip(reason)
-    live = request.getfixturevalue("privileged_live")
+    request.getfixturevalue("privileged_live")  # every experiment has run (and cleaned up)
     ours = [ns for ns in netns.list_namespaces() if ns.startswith(f"{netns.PREFIX}{os.getpid()}-")]
     assert ours == []
-    assert live.seconds < LIVE_BUDGET
 
 
 def test_lab_loopback_functions_give_plot_ready_data():
