@@ -193,8 +193,6 @@ FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--cli
 
 
 def _add_simulate(sub: Any) -> None:
-    from .model.scenario import MAX_CLIENTS, PACKET_KINDS
-
     p = sub.add_parser(
         "simulate", help="run the kernel model once and print counters, ss and connect() latencies",
         description=textwrap.fill(
@@ -211,9 +209,20 @@ def _add_simulate(sub: Any) -> None:
             "  handshake-course simulate --drop SYN-ACK --clients 1 --duration 200 --json\n"
             "  handshake-course simulate --backlog 4 --clients 12 --accept 2 --plot queues.png"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sc = p.add_argument_group("the scenario")
+    _scenario_options(p.add_argument_group("the scenario"))
+    _sysctl_options(p.add_argument_group("sysctls (default: the kernel version's own)"))
+    _output_options(p.add_argument_group("output"))
+    p.set_defaults(func=cmd_simulate, parser=p)
+
+
+def _scenario_options(sc: Any) -> None:
+    """The options a Scenario is made from (its jiffies come from the seed here)."""
+    from .model import VERSIONS
+    from .model.scenario import MAX_CLIENTS, PACKET_KINDS
+
     sc.add_argument("--kernel", type=kernel_type, default="6.18", metavar="VERSION",
-                    help="Linux version both machines run: 2.6.32, 3.10, 5.15 or 6.18 (default: %(default)s)")
+                    help=f"Linux version both machines run: {', '.join(VERSIONS[:-1])} or {VERSIONS[-1]} "
+                         "(default: %(default)s)")
     sc.add_argument("--backlog", type=backlog_type, default=128, metavar="N",
                     help="the backlog passed to listen(); the kernel caps it at somaxconn. 'none': nothing "
                          "listens, so every SYN is answered with RST (default: %(default)s)")
@@ -249,8 +258,9 @@ def _add_simulate(sub: Any) -> None:
                     help="TCP_SYNCNT on the client sockets: SYN retransmissions before connect() gives up, "
                          "1 to 127 (default: tcp_syn_retries)")
 
-    ks = p.add_argument_group("sysctls (default: the kernel version's own)")
 
+def _sysctl_options(ks: Any) -> None:
+    """One option per sysctl of the model's registry (``sysctl_options``), and --set for the rest."""
     from .model import SETTINGS
 
     for dest, name in sysctl_options().items():
@@ -276,7 +286,8 @@ def _add_simulate(sub: Any) -> None:
                     help="any other sysctl or behaviour switch of the model, e.g. young_rule=false or "
                          "synack_timer=per_request (see handshake_course.model.SETTINGS); repeatable")
 
-    out = p.add_argument_group("output")
+
+def _output_options(out: Any) -> None:
     out.add_argument("--json", action="store_true",
                      help="print one JSON document (scenario, counters of both hosts, ss, outcomes, "
                           "latencies, every client) instead of the text report")
@@ -286,7 +297,6 @@ def _add_simulate(sub: Any) -> None:
     out.add_argument("--plot-clients", type=_indices, metavar="I,J,...",
                      help="the clients (0-based) the ladder of --plot shows, at most 8 (default: one of each "
                           "outcome, then the first ones)")
-    p.set_defaults(func=cmd_simulate, parser=p)
 
 
 def _show(value: Any) -> str:
