@@ -8,9 +8,10 @@ tcpdump, counters from ``nstat -az``).
 from itertools import pairwise
 
 import pytest
-from model_helpers import TEXTBOOK
+from model_helpers import TEXTBOOK, versions_where
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule
+from handshake_course.model import VERSIONS
 
 # linux-handshake-facts.md 1.7, table "SYN schedule and connect() failure time by tcp_syn_retries /
 # TCP_SYNCNT = n": n -> (SYN send times, ETIMEDOUT time)
@@ -69,7 +70,7 @@ def test_tcp_syncnt_sets_the_retries_of_one_socket(version, n, sends, give_up):
     assert c.failed_at == give_up
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("syncnt", [None, 1, 2, 3])
 def test_simulated_syn_times_equal_the_closed_form(version, syncnt):
     k = Kernel(version, **TEXTBOOK)
@@ -147,7 +148,7 @@ def test_many_unanswered_clients_all_time_out_on_schedule():
 
 # ---- RST to a SYN --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_syn_to_a_port_without_listener_fails_with_econnrefused(version):
     # linux-handshake-facts.md 1.7: RST + valid ACK in SYN_SENT -> tcp_reset -> ECONNREFUSED;
     # the server answers from tcp_v4_send_reset (OutRsts), the client's tcp_done counts AttemptFails
@@ -175,7 +176,7 @@ def ports(kernel, n, **kw):
     return r, [c.port for c in r.clients]
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
+@pytest.mark.parametrize("version", versions_where(port_selection="hint"))
 def test_ports_are_sequential_from_the_global_hint_on_old_kernels(version):
     # linux-handshake-facts.md 1.12: 3.10 port = low + (i + hint + port_offset) % remaining, hint += i:
     # to one destination each connect() takes the next port, wrapping from 61000 to 32768
@@ -185,7 +186,7 @@ def test_ports_are_sequential_from_the_global_hint_on_old_kernels(version):
     assert all((b - a) % (high - low + 1) == 1 for a, b in pairwise(got))
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(port_selection=("even_first", "even_first_random")))
 def test_ports_are_even_first_on_new_kernels(version):
     # linux-handshake-facts.md 1.12: 4.6+ scans the ports of low's parity (even) first, step 2;
     # default range 32768-60999 since 4.4
@@ -194,7 +195,7 @@ def test_ports_are_even_first_on_new_kernels(version):
     assert len(set(got)) == 30
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(port_selection=("even_first", "even_first_random")))
 def test_ports_use_all_even_ports_then_the_odd_ones_then_fail_with_eaddrnotavail(version):
     # linux-handshake-facts.md 1.12 (other_parity_scan) and 1.7 (inet_hash_connect fails -> EADDRNOTAVAIL)
     r, got = ports(Kernel(version, ip_local_port_range=(40000, 40009)), 12)
@@ -206,7 +207,7 @@ def test_ports_use_all_even_ports_then_the_odd_ones_then_fail_with_eaddrnotavail
     assert r.packets.tally(kind="SYN") == 10
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
+@pytest.mark.parametrize("version", versions_where(port_selection="hint"))
 def test_ports_exhausted_on_old_kernels_fail_with_eaddrnotavail(version):
     r, got = ports(Kernel(version, ip_local_port_range=(40000, 40009)), 12)
     assert sorted(got[:10]) == list(range(40000, 40010))
@@ -215,7 +216,7 @@ def test_ports_exhausted_on_old_kernels_fail_with_eaddrnotavail(version):
     assert {c.errno for c in r.clients[10:]} == {"EADDRNOTAVAIL"}
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(port_selection="even_first_random"))
 def test_ports_advance_by_random_even_steps(version):
     # linux-handshake-facts.md 1.12 (6.x): after success i = max(i, get_random_u32_below(8) * step) and
     # table_perturb[index] += i + step, step 2: the next port to the same destination is 2..16 further.

@@ -5,7 +5,7 @@ network namespace, ``nstat -az`` deltas, ``ss -lnt``).
 """
 
 import pytest
-from model_helpers import TEXTBOOK, events, snapshot
+from model_helpers import TEXTBOOK, events, snapshot, versions_where
 
 from handshake_course import Kernel, Scenario, simulate
 
@@ -54,7 +54,7 @@ def test_syncookies_2_sends_a_cookie_for_every_syn_on_6_18():
     assert r.log == ()  # 1.5: no "Possible SYN flooding" line when =2
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
+@pytest.mark.parametrize("version", versions_where(syncookies_always=False))
 def test_syncookies_2_acts_as_1_before_3_12(version):
     # linux-handshake-facts.md 1.5: =2 is absent in vanilla 3.10.108, whose code only tests
     # `if (sysctl_tcp_syncookies)`: a SYN finding room gets a request, not a cookie
@@ -81,7 +81,7 @@ def test_every_cookie_also_counts_a_listen_drop_on_3_10():
     assert r.outcomes() == {"queued": 20}
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(cookie_listen_drop=False))
 def test_cookies_do_not_count_listen_drops_on_6x(version):
     # linux-handshake-facts.md 1.5: 6.x frees the req after the cookie SYN-ACK and returns 0: no drop
     r = simulate(Scenario(kernel=Kernel(version, tcp_syncookies=2), backlog=128, clients=10, duration=3))
@@ -89,17 +89,17 @@ def test_cookies_do_not_count_listen_drops_on_6x(version):
     assert r.server_counters["TcpExtListenDrops"] == 0
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(syncookie_check="syncookie_valid", syn_queue_limit=("qlen>=backlog", "qlen>backlog")))
 def test_cookie_ack_into_a_full_accept_queue_is_dropped_silently(version):
     # linux-handshake-facts.md 1.4 point 2 and 1.6: the cookie ACK is valid (SyncookiesRecv) but
     # tcp_v4_syn_recv_sock finds the accept queue full: ListenOverflows + ListenDrops, nothing kept, no RST
     # even with tcp_abort_on_overflow=1. listen(1) on 6.18 (SYN queue 2, accept queue 2), listen(2) on
     # 5.15 (SYN queue 2, accept queue 3): of 5 clients at once, 2 get requests and 3 get cookies; the
     # requests' children reach the accept queue first.
-    backlog = {"5.15": 2, "6.18": 1}[version]
+    backlog = {"qlen>=backlog": 2, "qlen>backlog": 1}[Kernel(version).syn_queue_limit]
     k = Kernel(version, tcp_abort_on_overflow=1)
     r = simulate(Scenario(kernel=k, backlog=backlog, clients=5, duration=0.5))
-    requests = {"5.15": 2, "6.18": 2}[version]
+    requests = 2
     cookies = 5 - requests
     assert r.server_counters["TcpExtSyncookiesRecv"] == cookies
     accepted_cookies = r.server_counters["TcpPassiveOpens"] - requests

@@ -6,10 +6,10 @@ Sources: linux-handshake-facts.md (sections 1.2-1.4) and live measurements on th
 """
 
 import pytest
+from model_helpers import versions_where
 
 from handshake_course import Kernel, Scenario, accept_capacity, simulate, syn_queue_capacity
-
-VERSIONS = ("2.6.32", "3.10", "5.15", "6.18")
+from handshake_course.model import VERSIONS
 
 
 def listener(kernel, backlog):
@@ -66,7 +66,7 @@ def test_3_10_refuses_a_somaxconn_above_65535_so_its_backlog_never_wraps():
     assert accept_capacity(k, 70_000) == 65_536
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(backlog_bits=32))
 def test_listen_backlog_does_not_wrap_on_new_kernels(version):
     # linux-handshake-facts.md 1.2: u32 since 4.19; live 6.18.44: somaxconn=70000, listen(70000) -> Send-Q 70000
     k = Kernel(version, somaxconn=70_000)
@@ -117,7 +117,7 @@ WORKED_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
+@pytest.mark.parametrize("version", versions_where(syn_queue_limit="table"))
 @pytest.mark.parametrize(("backlog", "max_syn_backlog", "accept_cap", "syn_cap"), WORKED_TABLE)
 def test_syn_queue_limit_is_the_power_of_two_table_on_old_kernels(version, backlog, max_syn_backlog,
                                                                    accept_cap, syn_cap):
@@ -180,7 +180,7 @@ def test_listen_zero_without_syncookies_works_on_6_18():
 
 # ---- tcp_max_syn_backlog: the last quarter ---------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(syn_path_counters=True))
 def test_max_syn_backlog_last_quarter_limits_requests_without_syncookies(version):
     # linux-handshake-facts.md 1.3: with tcp_syncookies=0 an unproven peer is dropped once
     # M - qlen < M >> 2: M=128 -> at most 97 requests. The SYN queue itself would hold 256 (3.10
@@ -194,7 +194,7 @@ def test_max_syn_backlog_last_quarter_limits_requests_without_syncookies(version
     assert r.server_counters["TcpExtTCPReqQFullDrop"] == 0     # the SYN queue was never full
 
 
-@pytest.mark.parametrize("version", ["3.10", "6.18"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_max_syn_backlog_last_quarter_does_not_apply_with_syncookies(version):
     # linux-handshake-facts.md 1.3: the rule needs tcp_syncookies == 0
     k = Kernel(version, tcp_max_syn_backlog=128, tcp_syncookies=1, somaxconn=4096)

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from model_helpers import snapshot
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule
+from handshake_course.model import VERSIONS
 from handshake_course.model.timers import interval_bounds
 
-VERSIONS = ("2.6.32", "3.10", "5.15", "6.18")
 KINDS = ("SYN", "SYN-ACK", "ACK", "RST")
 OUTCOMES = {"accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting"}
 ERRNO = {"timed_out": {"ETIMEDOUT"}, "reset": {"ECONNREFUSED", "ECONNRESET"}, "no_port": {"EADDRNOTAVAIL"}}

@@ -9,9 +9,12 @@ counters from ``nstat -az``, SYN-RECV sockets from ``ss``).
 from itertools import pairwise
 
 import pytest
-from model_helpers import TEXTBOOK, events
+from model_helpers import TEXTBOOK, events, versions_where
 
 from handshake_course import Kernel, Scenario, simulate, synack_schedule
+from handshake_course.model import VERSIONS
+
+PER_REQUEST = versions_where(synack_timer="per_request")  # reqsk_timer_handler, 4.1+
 
 
 def synacks(r, client=0):
@@ -26,7 +29,7 @@ def final_ack_dropped(kernel, clients=1, backlog=8, duration=200.0):
 
 # ---- SYN-ACK retransmission ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_synack_retransmissions_follow_the_per_request_timer(version):
     # linux-handshake-facts.md 1.9: reqsk_timer_handler re-arms min(TCP_TIMEOUT_INIT << num_timeout,
     # TCP_RTO_MAX): SYN-ACKs at 0, 1, 3, 7, 15, 31 s, the request dropped at 63 s (tcp_synack_retries 5)
@@ -39,7 +42,7 @@ def test_synack_retransmissions_follow_the_per_request_timer(version):
     assert r.ss().syn_recv == 0
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_synack_retries_2_drops_the_request_at_7_s(version):
     # live 6.18.44, tcp_synack_retries=2, final ACK dropped: SYN-ACKs at 0, 1.018, 3.034 s, the SYN-RECV
     # socket gone between 7.0 and 7.1 s; nstat: TcpRetransSegs 2, TCPSynRetrans 2, TCPTimeouts 3
@@ -82,7 +85,7 @@ def test_synack_closed_form_on_old_kernels_is_the_expiry_not_the_tick():
 
 # ---- young pruning ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_young_pruning_cuts_retries_when_old_requests_fill_the_queue_on_6x(version):
     # linux-handshake-facts.md 1.9, reqsk_timer_handler: if (qlen << 1) > max(8, backlog), thresh drops
     # while qlen >= young << k, down to 2. listen(9) (the SYN queue holds 9 on 5.15, 10 on 6.18), 9
@@ -98,7 +101,7 @@ def test_young_pruning_cuts_retries_when_old_requests_fill_the_queue_on_6x(versi
     assert r.ss(8).syn_recv == 4
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_no_young_pruning_without_pressure_on_6x(version):
     # the same 9 requests under listen(128): 2 * 9 > max(8, 128) is false, the full 5 retries apply
     r = final_ack_dropped(Kernel(version, **TEXTBOOK), clients=9, backlog=128, duration=70)
@@ -126,7 +129,7 @@ def test_young_pruning_cuts_retries_when_old_requests_fill_the_table_on_3_10():
 
 # ---- a retransmitted SYN for a pending request --------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(tcp_timeout_init=1.0))
 def test_retransmitted_syn_for_a_pending_request_gets_an_immediate_synack(version):
     # linux-handshake-facts.md 1.9: tcp_check_req on a retransmitted SYN resends the SYN-ACK at once
     r = simulate(Scenario(kernel=version, backlog=8, clients=1, drop=("SYN-ACK",), rtt=0.2, duration=40))
@@ -176,7 +179,7 @@ def test_3_10_has_no_rate_limit_on_synack_answers():
 
 # ---- the client answers a resent SYN-ACK ----------------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(challenge_ack=True))
 def test_established_client_answers_a_resent_synack_with_a_challenge_ack(version):
     # linux-handshake-facts.md 1.6: the client, ESTABLISHED since tcp_finish_connect, answers the resent
     # SYN-ACK with an ACK; tcp_validate_incoming step 4 (RFC 5961, 3.6+) sends a challenge ACK and counts
@@ -200,7 +203,7 @@ def test_2_6_32_answers_a_resent_synack_without_a_challenge_ack():
 
 # ---- a full accept queue when the SYN arrives --------------------------------------------------------
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(young_rule=False))
 def test_full_accept_queue_drops_every_syn_on_6x(version):
     # linux-handshake-facts.md 1.4: since 4.10 (5ea8ea2cb7f1) tcp_conn_request drops the SYN whenever the
     # accept queue is full: ListenOverflows and ListenDrops. Live 6.18.44: listen(0), a first client
@@ -243,7 +246,7 @@ def third_ack_overflow(version, abort, **settings):
                              accept=[5.0, 6.0, 6.5, 20.0], duration=25))
 
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_final_ack_into_a_full_accept_queue_is_dropped_and_the_connection_recovers(version):
     # linux-handshake-facts.md 1.6, tcp_abort_on_overflow=0: the ACK is dropped, the request stays, marked
     # acked; the SYN-ACK is resent at the next timeout, the ESTABLISHED client ACKs again, and once
@@ -264,7 +267,7 @@ def test_final_ack_into_a_full_accept_queue_is_dropped_and_the_connection_recove
     assert r.server_counters["TcpExtEmbryonicRsts"] == 0
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_final_ack_recovery_waits_for_the_synack_resent_at_7_s_on_6x(version):
     # per-request timer (1.9): the request was created at 0.105 s; its SYN-ACKs go out at +1, +3, +7 s;
     # the first after accept() at 5 s is the one at 7.105 s, answered at 7.115 s
@@ -273,7 +276,7 @@ def test_final_ack_recovery_waits_for_the_synack_resent_at_7_s_on_6x(version):
     assert events(r, "ack_new_child", 3)[0].time == pytest.approx(7.115)
 
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])
+@pytest.mark.parametrize("version", VERSIONS)
 def test_final_ack_into_a_full_accept_queue_with_abort_on_overflow_resets(version):
     # linux-handshake-facts.md 1.6, tcp_abort_on_overflow=1: embryonic_reset: RST sent, request dropped,
     # EmbryonicRsts++; the client, already ESTABLISHED, fails with ECONNRESET
@@ -289,7 +292,7 @@ def test_final_ack_into_a_full_accept_queue_with_abort_on_overflow_resets(versio
     assert [x.outcome for x in r.clients[:3]] == ["accepted"] * 3
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 def test_acked_request_that_never_finds_room_expires_silently(version):
     # linux-handshake-facts.md 1.6: with tcp_abort_on_overflow=0 and no accept(), the acked request keeps
     # resending its SYN-ACK (each answered, each answer overflowing again) until num_timeout reaches
@@ -304,7 +307,7 @@ def test_acked_request_that_never_finds_room_expires_silently(version):
     assert (r.clients[3].outcome, r.clients[3].errno) == ("established", None)
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", PER_REQUEST)
 @pytest.mark.parametrize("retries", [0, 1, 2, 3, 6])
 def test_simulated_synacks_equal_the_closed_form_for_any_synack_retries(version, retries):
     k = Kernel(version, tcp_synack_retries=retries, **TEXTBOOK)

@@ -9,6 +9,7 @@ interval between consecutive sends (``interval_bounds``)."""
 from itertools import pairwise
 
 import pytest
+from model_helpers import versions_where
 
 from handshake_course import Kernel, Scenario, simulate, syn_schedule, synack_schedule
 from handshake_course.model.profiles import TCP_SYNQ_INTERVAL, VERSIONS
@@ -124,7 +125,7 @@ def test_default_syn_intervals_stay_within_the_timer_bounds_of_the_closed_form(v
     assert moved  # the kernel's timers really are on: some interval is not the textbook one
 
 
-@pytest.mark.parametrize("version", ["5.15", "6.18"])
+@pytest.mark.parametrize("version", versions_where(synack_timer="per_request"))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_default_per_request_synack_intervals_stay_within_the_wheel_bounds(version, seed):
     # Every final ACK dropped, no queue pressure (3 requests, listen(8)): the request's own timer

@@ -8,8 +8,11 @@ Linux 6.18.44 for the counter names.
 from collections import Counter
 
 import pytest
+from model_helpers import versions_where
 
 from handshake_course import Kernel, Scenario, simulate
+from handshake_course.model import VERSIONS
+from handshake_course.model.kernel_index import definition
 
 # Tcp and TcpExt names printed by `nstat -az` on Linux 6.18.44 (the handshake-related subset).
 NSTAT_6_18 = {
@@ -23,7 +26,6 @@ NSTAT_6_18 = {
     "TcpExtTCPMigrateReqFailure",
 }
 
-VERSIONS = ("2.6.32", "3.10", "5.15", "6.18")
 
 BUSY = dict(backlog=2, clients=[0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0], accept=[3.0, 4.0], rtt=0.01, loss=0.1,
             duration=40, seed=4)  # requests, cookies, overflows, retransmissions, accept() - a bit of everything
@@ -47,7 +49,7 @@ def test_trace_names_the_6_18_syn_path():
     assert e.host == "server"
 
 
-@pytest.mark.parametrize("version", ["2.6.32", "3.10"])
+@pytest.mark.parametrize("version", [v for v in VERSIONS if definition(v, "tcp_conn_request") is None])
 def test_trace_names_the_old_syn_path_without_tcp_conn_request(version):
     # linux-handshake-facts.md 1.8: 3.10 does the whole job in tcp_v4_conn_request (tcp_ipv4.c);
     # tcp_conn_request exists only in later kernels (section 0: RHEL 7.9 has a backport, vanilla does not)
@@ -142,7 +144,7 @@ def test_counters_are_the_sum_of_the_trace_events(version):
     assert r.counters == dict(merged)
 
 
-@pytest.mark.parametrize("version", ["3.10", "5.15", "6.18"])  # 2.6.32: see test_model_2_6_32
+@pytest.mark.parametrize("version", versions_where(synack_rtx_counters=True))  # 2.6.32: see test_model_2_6_32
 def test_retransmission_counters_match_the_retransmitted_packets(version):
     # TcpRetransSegs: tcp_retransmit_skb for SYNs, tcp_rtx_synack / inet_rtx_syn_ack for SYN-ACKs
     # (1.5, 1.9); TCPSynRetrans (4.x+) counts both the same way

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..model import Kernel
+
 if TYPE_CHECKING:
     from ..model import Result
 
@@ -31,10 +33,10 @@ def diagnose(server: Mapping[str, int], client: Mapping[str, int] | None = None,
     findings: list[Finding] = []
     overflows, drops = g("TcpExtListenOverflows", 0), g("TcpExtListenDrops", 0)
     qfull_drop, cookies = g("TcpExtTCPReqQFullDrop", 0), g("TcpExtTCPReqQFullDoCookies", 0)
-    old = version in ("2.6.32", "3.10")
+    kernel = Kernel(version)
     if overflows:
         where = ("on old kernels (< 4.10) many of them are final ACKs of clients that already think they are "
-                 "connected" if old else "since 4.10 most of them are SYNs, dropped before any SYN-ACK")
+                 "connected" if kernel.young_rule else "since 4.10 most of them are SYNs, dropped before any SYN-ACK")
         full = f" ss shows Recv-Q {recv_q} > Send-Q {send_q}: the accept queue is full right now." if (
             recv_q is not None and send_q is not None and recv_q > send_q) else ""
         findings.append(Finding(
@@ -61,7 +63,7 @@ def diagnose(server: Mapping[str, int], client: Mapping[str, int] | None = None,
             "the queue (most come back). dmesg says 'Possible SYN flooding on port ...'.",
             "If the cookies come back (SyncookiesRecv close to SyncookiesSent), the traffic is real: raise the "
             "backlog. If not, it is a flood: cookies are protecting you; keep tcp_syncookies = 1."))
-    other = drops - overflows - qfull_drop - (cookies if old else 0)
+    other = drops - overflows - qfull_drop - (cookies if kernel.cookie_listen_drop else 0)
     if other > 0 and syncookies == 0:
         findings.append(Finding(
             "SYNs dropped by the last-quarter rule",

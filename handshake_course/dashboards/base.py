@@ -498,6 +498,14 @@ def note_html(text: str) -> str:
     return message_html(text, "note")
 
 
+def syncookies_note(kernel: Kernel | None) -> str:
+    """A note when the learner set tcp_syncookies=2 on a kernel that acts on it as 1 (before 3.12)."""
+    if kernel is None or kernel.syncookies_always or kernel.tcp_syncookies != 2:
+        return ""
+    return note_html(f"Linux {kernel.version} accepts tcp_syncookies=2 but acts as with 1 (the value 2 "
+                     "arrived in 3.12).")
+
+
 def axes_texts(ax: Axes) -> list[str]:
     """Every piece of text an axis shows (title, labels, legend, annotations): for tests."""
     texts = [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]

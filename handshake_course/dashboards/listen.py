@@ -15,7 +15,16 @@ from matplotlib.figure import Figure
 from ..model import VERSIONS, Kernel, Scenario, TraceEvent, simulate
 from ..model.rules import effective_backlog, syn_table_size
 from ..views import OUTCOME_TEXT, plot_capacities, plot_queues
-from .base import Dashboard, dropdown, int_slider, int_text, kernel_from, note_html, toggle, version_dropdown
+from .base import (
+    Dashboard,
+    dropdown,
+    int_slider,
+    int_text,
+    kernel_from,
+    syncookies_note,
+    toggle,
+    version_dropdown,
+)
 
 
 class QueuesApp(Dashboard):
@@ -64,11 +73,7 @@ class QueuesApp(Dashboard):
                                "(* = your sysctls, others: their defaults)", fontsize="medium")
 
     def note(self) -> str:
-        k = self.result.kernel if self.result else None
-        if k is not None and k.version in ("2.6.32", "3.10") and k.tcp_syncookies == 2:
-            return note_html("Linux 2.6.32 and 3.10 accept tcp_syncookies=2 but act as with 1 (the value 2 "
-                             "arrived in 3.12).")
-        return ""
+        return syncookies_note(self.result.kernel if self.result else None)
 
     def summary_html(self) -> str:
         r = self.result

@@ -18,7 +18,7 @@ from .base import (
     int_slider,
     int_text,
     kernel_from,
-    note_html,
+    syncookies_note,
     toggle,
     version_dropdown,
 )
@@ -79,10 +79,7 @@ class SynApp(Dashboard):
         plot_outcomes({f"Linux {self.version}": self.result}, self.axes[1], title="")
 
     def note(self) -> str:
-        k = self.result.kernel if self.result else None
-        if k is not None and k.version in ("2.6.32", "3.10") and k.tcp_syncookies == 2:
-            return note_html("Linux 2.6.32 and 3.10 accept tcp_syncookies=2 but act as with 1 (2 arrived in 3.12).")
-        return ""
+        return syncookies_note(self.result.kernel if self.result else None)
 
     def summary_html(self) -> str:
         r = self.result

@@ -16,12 +16,15 @@ reference is ``shared/reference/linux-handshake-facts.md`` (sections in brackets
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-VERSIONS: tuple[str, ...] = ("2.6.32", "3.10", "5.15", "6.18")
-"""The modelled kernels, oldest first. 6.18 is the kernel this project's machines run."""
+from .kernels import RECORDS, Absent
+
+VERSIONS: tuple[str, ...] = tuple(RECORDS)
+"""The modelled kernels, oldest first (one record each in ``model/kernels/``). 6.18 is the kernel
+this project's machines run."""
 
 INT_MAX = 2**31 - 1
 
@@ -34,12 +37,12 @@ class Setting:
     kind: str  # "sysctl" or "switch"
     doc: str
     where: str  # kernel function(s) that read it
-    defaults: Mapping[str, Any]  # version -> default; a missing version lacks the sysctl
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # version -> default, from the records
     choices: tuple[Any, ...] | None = None
     lo: float | None = None
     hi: float | None = None
     his: Mapping[str, float] | None = None  # version -> upper bound, where it differs from ``hi``
-    since: str | None = None  # the release that brought a sysctl not every modelled version has
+    since: str | None = None  # the release that brought a sysctl not every modelled version has (records)
     proc: str | None = None  # a sysctl's name under /proc/sys, dotted: "net.core.somaxconn"
     side: str | None = None  # where a sysctl acts: "server" (the listener's host) or "client" (connect()'s)
     flag: str | None = None  # its option of ``handshake-course simulate``
@@ -86,7 +89,7 @@ def _fmt(bound: float | None) -> str:
 
 
 def _check_port_range(setting: Setting, version: str, value: Any) -> tuple[int, int]:
-    low_min = 1 if version in ("2.6.32", "3.10") else 1024  # 6.x: low >= ip_unprivileged_port_start
+    low_min = RECORDS[version].facts["port_range_low_min"].value
     try:
         low, high = (int(v) for v in value)
     except (TypeError, ValueError):
@@ -95,9 +98,6 @@ def _check_port_range(setting: Setting, version: str, value: Any) -> tuple[int, 
         raise ValueError(f"{setting.name} must satisfy {low_min} <= low <= high <= 65535; got {value!r}")
     return (low, high)
 
-
-def _all(value: Any) -> dict[str, Any]:
-    return {v: value for v in VERSIONS}
 
 
 _SETTINGS: tuple[Setting, ...] = (
@@ -109,7 +109,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "at most 65535 on 3.10 (proc_dointvec_minmax with ushort_max, 5f671d6b4ec3: the backlog field is "
         "16 bits there), any int >= 0 since the field became 32 bits (net/core/sysctl_net_core.c).",
         "__sys_listen (net/socket.c), all versions",
-        {"2.6.32": 128, "3.10": 128, "5.15": 4096, "6.18": 4096}, lo=0, hi=INT_MAX, his={"3.10": 65535},
+        lo=0, hi=INT_MAX, his={"3.10": 65535},
         proc="net.core.somaxconn",
         side="server",
         flag="--somaxconn",
@@ -122,7 +122,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "and, with syncookies off, reserves the last quarter of it for proven peers [1.3]. The default "
         "depends on memory; the values here are those of a 24 GiB machine (6.18: measured on ours).",
         "reqsk_queue_alloc (3.10); tcp_v4_conn_request (3.10) / tcp_conn_request (4.4+)",
-        {"2.6.32": 1024, "3.10": 1024, "5.15": 2048, "6.18": 2048}, lo=0, hi=INT_MAX,
+        lo=0, hi=INT_MAX,
         proc="net.ipv4.tcp_max_syn_backlog",
         side="server",
         flag="--max-syn-backlog",
@@ -134,7 +134,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "0: drop SYNs when the SYN queue is full; 1: answer them with a cookie; 2 (since 3.12): cookies "
         "for every SYN. On 2.6.32 and 3.10 the kernel accepts 2 but treats any nonzero value as 1 [1.5].",
         "tcp_syn_flood_action, cookie_v4_check; all versions",
-        _all(1), choices=(0, 1, 2),
+        choices=(0, 1, 2),
         proc="net.ipv4.tcp_syncookies",
         side="server",
         flag="--syncookies",
@@ -145,7 +145,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "How many times connect() retransmits its SYN before giving up with ETIMEDOUT; "
         "5 in 2.6.32, 6 since 3.7 [1.7].",
         "tcp_write_timeout (net/ipv4/tcp_timer.c), all versions",
-        {"2.6.32": 5, "3.10": 6, "5.15": 6, "6.18": 6}, lo=1, hi=127,
+        lo=1, hi=127,
         proc="net.ipv4.tcp_syn_retries",
         side="client",
         flag="--syn-retries",
@@ -156,7 +156,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "tcp_synack_retries", "sysctl",
         "How many times the server retransmits a SYN-ACK before dropping the request sock [1.9].",
         "inet_csk_reqsk_queue_prune (2.6.32/3.10), reqsk_timer_handler (4.1+)",
-        _all(5), lo=0, hi=255,
+        lo=0, hi=255,
         proc="net.ipv4.tcp_synack_retries",
         side="server",
         flag="--synack-retries",
@@ -168,7 +168,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "What the server does with a final ACK when the accept queue is full: 0 drops it and marks the "
         "request acked (the SYN-ACK is retransmitted later), 1 answers with RST [1.6].",
         "tcp_check_req (net/ipv4/tcp_minisocks.c), all versions",
-        _all(0), choices=(0, 1),
+        choices=(0, 1),
         proc="net.ipv4.tcp_abort_on_overflow",
         side="server",
         flag="--abort-on-overflow",
@@ -179,7 +179,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "Since 6.5 (ccce324dabfe): the first N SYN retransmissions keep the initial RTO before the "
         "exponential backoff starts, and connect() is allowed N extra retransmissions [1.7].",
         "tcp_retransmit_timer, tcp_write_timeout (6.5+)",
-        {"6.18": 4}, lo=0, hi=127, since="6.5",
+        lo=0, hi=127,
         proc="net.ipv4.tcp_syn_linear_timeouts",
         side="client",
         flag="--syn-linear-timeouts",
@@ -190,7 +190,6 @@ _SETTINGS: tuple[Setting, ...] = (
         "ip_local_port_range", "sysctl",
         "The ephemeral ports connect() chooses from; 32768-61000 until 4.3, 32768-60999 since 4.4 [1.12].",
         "__inet_hash_connect (net/ipv4/inet_hashtables.c), all versions",
-        {"2.6.32": (32768, 61000), "3.10": (32768, 61000), "5.15": (32768, 60999), "6.18": (32768, 60999)},
         proc="net.ipv4.ip_local_port_range",
         side="client",
         flag="--port-range",
@@ -202,7 +201,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "Minimum gap in seconds between two answers to out-of-window packets of one request sock, such "
         "as SYN-ACKs resent for retransmitted SYNs (the kernel stores milliseconds; here seconds).",
         "tcp_oow_rate_limited, called from tcp_check_req (4.0+)",
-        {"5.15": 0.5, "6.18": 0.5}, lo=0.0, hi=INT_MAX / 1000, since="4.0",
+        lo=0.0, hi=INT_MAX / 1000,
         proc="net.ipv4.tcp_invalid_ratelimit",
         side="server",
         flag="--invalid-ratelimit",
@@ -216,7 +215,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "Initial RTO of the SYN and of the SYN-ACK, in seconds: TCP_TIMEOUT_INIT is 3 s until 3.0, "
         "1 s since 3.1 (9ad7c049f0f7). Changeable on a live kernel only through a BPF sock_ops program.",
         "tcp_connect_init / tcp_timeout_init; inet_csk_reqsk_queue_hash_add",
-        {"2.6.32": 3.0, "3.10": 1.0, "5.15": 1.0, "6.18": 1.0}, lo=0.001, hi=120.0,
+        lo=0.001, hi=120.0,
         flag="--rto-init",
         unit="s",
         short="the initial retransmission timeout of SYN and SYN-ACK, in seconds: TCP_TIMEOUT_INIT, 3 s before 3.1, 1 s since",
@@ -227,7 +226,6 @@ _SETTINGS: tuple[Setting, ...] = (
         "roundup_pow_of_two(max(min(backlog, tcp_max_syn_backlog), 8) + 1) slots, full at qlen >= slots; "
         "'qlen>=backlog' - 4.4 to 6.12 (ef547f2ac16b); 'qlen>backlog' - 6.13+ and Jan 2025 stable (3479c7549fb1).",
         "reqsk_queue_is_full (3.10), inet_csk_reqsk_queue_is_full (4.4+)",
-        {"2.6.32": "table", "3.10": "table", "5.15": "qlen>=backlog", "6.18": "qlen>backlog"},
         choices=("table", "qlen>=backlog", "qlen>backlog"),
     ),
     Setting(
@@ -236,14 +234,13 @@ _SETTINGS: tuple[Setting, ...] = (
         "(no SYN-ACK timeout yet) waits; since 4.10 (5ea8ea2cb7f1) it is dropped whenever the accept "
         "queue is full [1.4].",
         "tcp_v4_conn_request (<4.10), tcp_conn_request (4.10+)",
-        {"2.6.32": True, "3.10": True, "5.15": False, "6.18": False}, choices=(True, False),
+        choices=(True, False),
     ),
     Setting(
         "synack_timer", "switch",
         "'listener_scan' - until 4.0 one listener timer ticks every 200 ms and scans part of the SYN "
         "table; 'per_request' - since 4.1 (fa76ce7328b2) each request sock has its own timer [1.9].",
         "inet_csk_reqsk_queue_prune (<4.1), reqsk_timer_handler (4.1+)",
-        {"2.6.32": "listener_scan", "3.10": "listener_scan", "5.15": "per_request", "6.18": "per_request"},
         choices=("listener_scan", "per_request"),
     ),
     Setting(
@@ -253,7 +250,6 @@ _SETTINGS: tuple[Setting, ...] = (
         "((2 << n) - 1) * initial RTO; 'count_or_time' - 5.x/6.x, n (+ linear timeouts) retransmissions, "
         "or that time.",
         "tcp_write_timeout, retransmits_timed_out",
-        {"2.6.32": "time_rto_min", "3.10": "time", "5.15": "count_or_time", "6.18": "count_or_time"},
         choices=("time_rto_min", "time", "count_or_time"),
     ),
     Setting(
@@ -263,7 +259,6 @@ _SETTINGS: tuple[Setting, ...] = (
         "slots), even ports first, table += i + 2; 'even_first_random' - the 2022 hardening (4c2c8f03a5ab "
         "and its stable backports, in 5.15.55 and 6.x): 65536 slots, random even steps, re-salted every 10 s.",
         "__inet_hash_connect (net/ipv4/inet_hashtables.c)",
-        {"2.6.32": "hint", "3.10": "hint", "5.15": "even_first_random", "6.18": "even_first_random"},
         choices=("hint", "even_first", "even_first_random"),
     ),
     Setting(
@@ -271,7 +266,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "How long after the last SYN-queue overflow a cookie ACK is still checked, in seconds: "
         "3 s until 4.x (TCP_TIMEOUT_FALLBACK), 120 s in 6.x (TCP_SYNCOOKIE_VALID) [1.5].",
         "tcp_synq_no_recent_overflow",
-        {"2.6.32": 3.0, "3.10": 3.0, "5.15": 120.0, "6.18": 120.0}, lo=0.0, hi=600.0,
+        lo=0.0, hi=600.0,
     ),
     Setting(
         "timer_wheel", "switch",
@@ -281,7 +276,6 @@ _SETTINGS: tuple[Setting, ...] = (
         "granularity (at HZ=250: a 1 s timer 4-32 ms late, a 32 s timer up to 2 s), which also makes "
         "clients that wait on timers armed a few ms apart retransmit together.",
         "mod_timer, calc_wheel_index (kernel/time/timer.c)",
-        {"2.6.32": "jiffies", "3.10": "slack", "5.15": "wheel", "6.18": "wheel"},
         choices=("off", "jiffies", "slack", "wheel"),
     ),
     Setting(
@@ -289,17 +283,26 @@ _SETTINGS: tuple[Setting, ...] = (
         "Timer ticks per second (CONFIG_HZ): 1000 on the RHEL/CentOS builds of 2.6.32 and 3.10, 250 on "
         "Debian and Ubuntu builds of 5.15 and 6.18 (this project's machines: 250).",
         "jiffies",
-        {"2.6.32": 1000, "3.10": 1000, "5.15": 250, "6.18": 250}, choices=(100, 250, 300, 1000),
+        choices=(100, 250, 300, 1000),
     ),
     Setting(
         "timeouts_every_rto", "switch",
         "TCPTimeouts counts every RTO of a connecting socket, the final one included (5.x/6.x); before "
         "(2.6.32, 3.10) only the first RTO, when icsk_retransmits == 0, and not the one that gives up.",
         "tcp_retransmit_timer",
-        {"2.6.32": False, "3.10": False, "5.15": True, "6.18": True}, choices=(True, False),
+        choices=(True, False),
     ),
 )
 
+def _from_records(setting: Setting) -> Setting:
+    """The setting with its defaults per version, and the release that brought it, as the records state."""
+    entries = {r.version: r.settings[setting.name] for r in RECORDS.values()}
+    absent = {e.since for e in entries.values() if isinstance(e, Absent)}
+    defaults = {v: e.value for v, e in entries.items() if not isinstance(e, Absent)}
+    return replace(setting, defaults=MappingProxyType(defaults), since=absent.pop() if absent else None)
+
+
+_SETTINGS = tuple(_from_records(s) for s in _SETTINGS)
 SETTINGS: Mapping[str, Setting] = MappingProxyType({s.name: s for s in _SETTINGS})
 """Every tunable of the model by name: the one home of its range, defaults per version, the kernel
 code that reads it and, for a sysctl, its /proc name, the host it acts on, its command-line option
@@ -310,21 +313,11 @@ def sysctls(side: str | None = None) -> list[Setting]:
     """The settings that are sysctls of a live kernel (with a /proc name), of one side or both."""
     return [s for s in _SETTINGS if s.proc is not None and side in (None, s.side)]
 
-# Facts of a version that are not tunable: constants, counters that exist, log formats. Each profile
-# models the release named by `release` (the kernel trees of model/kernel_index.json).
-# syn_path_counters: 3.x+ count SYN drops (ListenDrops, TCPReqQFull*, ListenOverflows on the young
-# rule); 2.6.32's tcp_v4_conn_request ends in a bare `drop: return 0` and has no
-# tcp_syn_flood_action. synack_rtx_counters: 2.6.32's prune calls rtx_syn_ack directly, without
-# RetransSegs or a syn_ack_timeout hook (TCPTimeouts). Read in the 2.6.32.9 tree.
+# Facts of a version that are not tunable (constants, counters that exist, log formats), and the
+# release each profile was read from: see kernels/record.py FACTS.
 _FIXED: dict[str, dict[str, Any]] = {
-    "2.6.32": dict(syn_path_counters=False, synack_rtx_counters=False, flood_log="2.6.32", backlog_bits=16, challenge_ack=False, cookie_listen_drop=True,
-                   synretrans_counter=False, release="2.6.32.2"),
-    "3.10": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="3.x", backlog_bits=16, challenge_ack=True, cookie_listen_drop=True,
-                 synretrans_counter=False, release="3.10.108"),
-    "5.15": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="5.15", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
-                 synretrans_counter=True, release="5.15.55"),
-    "6.18": dict(syn_path_counters=True, synack_rtx_counters=True, flood_log="6.x", backlog_bits=32, challenge_ack=True, cookie_listen_drop=False,
-                 synretrans_counter=True, release="6.18.24"),
+    version: {"release": record.release, **{name: fact.value for name, fact in record.facts.items()}}
+    for version, record in RECORDS.items()
 }
 
 TCP_RTO_MAX = 120.0
@@ -390,7 +383,7 @@ class Kernel:
     def tcp_syncookies_effective(self) -> int:
         """tcp_syncookies as the kernel acts on it: before 3.12 any nonzero value means 1."""
         value = self._values["tcp_syncookies"]
-        return min(value, 1) if self.version in ("2.6.32", "3.10") else value
+        return value if self.syncookies_always else min(value, 1)
 
     def replace(self, **settings: Any) -> Kernel:
         """A copy with more overrides."""

@@ -55,8 +55,8 @@ class ServerHost(Core):
         self.last_overflow: int | None = None  # tcp_synq_overflow's stamp
         self.synflood_warned = False
         self.last_warning: int | None = None
-        self.old = k.version in ("2.6.32", "3.10")
-        self.cookie_age = OLD_COOKIE_AGE if self.old else NEW_COOKIE_AGE
+        self.counter_tries = k.syncookie_check == "counter_tries"  # the cookie check before 4.x (records)
+        self.cookie_age = OLD_COOKIE_AGE if self.counter_tries else NEW_COOKIE_AGE
         self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
         self.ratelimit = to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
         self.scan = k.synack_timer == "listener_scan" and self.listening
@@ -162,7 +162,7 @@ class ServerHost(Core):
     def synq_overflow(self) -> None:
         """tcp_synq_overflow: remember when cookies were last sent (6.x: at most once a second)."""
         last = self.last_overflow
-        if self.old or last is None or not last <= self.now <= last + US:
+        if self.counter_tries or last is None or not last <= self.now <= last + US:
             self.last_overflow = self.now
 
     def recent_overflow(self) -> bool:
@@ -171,7 +171,7 @@ class ServerHost(Core):
         if last is None:
             return False
         window = to_us(self.k.cookie_window)
-        if self.old:
+        if self.counter_tries:
             return self.now - last <= window
         return last <= self.now <= last + window
 
@@ -264,7 +264,7 @@ class ServerHost(Core):
             self.act("ack_no_request", ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
         elif not self.recent_overflow():
-            self.act("ack_cookie_invalid" if self.old else "ack_no_request", ci)
+            self.act("ack_cookie_invalid" if self.counter_tries else "ack_no_request", ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
         elif isinstance(token, tuple) and self.cookie_fresh(token[1]):
             if len(self.accept_queue) > self.backlog:

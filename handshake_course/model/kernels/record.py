@@ -1,0 +1,65 @@
+"""What a kernel record holds: every setting and fact of one modelled Linux version, each with the
+source it comes from, so that a version is read in one file and a new one is added by one file.
+
+A record states every setting of the registry (``profiles.SETTINGS``): its default as a ``Value``, or
+``Absent`` where that version has no such sysctl (saying when it came). It states every ``FACTS``
+entry too. Nothing is implied by omission: tests/test_kernel_records.py checks each record is complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Value:
+    """A setting's default or a fact in one version, and where in that version's source it is."""
+
+    value: Any
+    source: str
+
+
+@dataclass(frozen=True)
+class Absent:
+    """A sysctl this version does not have: writing it on that kernel fails."""
+
+    since: str  # the release that brought it
+    source: str  # the commit that brought it, or what the tree lacks
+
+
+@dataclass(frozen=True)
+class KernelRecord:
+    """One modelled kernel: the exact release read, and every setting and fact of it."""
+
+    version: str  # the profile's name: "6.18"
+    release: str  # the release whose source the record was read from: "6.18.24"
+    summary: str  # one line: what this profile is, and who runs it
+    settings: Mapping[str, Value | Absent]
+    facts: Mapping[str, Value]
+
+    def defaults(self) -> dict[str, Any]:
+        """Setting -> default, for the settings this version has."""
+        return {name: entry.value for name, entry in self.settings.items() if isinstance(entry, Value)}
+
+
+FACTS: Mapping[str, str] = {
+    "syn_path_counters": "whether SYN drops are counted (ListenDrops, TCPReqQFull*, ListenOverflows by the "
+                         "young rule): 2.6.32's tcp_v4_conn_request ends in a bare `drop: return 0`",
+    "synack_rtx_counters": "whether SYN-ACK retransmissions count RetransSegs and TCPTimeouts (2.6.32's prune "
+                           "calls rtx_syn_ack directly)",
+    "synretrans_counter": "whether TcpExtTCPSynRetrans exists (net/ipv4/proc.c)",
+    "flood_log": "which form of the 'Possible SYN flooding' kernel log line this version prints",
+    "backlog_bits": "width of sk_max_ack_backlog (include/net/sock.h): 16 bits wrap a large backlog",
+    "challenge_ack": "whether tcp_send_challenge_ack exists (RFC 5961)",
+    "cookie_listen_drop": "whether a SYN answered with a cookie also counts ListenDrops",
+    "syncookies_always": "whether tcp_syncookies=2 (cookies for every SYN) exists; before 3.12 (5ad37d5deee1) "
+                         "any nonzero value acts as 1",
+    "syncookie_check": "how a cookie ACK is validated: 'counter_tries' - minute counter valid for COUNTER_TRIES "
+                       "= 4 minutes, every overflow restamps, an ACK without a recent overflow is a failed "
+                       "cookie; 'syncookie_valid' - MAX_SYNCOOKIE_AGE = 2 minutes, the overflow stamp moves "
+                       "at most once a second (time_between32), such an ACK is an ACK without a request",
+    "port_range_low_min": "the lowest first port ip_local_port_range accepts (ipv4_local_port_range)",
+}
+"""What each fact of a record means (facts are not tunable; settings are)."""
