@@ -129,11 +129,20 @@ def backlog_type(text: str) -> int | None:
 
 
 def kernel_type(text: str) -> str:
-    from .model import VERSIONS
+    """A modelled version, or "auto": the profile of the kernel this command runs on."""
+    import platform
 
+    from .model import VERSIONS, match_release
+
+    if text == "auto":
+        match = match_release(platform.release())
+        if match.note:
+            print(f"--kernel auto: running {match.release}, modelled as {match.version}: {match.note}",
+                  file=sys.stderr)
+        return match.version
     if text not in VERSIONS:
         raise argparse.ArgumentTypeError(
-            f"kernel must be one of {', '.join(VERSIONS)} (the modelled Linux versions); got {text!r}")
+            f"kernel must be one of {', '.join(VERSIONS)} (the modelled Linux versions) or auto; got {text!r}")
     return text
 
 
@@ -221,8 +230,8 @@ def _scenario_options(sc: Any) -> None:
     from .model.scenario import MAX_CLIENTS, PACKET_KINDS
 
     sc.add_argument("--kernel", type=kernel_type, default="6.18", metavar="VERSION",
-                    help=f"Linux version both machines run: {', '.join(VERSIONS[:-1])} or {VERSIONS[-1]} "
-                         "(default: %(default)s)")
+                    help=f"Linux version both machines run: {', '.join(VERSIONS)}, or auto: the profile of the "
+                         "kernel running this command (default: %(default)s)")
     sc.add_argument("--backlog", type=backlog_type, default=128, metavar="N",
                     help="the backlog passed to listen(); the kernel caps it at somaxconn. 'none': nothing "
                          "listens, so every SYN is answered with RST (default: %(default)s)")

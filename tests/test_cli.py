@@ -202,3 +202,14 @@ def test_a_subcommand_is_required(capsys):
         main([])
     assert exc.value.code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("uname", "version", "says"), [
+    ("5.15.0-91-generic", "5.15", None),         # Ubuntu 22.04: modelled exactly, nothing to say
+    ("6.1.0-26-amd64", "5.15", "Linux 6.1 is not modelled"),  # Debian 12: the nearest older profile
+])
+def test_kernel_auto_simulates_the_running_kernels_profile(capsys, monkeypatch, uname, version, says):
+    monkeypatch.setattr("platform.release", lambda: uname)
+    code, out, err = run(capsys, "--kernel", "auto", "--clients", "2")
+    assert code == 0 and out.startswith(f"Linux {version}:")
+    assert (says in err) if says else err == ""

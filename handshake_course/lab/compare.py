@@ -25,6 +25,7 @@ from ..model import (
     Result,
     Scenario,
     accept_capacity,
+    match_release,
     simulate,
     syn_queue_capacity,
     syn_schedule,
@@ -71,18 +72,20 @@ def model_version(release: str) -> str | None:
 
 
 def kernel_for(record: Record, **switches: Any) -> Kernel:
-    """Kernel("6.18") with the sysctls the record's namespaces reported (listener-side ones from the
-    server namespace, connect()-side ones from the client namespace) and the kernel's HZ."""
+    """The profile of the measured kernel (``match_release`` of the record's release; 6.18 for a
+    record that does not say) with the sysctls the record's namespaces reported (listener-side ones
+    from the server namespace, connect()-side ones from the client namespace) and the kernel's HZ."""
+    version = match_release(record["kernel"]).version if record.get("kernel") else MODEL_VERSION
     reported = record["sysctls"]
     server, client = (reported["server"], reported["client"]) if "server" in reported else (reported, reported)
     settings: dict[str, Any] = {}
     for values, side in ((server, "server"), (client, "client")):
         for setting in sysctls(side):
-            if setting.proc in values:
+            if setting.proc in values and version in setting.defaults:  # the profile may be older
                 settings[setting.name] = setting.from_proc(values[setting.proc])
     if record.get("hz") in SETTINGS["hz"].choices:  # the running kernel's tick, for its timer wheel
         settings["hz"] = record["hz"]
-    return Kernel(MODEL_VERSION, **{**settings, **switches})
+    return Kernel(version, **{**settings, **switches})
 
 
 def rtt_of(record: Record, default: float = DEFAULT_RTT) -> float:

@@ -2,6 +2,7 @@
 establishment, per kernel version. Knows nothing of plots or widgets."""
 
 from .profiles import SETTINGS, VERSIONS, Kernel, sysctls
+from .releases import ProfileMatch, match_release
 from .result import ClientRecord, Packet, Result, SsListener, TraceEvent
 from .rules import Schedule, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
 from .scenario import Scenario
@@ -13,12 +14,14 @@ __all__ = [
     "ClientRecord",
     "Kernel",
     "Packet",
+    "ProfileMatch",
     "Result",
     "Scenario",
     "Schedule",
     "SsListener",
     "TraceEvent",
     "accept_capacity",
+    "match_release",
     "simulate",
     "syn_queue_capacity",
     "syn_schedule",

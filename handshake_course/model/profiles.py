@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .kernels import RECORDS, Absent
+from .releases import match_release
 
 VERSIONS: tuple[str, ...] = tuple(RECORDS)
 """The modelled kernels, oldest first (one record each in ``model/kernels/``). 6.18 is the kernel
@@ -355,6 +356,16 @@ class Kernel:
         attrs["_values"] = MappingProxyType(values)
         attrs["_overrides"] = MappingProxyType(dict(settings))
         attrs["_hash"] = hash((version, tuple(sorted((k, repr(v)) for k, v in values.items()))))
+
+    @classmethod
+    def nearest(cls, release: str, **settings: Any) -> Kernel:
+        """The profile for a running kernel, from its ``uname -r`` (``platform.release()``): the newest
+        modelled series not newer than it. ``model.match_release`` says how close that is.
+
+        >>> Kernel.nearest("5.15.0-91-generic").version
+        '5.15'
+        """
+        return cls(match_release(release).version, **settings)
 
     def __getattr__(self, name: str) -> Any:
         """Only reached for names that are not set: a sysctl this version lacks, or a typo."""

@@ -1,0 +1,79 @@
+"""Which profile is my kernel: a ``uname -r`` string matched to the modelled version that describes it.
+
+A kernel release string starts with the upstream version ("5.15.0-91-generic", "6.1.0-26-amd64",
+"4.18.0-513.el8.x86_64"); what follows names the build, and some builds carry backports that change
+the handshake. The match is the newest modelled series not newer than the kernel (a kernel is at
+least as new as that profile's series), with a note on how close it is and on what a distribution
+kernel is known to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .kernels import RECORDS
+
+RELEASE = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?(.*)$")
+
+VENDOR_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\.el6"), "RHEL/CentOS 6 builds 2.6.32 with backports from later kernels"),
+    (re.compile(r"\.el7"), "RHEL/CentOS 7 builds 3.10 with backports the vanilla 3.10 profile lacks: "
+                           "tcp_syncookies=2, tcp_conn_request, the 32768-60999 port range with an even "
+                           "start; try Kernel('3.10') with those changes in mind"),
+    (re.compile(r"\.el8"), "RHEL 8 builds 4.18 with many backports from later kernels: behaviours may be "
+                           "newer than the profile's"),
+    (re.compile(r"\.el9"), "RHEL 9 builds 5.14 with many backports from later kernels: behaviours may be "
+                           "newer than the profile's"),
+    (re.compile(r"\.el10"), "RHEL 10 builds 6.12 with backports from later kernels"),
+    (re.compile(r"amzn"), "an Amazon Linux kernel: a stable series with Amazon's backports"),
+)
+"""Distribution kernels known to carry backports that touch the handshake: pattern -> what to know."""
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class ProfileMatch:
+    """A running kernel release and the modelled version that stands for it."""
+
+    release: str  # as given: "5.15.0-91-generic"
+    series: str  # its upstream series: "5.15"
+    version: str  # the profile: "5.15"
+    note: str  # how close the profile is, and what the build is known to change ("" when exact)
+
+    @property
+    def exact(self) -> bool:
+        """Whether the profile models this very series."""
+        return self.series == self.version
+
+
+def match_release(release: str) -> ProfileMatch:
+    """The profile of the newest modelled series not newer than ``release`` (a ``uname -r`` string).
+
+    >>> match_release("5.15.0-91-generic").version
+    '5.15'
+    >>> match_release("6.1.0-26-amd64").version
+    '5.15'
+    """
+    found = RELEASE.match(str(release))
+    if found is None:
+        raise ValueError(f"release must start with a kernel version such as 6.1.0; got {release!r}")
+    major, minor, patch = found.group(1, 2, 3)
+    # a series is major.minor; in the 2.6 days it was the third number: 2.6.32
+    series = f"{int(major)}.{int(minor)}" + (f".{int(patch)}" if int(major) == 2 and patch else "")
+    key = version_key(series)
+    older = [v for v in RECORDS if version_key(v) <= key]
+    notes = []
+    if older:
+        version = older[-1]
+        if version != series:
+            notes.append(f"Linux {series} is not modelled; the nearest older profile is {version} "
+                         f"({RECORDS[version].release}), so behaviours that changed since may differ")
+    else:
+        version = next(iter(RECORDS))
+        notes.append(f"Linux {series} is older than every profile; the oldest is {version}")
+    notes += [text for pattern, text in VENDOR_NOTES if pattern.search(found.group(4))]
+    return ProfileMatch(release=str(release).strip(), series=series, version=version, note="; ".join(notes))

@@ -1,0 +1,59 @@
+"""Which profile is my kernel (model/releases.py): a ``uname -r`` string -> the newest modelled series
+not newer than it, with a note on how close that is and on distribution backports."""
+
+from __future__ import annotations
+
+import pytest
+
+from handshake_course import Kernel, match_release
+from handshake_course.model import VERSIONS
+from handshake_course.model.releases import version_key
+
+UNAMES = [  # uname -r of the distributions our learners run, as those kernels print it
+    "5.15.0-91-generic",          # Ubuntu 22.04
+    "6.8.0-45-generic",           # Ubuntu 24.04
+    "5.4.0-200-generic",          # Ubuntu 20.04
+    "6.1.0-26-amd64",             # Debian 12
+    "6.12.48+deb13-amd64",        # Debian 13
+    "4.18.0-513.el8.x86_64",      # RHEL 8
+    "5.14.0-427.13.1.el9_4.x86_64",  # RHEL 9
+    "3.10.0-1160.el7.x86_64",     # RHEL/CentOS 7
+    "2.6.32-754.el6.x86_64",      # RHEL/CentOS 6
+    "6.1.112-122.189.amzn2023.x86_64",  # Amazon Linux 2023
+    "6.18.44-fc-v669",            # this project's machines (the lab's measurements)
+]
+
+
+@pytest.mark.parametrize("release", UNAMES)
+def test_the_profile_is_the_newest_modelled_series_not_newer_than_the_kernel(release):
+    match = match_release(release)
+    series = version_key(match.series)
+    assert match.version in VERSIONS and version_key(match.version) <= series
+    assert not [v for v in VERSIONS if version_key(match.version) < version_key(v) <= series]
+    assert Kernel.nearest(release) == Kernel(match.version)
+    assert match.exact == (match.series == match.version)
+    if not match.exact:
+        assert f"Linux {match.series} is not modelled" in match.note
+
+
+def test_a_modelled_series_matches_itself_whatever_the_build():
+    assert [match_release(r).version for r in ("5.15.0-91-generic", "6.18.44-fc-v669", "3.10.0-1160.el7.x86_64",
+                                               "2.6.32-754.el6.x86_64")] == ["5.15", "6.18", "3.10", "2.6.32"]
+    assert match_release("5.15.0-91-generic").note == ""
+
+
+def test_distribution_backports_are_named():
+    assert "tcp_syncookies=2" in match_release("3.10.0-1160.el7.x86_64").note  # RHEL 7 backports it
+    assert "RHEL 8" in match_release("4.18.0-513.el8.x86_64").note
+    assert "Amazon Linux" in match_release("6.1.112-122.189.amzn2023.x86_64").note
+
+
+def test_a_kernel_older_than_every_profile_gets_the_oldest_and_says_so():
+    match = match_release("2.6.18-419.el5")
+    assert match.version == VERSIONS[0] and "older than every profile" in match.note
+
+
+@pytest.mark.parametrize("release", ["", "linux", "v6.1", "6"])
+def test_a_release_that_is_not_a_kernel_version_is_refused_naming_the_parameter(release):
+    with pytest.raises(ValueError, match="release must start with a kernel version"):
+        match_release(release)
