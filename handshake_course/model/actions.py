@@ -17,8 +17,6 @@ from dataclasses import dataclass
 
 from .profiles import Kernel
 
-OLD = ("2.6.32", "3.10")  # tcp_v4_conn_request era: listener-scan timer, request socks in a syn_table
-
 
 @dataclass(frozen=True)
 class Action:
@@ -256,7 +254,7 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
 
 def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     """Every action, resolved for `kernel`, in INDEX order."""
-    old = kernel.version in OLD
+    old = kernel.conn_request == "tcp_v4_conn_request"  # the era of the paths (the version's record)
     own = _RELEASE_PATHS.get(kernel.version, {})
     return tuple(
         Action(name, host, what, _p(own.get(name, path_old if old else path_new)), _counters(name, kernel))

@@ -37,6 +37,7 @@ RECORD = KernelRecord(
         "synretrans_counter": Value(False, "net/ipv4/proc.c: no TCPSynRetrans"),
         "syncookies_always": Value(False, "only `if (sysctl_tcp_syncookies)` tests (5ad37d5deee1 came in 3.12)"),
         "syncookie_check": Value('counter_tries', "net/ipv4/syncookies.c:190 COUNTER_TRIES 4; include/net/tcp.h:337 tcp_synq_overflow"),
+        "conn_request": Value('tcp_v4_conn_request', "net/ipv4/tcp_ipv4.c:1475 tcp_v4_conn_request"),
         "port_range_low_min": Value(1, "net/ipv4/sysctl_net_ipv4.c:34 ip_local_port_range_min"),
     },
 )

@@ -37,6 +37,7 @@ RECORD = KernelRecord(
         "synretrans_counter": Value(True, "net/ipv4/proc.c:273 TCPSynRetrans"),
         "syncookies_always": Value(True, "net/ipv4/tcp_input.c:7436 syncookies == 2"),
         "syncookie_check": Value('syncookie_valid', "include/net/tcp.h:595 MAX_SYNCOOKIE_AGE 2; include/net/tcp.h:603 tcp_synq_overflow"),
+        "conn_request": Value('tcp_conn_request', "net/ipv4/tcp_input.c:7405 tcp_conn_request"),
         "port_range_low_min": Value(1024, "net/ipv4/sysctl_net_ipv4.c:94 ipv4_local_port_range: range[0] >= ip_unprivileged_port_start (1024)"),
     },
 )

@@ -60,6 +60,9 @@ FACTS: Mapping[str, str] = {
                        "= 4 minutes, every overflow restamps, an ACK without a recent overflow is a failed "
                        "cookie; 'syncookie_valid' - MAX_SYNCOOKIE_AGE = 2 minutes, the overflow stamp moves "
                        "at most once a second (time_between32), such an ACK is an ACK without a request",
+    "conn_request": "the function that answers a SYN on a listener, and with it the era of the trace's "
+                    "function paths: 'tcp_v4_conn_request' (the whole job in tcp_ipv4.c, until 3.16) or "
+                    "'tcp_conn_request' (tcp_input.c, shared by IPv4 and IPv6, 3.17+)",
     "port_range_low_min": "the lowest first port ip_local_port_range accepts (ipv4_local_port_range)",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
