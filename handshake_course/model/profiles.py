@@ -265,7 +265,8 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting(
         "cookie_window", "switch",
         "How long after the last SYN-queue overflow a cookie ACK is still checked, in seconds: "
-        "3 s until 4.x (TCP_TIMEOUT_FALLBACK), 120 s in 6.x (TCP_SYNCOOKIE_VALID) [1.5].",
+        "3 s in 2.6.32 and 3.10 (TCP_TIMEOUT_FALLBACK), 120 s (TCP_SYNCOOKIE_VALID) in every later kernel read, "
+        "4.4.302 included [1.5].",
         "tcp_synq_no_recent_overflow",
         lo=0.0, hi=600.0,
     ),

@@ -20,7 +20,7 @@ from ..scenario import Scenario
 from .base import NO_CLIENT, RST, SERVER, SYNACK, Core
 
 QUEUED, ACCEPTED = 1, 2  # server-side child states
-OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (<=4.x), MAX_SYNCOOKIE_AGE (6.x), in minutes
+OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (2.6.32, 3.10), MAX_SYNCOOKIE_AGE (4.4.302 and later), in minutes
 
 
 class _Request:
@@ -55,7 +55,7 @@ class ServerHost(Core):
         self.last_overflow: int | None = None  # tcp_synq_overflow's stamp
         self.synflood_warned = False
         self.last_warning: int | None = None
-        self.counter_tries = k.syncookie_check == "counter_tries"  # the cookie check before 4.x (records)
+        self.counter_tries = k.syncookie_check == "counter_tries"  # 2.6.32 and 3.10 (records)
         self.cookie_age = OLD_COOKIE_AGE if self.counter_tries else NEW_COOKIE_AGE
         self.cookie_phase = random.Random(f"cookie:{scenario.seed}").randrange(60 * US)
         self.ratelimit = to_us(k.tcp_invalid_ratelimit) if k.has("tcp_invalid_ratelimit") else None
