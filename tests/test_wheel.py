@@ -32,7 +32,7 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-from browser.labserver import LabServer, isolated_env
+from browser.labserver import isolated_env, kernel_command
 from lab_launch import check_first_lesson, launched
 from learners import SANDBOX, SLUG, submission, write
 from venvs import (
@@ -267,25 +267,6 @@ def learner_folder(course_venv: Venv, tmp_path_factory: pytest.TempPathFactory) 
         assert Path(argv[0]) == course_venv.python and "ipykernel_launcher" in argv, f"Lab's kernel runs {argv}"
     assert git_status() == before
     return cwd
-
-
-def kernel_command(server: LabServer) -> list[str]:
-    """The command line of a kernel the server starts for a notebook (found in /proc by its
-    connection file, which is named after the kernel's id); the kernel is shut down again."""
-    status, body = server.request("POST", "api/kernels", body={"name": "python3"})
-    assert status in (200, 201), f"starting a kernel answered {status}: {body[:300]!r}"
-    kernel = json.loads(body)["id"]
-    try:
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                argv = cmdline.read_bytes().decode(errors="replace").split("\0")
-            except OSError:
-                continue
-            if any(f"kernel-{kernel}.json" in arg for arg in argv):
-                return argv
-        pytest.fail(f"no process of kernel {kernel} in /proc")
-    finally:
-        server.request("DELETE", f"api/kernels/{kernel}")
 
 
 @pytest.fixture(scope="module")

@@ -92,8 +92,10 @@ def warm_matplotlib(python: str | Path, env: Mapping[str, str], timeout: float =
 
 def lab_argv(python: str | Path, *, port: int, token: str, root_dir: Path,
              settings_dir: Path | None = None, extra: Sequence[str] = ()) -> list[str]:
-    """The ``python -m jupyter lab`` command line for a loopback test server."""
-    argv = [str(python), "-m", "jupyter", "lab", "--no-browser", f"--ip={LOOPBACK}", f"--port={port}",
+    """The ``python -m jupyterlab`` command line for a loopback test server: that Python's own
+    JupyterLab (``python -m jupyter lab`` would run whichever ``jupyter-lab`` is first on PATH, and
+    with it another environment's kernel and package)."""
+    argv = [str(python), "-m", "jupyterlab", "--no-browser", f"--ip={LOOPBACK}", f"--port={port}",
             "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root_dir}", "--LabApp.expose_app_in_browser=True"]
     if settings_dir is not None:
@@ -250,3 +252,22 @@ def _signal_pid(pid: int, sig: signal.Signals) -> None:
 def python_in(venv: Path) -> Path:
     """The interpreter of a virtual environment."""
     return venv / ("Scripts" if sys.platform == "win32" else "bin") / "python"
+
+
+def kernel_command(server: LabServer) -> list[str]:
+    """The command line of a kernel the server starts for a notebook (found in /proc by its
+    connection file, which is named after the kernel's id); the kernel is shut down again."""
+    status, body = server.request("POST", "api/kernels", body={"name": "python3"})
+    assert status in (200, 201), f"starting a kernel answered {status}: {body[:300]!r}"
+    kernel = json.loads(body)["id"]
+    try:
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if any(f"kernel-{kernel}.json" in arg for arg in argv):
+                return argv
+        raise AssertionError(f"no process of kernel {kernel} in /proc")
+    finally:
+        server.request("DELETE", f"api/kernels/{kernel}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ import pytest
 
 from handshake_course.course import syllabus
 
-from .labserver import REPO, LabServer
+from .labserver import REPO, LabServer, kernel_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -394,6 +395,13 @@ def lesson_page(browser: Any, lab_server: LabServer, artifacts_dir: Path) -> Ite
     finally:
         context.close()
         lab_server.end_sessions()
+
+
+def test_the_labs_kernel_is_this_python(lab_server: LabServer) -> None:
+    """The lessons run in the environment under test: the server's kernel is this Python (a
+    ``jupyter-lab`` found on PATH would bring another environment's kernel and package)."""
+    argv = kernel_command(lab_server)
+    assert Path(argv[0]).resolve() == Path(sys.executable).resolve() and "ipykernel_launcher" in argv, argv
 
 
 @pytest.mark.slow
