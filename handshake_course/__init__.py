@@ -11,6 +11,7 @@ plus the closed forms ``accept_capacity``, ``syn_queue_capacity``, ``syn_schedul
 """
 
 from .model import (
+    ERAS,
     VERSIONS,
     ClientRecord,
     Kernel,
@@ -43,6 +44,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "ERAS",
     "VERSIONS",
     "ClientRecord",
     "Kernel",

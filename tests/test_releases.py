@@ -57,3 +57,15 @@ def test_a_kernel_older_than_every_profile_gets_the_oldest_and_says_so():
 def test_a_release_that_is_not_a_kernel_version_is_refused_naming_the_parameter(release):
     with pytest.raises(ValueError, match="release must start with a kernel version"):
         match_release(release)
+
+
+def test_the_readme_table_of_distributions_is_what_match_release_says():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = re.findall(r"^  \| ([^|]+) \| ([0-9][^|]*) \| ([0-9.]+)[^|]* \|$", readme, re.MULTILINE)
+    assert len(rows) >= 10
+    for distribution, uname, profile in rows:
+        release = uname.strip().replace("xxx", "1").replace(".x", ".1")
+        assert match_release(release).version == profile, (distribution, release)

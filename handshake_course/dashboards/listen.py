@@ -12,7 +12,7 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import VERSIONS, Kernel, Scenario, TraceEvent, simulate
+from ..model import ERAS, VERSIONS, Kernel, Scenario, TraceEvent, simulate
 from ..model.rules import effective_backlog, syn_table_size
 from ..views import OUTCOME_TEXT, plot_capacities, plot_queues
 from .base import (
@@ -67,7 +67,8 @@ class QueuesApp(Dashboard):
         assert self.result is not None
         plot_queues(self.result, ax=self.axes[0])
         mine = self.result.kernel
-        kernels = [mine if v == mine.version else Kernel(v) for v in VERSIONS]
+        shown = sorted({*ERAS, mine.version}, key=VERSIONS.index)  # each era's kernel, and yours
+        kernels = [mine if v == mine.version else Kernel(v) for v in shown]
         plot_capacities(kernels, self.value("backlog"), self.axes[1], current=mine.version)
         self.axes[1].set_title(f"listen({self.value('backlog')}) on each version\n"
                                "(* = your sysctls, others: their defaults)", fontsize="medium")

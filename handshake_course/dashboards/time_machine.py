@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import VERSIONS, Result, Scenario, TraceEvent, simulate
+from ..model import ERAS, Result, Scenario, TraceEvent, simulate
 from ..views import outcome_bars_html, plot_latency
 from .base import Dashboard, dropdown, float_slider, int_slider, kernel_from, toggle
 
@@ -83,7 +83,7 @@ class TimeMachineApp(Dashboard):
         return [fig.add_subplot(1, 1, 1)]
 
     def compute(self) -> None:
-        self.results = {v: simulate(self.scenario(v)) for v in VERSIONS}
+        self.results = {v: simulate(self.scenario(v)) for v in ERAS}
         self.result = self.results["6.18"]
 
     def draw(self) -> None:

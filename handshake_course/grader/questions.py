@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..course import syllabus
-from ..model import VERSIONS
+from ..model import ERAS, VERSIONS
 from . import keys, probe
 
 CORRECT, PARTLY, WRONG, UNANSWERED, ERROR = "correct", "partly correct", "wrong", "not answered yet", "error"
@@ -228,14 +228,14 @@ class Choice(ValueQuestion):
 
 @dataclass(frozen=True, kw_only=True)
 class Version(ValueQuestion):
-    """Name the kernel version (one of VERSIONS), checked against a salted hash."""
+    """Name the kernel version (one of the eras the course compares, ERAS), checked against a salted hash."""
 
     key: str
 
     def judge(self, exercise: str, value: Any) -> Verdict:
         version = version_name(value)
-        if version is None:
-            return Verdict(0, WRONG, f"answer with one of {', '.join(map(repr, VERSIONS))}; got {shown(value)}.")
+        if version not in ERAS:
+            return Verdict(0, WRONG, f"answer with one of {', '.join(map(repr, ERAS))}; got {shown(value)}.")
         if keys.matches(exercise, self.id, version, self.key):
             return Verdict(self.points, CORRECT, "Well done.")
         return Verdict(0, WRONG, f"this trace was not made by {version}. {self.ref}")

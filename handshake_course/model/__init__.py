@@ -1,6 +1,7 @@
 """The kernel model: a deterministic discrete-event simulation of Linux TCP connection
 establishment, per kernel version. Knows nothing of plots or widgets."""
 
+from .kernels import ERAS
 from .profiles import SETTINGS, VERSIONS, Kernel, sysctls
 from .releases import ProfileMatch, match_release
 from .result import ClientRecord, Packet, Result, SsListener, TraceEvent
@@ -9,6 +10,7 @@ from .scenario import Scenario
 from .simulation import simulate
 
 __all__ = [
+    "ERAS",
     "SETTINGS",
     "VERSIONS",
     "ClientRecord",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .kernel_index import definition
 from .profiles import Kernel
 
 
@@ -153,7 +154,8 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
                "do_accept inet_accept inet_csk_accept reqsk_queue_remove"),
 }
 
-# Where one release's source differs from its era's path (an empty path: never on that release).
+# Where a tcp_v4_conn_request-era release's source differs from its era's path; releases of the
+# tcp_conn_request era follow their own function index (_spelled_for).
 _RELEASE_PATHS: dict[str, dict[str, str]] = {
     "2.6.32": {
         # no tcp_syn_flood_action: a full SYN queue sets want_cookie or jumps to `drop:`, and the
@@ -175,17 +177,31 @@ _RELEASE_PATHS: dict[str, dict[str, str]] = {
         "syn_again": f"{_REQ_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
         "synack_rto": f"{_TIMER_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
     },
-    "5.15": {
-        "listen": "inet_listen inet_csk_listen_start",  # __inet_listen_sk came in 6.x
-        "synack_rto": f"{_TIMER_NEW} inet_rtx_syn_ack tcp_rtx_synack",
-        "ack_cookie": f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock",
-        "ack_cookie_accept_queue_full": f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock",
-        "ack_cookie_invalid": f"{_COOKIE_515} tcp_rcv_state_process tcp_v4_send_reset",
-    },
-    "6.18": {
-        "syn_again": f"{_REQ_NEW} tcp_rtx_synack",  # inet_rtx_syn_ack is gone: tcp_check_req calls it
-    },
 }
+
+
+def _spelled_for(version: str) -> dict[str, str]:
+    """A 4.x-6.x release's paths where the release lacks a function of the newest path, read off
+    that release's own source (kernel_index.json): __inet_listen_sk and cookie_tcp_check came in
+    6.x, do_accept in 5.x, and inet_rtx_syn_ack left in 6.18 (tcp_check_req calls tcp_rtx_synack)."""
+    def has(function: str) -> bool:
+        return definition(version, function) is not None
+
+    own: dict[str, str] = {}
+    if not has("__inet_listen_sk"):
+        own["listen"] = "inet_listen inet_csk_listen_start"
+    if not has("cookie_tcp_check"):
+        own["ack_cookie"] = f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock"
+        own["ack_cookie_accept_queue_full"] = f"{_COOKIE_515} tcp_get_cookie_sock tcp_v4_syn_recv_sock"
+        own["ack_cookie_invalid"] = f"{_COOKIE_515} tcp_rcv_state_process tcp_v4_send_reset"
+    if has("inet_rtx_syn_ack"):
+        own["synack_rto"] = f"{_TIMER_NEW} inet_rtx_syn_ack tcp_rtx_synack"
+    else:
+        own["syn_again"] = f"{_REQ_NEW} tcp_rtx_synack"
+    if not has("do_accept"):
+        own["accept"] = "inet_accept inet_csk_accept reqsk_queue_remove"
+    return own
+
 
 NAMES: tuple[str, ...] = tuple(_TABLE)
 INDEX: dict[str, int] = {n: i for i, n in enumerate(NAMES)}
@@ -255,7 +271,7 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
 def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     """Every action, resolved for `kernel`, in INDEX order."""
     old = kernel.conn_request == "tcp_v4_conn_request"  # the era of the paths (the version's record)
-    own = _RELEASE_PATHS.get(kernel.version, {})
+    own = _RELEASE_PATHS.get(kernel.version, {}) if old else _spelled_for(kernel.version)
     return tuple(
         Action(name, host, what, _p(own.get(name, path_old if old else path_new)), _counters(name, kernel))
         for name, (host, what, path_old, path_new) in _TABLE.items()

@@ -8,15 +8,40 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from . import linux_2_6_32, linux_3_10, linux_5_15, linux_6_18
+from . import (
+    linux_2_6_32,
+    linux_3_10,
+    linux_4_19,
+    linux_5_4,
+    linux_5_10,
+    linux_5_15,
+    linux_6_1,
+    linux_6_6,
+    linux_6_8,
+    linux_6_12,
+    linux_6_18,
+)
 from .record import FACTS, Absent, KernelRecord, Value
 
 RECORDS = MappingProxyType({r.version: r for r in (
     linux_2_6_32.RECORD,
     linux_3_10.RECORD,
+    linux_4_19.RECORD,
+    linux_5_4.RECORD,
+    linux_5_10.RECORD,
     linux_5_15.RECORD,
+    linux_6_1.RECORD,
+    linux_6_6.RECORD,
+    linux_6_8.RECORD,
+    linux_6_12.RECORD,
     linux_6_18.RECORD,
 )})
 """Version -> its record, oldest first."""
 
-__all__ = ["FACTS", "RECORDS", "Absent", "KernelRecord", "Value"]
+ERAS: tuple[str, ...] = ("2.6.32", "3.10", "5.15", "6.18")
+"""One profile for each era of the handshake that the lessons compare side by side: 2.6.32 (3 s
+initial RTO, the listener-scan SYN table), 3.10 (1 s RTO, the young rule), 5.15 (per-request timers,
+qlen >= backlog) and 6.18 (linear SYN timeouts, qlen > backlog). The other profiles are the series
+people run; every test that applies to a behaviour runs on all of them."""
+
+__all__ = ["ERAS", "FACTS", "RECORDS", "Absent", "KernelRecord", "Value"]

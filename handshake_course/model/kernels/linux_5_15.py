@@ -1,11 +1,11 @@
-"""Linux 5.15: the LTS series of Ubuntu 22.04; 5.15.55, which carries the 2022 port hardening."""
+"""Linux 5.15: the LTS series of Ubuntu 22.04; 5.15.55, which carries the 2022 port hardening but not the January 2025 `>` SYN-queue backport (syn_queue_limit='qlen>backlog' is the latest 5.15.y)."""
 
 from .record import Absent, KernelRecord, Value
 
 RECORD = KernelRecord(
     version="5.15",
     release="5.15.55",
-    summary="the LTS series of Ubuntu 22.04; 5.15.55, which carries the 2022 port hardening",
+    summary="the LTS series of Ubuntu 22.04; 5.15.55, which carries the 2022 port hardening but not the January 2025 `>` SYN-queue backport (syn_queue_limit='qlen>backlog' is the latest 5.15.y)",
     settings={
         "somaxconn": Value(4096, "include/linux/socket.h:284 SOMAXCONN (19f92a030ca6, 5.4)"),
         "tcp_max_syn_backlog": Value(2048, "net/ipv4/tcp_ipv4.c:3171 tcp_sk_init: max(128, ehash entries / 128); 2048 on a 24 GiB machine ([derived])"),
