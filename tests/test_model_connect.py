@@ -186,6 +186,20 @@ def test_ports_are_sequential_from_the_global_hint_on_old_kernels(version):
     assert all((b - a) % (high - low + 1) == 1 for a, b in pairwise(got))
 
 
+@pytest.mark.parametrize("version", versions_where(port_selection="hint_even"))
+def test_ports_start_even_and_step_by_two_from_the_hint_on_4_4(version):
+    # 4.4.302 inet_hashtables.c:518-576 (07f4c90062f8): offset = (hint + port_offset) & ~1, the scan
+    # i = 0.. is sequential, hint += (i + 2) & ~1: to one destination every connect() that finds its
+    # first port free takes the even port two above the last; once the evens of a range are taken the
+    # scan walks on into the odd ones, and past the last port connect() fails with EADDRNOTAVAIL.
+    _, got = ports(version, 20)
+    assert all(p % 2 == 0 for p in got) and all(b - a == 2 for a, b in pairwise(got))
+    r, got = ports(Kernel(version, ip_local_port_range=(40000, 40009)), 12)
+    assert sorted(got[:5]) == [40000, 40002, 40004, 40006, 40008]
+    assert sorted(got[5:10]) == [40001, 40003, 40005, 40007, 40009]
+    assert got[10:] == [None, None] and [c.errno for c in r.clients[10:]] == ["EADDRNOTAVAIL"] * 2
+
+
 @pytest.mark.parametrize("version", versions_where(port_selection=("even_first", "even_first_random")))
 def test_ports_are_even_first_on_new_kernels(version):
     # linux-handshake-facts.md 1.12: 4.6+ scans the ports of low's parity (even) first, step 2;

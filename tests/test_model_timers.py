@@ -127,7 +127,7 @@ def test_default_syn_intervals_stay_within_the_timer_bounds_of_the_closed_form(v
 
 @pytest.mark.parametrize("version", versions_where(synack_timer="per_request"))
 @pytest.mark.parametrize("seed", SEEDS)
-def test_default_per_request_synack_intervals_stay_within_the_wheel_bounds(version, seed):
+def test_default_per_request_synack_intervals_stay_within_the_timer_bounds(version, seed):
     # Every final ACK dropped, no queue pressure (3 requests, listen(8)): the request's own timer
     # (reqsk_timer_handler, 4.1+) is re-armed at each timeout, so each interval between its SYN-ACKs,
     # and from the last one to the drop, lies within interval_bounds of synack_schedule's interval;
@@ -145,7 +145,8 @@ def test_default_per_request_synack_intervals_stay_within_the_wheel_bounds(versi
         for g, i in zip(got, ideal, strict=True):
             lo, hi = interval_bounds(i, k.timer_wheel, k.hz)
             assert within(g, i, lo, hi), (g, i)
-            assert g > i  # calc_index rounds an expiry strictly up: a wheel timer is always a bit late
+            if k.timer_wheel == "wheel":
+                assert g > i  # calc_index rounds an expiry strictly up: a wheel timer is always a bit late
 
 
 def listener_scan_lateness(k, backlog):

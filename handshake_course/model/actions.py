@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .kernel_index import definition
+from . import kernel_index
 from .profiles import Kernel
 
 
@@ -184,8 +184,11 @@ def _spelled_for(version: str) -> dict[str, str]:
     """A 4.x-6.x release's paths where the release lacks a function of the newest path, read off
     that release's own source (kernel_index.json): __inet_listen_sk and cookie_tcp_check came in
     6.x, do_accept in 5.x, and inet_rtx_syn_ack left in 6.18 (tcp_check_req calls tcp_rtx_synack)."""
+    if version not in kernel_index.index():  # only while tools/build_kernel_index.py indexes a new release
+        return {}
+
     def has(function: str) -> bool:
-        return definition(version, function) is not None
+        return kernel_index.definition(version, function) is not None
 
     own: dict[str, str] = {}
     if not has("__inet_listen_sk"):

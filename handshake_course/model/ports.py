@@ -27,7 +27,7 @@ class PortAllocator:
         self.rng = random.Random(f"ports:{seed}")
         self.hint = 0  # 3.10: static u32 hint
         self.table: list[int] = []
-        if self.rule != "hint":  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
+        if self.rule not in ("hint", "hint_even"):  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
             size = 256 if self.rule == "even_first" else 1 << 16
             self.table = [self.rng.getrandbits(16) for _ in range(size)]
 
@@ -40,7 +40,12 @@ class PortAllocator:
 
     def connect(self, now_us: int) -> int | None:
         """The port connect() binds, or None for EADDRNOTAVAIL."""
-        port = self._hint_scan(now_us) if self.rule == "hint" else self._even_first(now_us)
+        if self.rule == "hint":
+            port = self._hint_scan(now_us)
+        elif self.rule == "hint_even":
+            port = self._hint_even_scan(now_us)
+        else:
+            port = self._even_first(now_us)
         if port is not None:
             self.used.add(port)
         return port
@@ -56,6 +61,19 @@ class PortAllocator:
             port = self.low + (i + offset) % remaining
             if port not in self.used:
                 self.hint = (self.hint + i) & 0xFFFFFFFF
+                return port
+        return None
+
+    def _hint_even_scan(self, now_us: int) -> int | None:
+        """4.4 (4.4.302 inet_hashtables.c:518-576, 07f4c90062f8): offset = (hint + port_offset) & ~1,
+        port = low + (i + offset) % remaining for i = 0.., hint += (i + 2) & ~1 - an even start, so
+        about half the ports stay free for bind(0)."""
+        remaining = self.high - self.low + 1
+        offset = (self.hint + self._port_offset(now_us)) & 0xFFFFFFFE
+        for i in range(remaining):
+            port = self.low + (i + offset) % remaining
+            if port not in self.used:
+                self.hint = (self.hint + ((i + 2) & ~1)) & 0xFFFFFFFF
                 return port
         return None
 

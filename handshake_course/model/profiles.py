@@ -256,11 +256,12 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting(
         "port_selection", "switch",
         "How connect() picks its ephemeral port [1.12]: 'hint' - 3.10 sequential scan from a keyed "
-        "hash plus a global hint; 'even_first' - 5.12 to the early 5.15.y perturbation table (256 "
+        "hash plus a global hint; 'hint_even' - 4.4 to 4.5 (07f4c90062f8): the same scan from an even "
+        "offset, i from 0, hint += (i + 2) & ~1; 'even_first' - 5.12 to the early 5.15.y perturbation table (256 "
         "slots), even ports first, table += i + 2; 'even_first_random' - the 2022 hardening (4c2c8f03a5ab "
         "and its stable backports, in 5.15.55 and 6.x): 65536 slots, random even steps, re-salted every 10 s.",
         "__inet_hash_connect (net/ipv4/inet_hashtables.c)",
-        choices=("hint", "even_first", "even_first_random"),
+        choices=("hint", "hint_even", "even_first", "even_first_random"),
     ),
     Setting(
         "cookie_window", "switch",

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from . import (
     linux_2_6_32,
     linux_3_10,
+    linux_4_4,
     linux_4_19,
     linux_5_4,
     linux_5_10,
@@ -26,6 +27,7 @@ from .record import FACTS, Absent, KernelRecord, Value
 RECORDS = MappingProxyType({r.version: r for r in (
     linux_2_6_32.RECORD,
     linux_3_10.RECORD,
+    linux_4_4.RECORD,
     linux_4_19.RECORD,
     linux_5_4.RECORD,
     linux_5_10.RECORD,
