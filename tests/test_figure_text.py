@@ -1,4 +1,5 @@
-"""Every dashboard's figure reads at a glance, at its defaults and at each slider's two ends: no text
+"""Every dashboard's figure reads at a glance, at its defaults, at each slider's two ends and at each
+toggle's every option: no text
 under 8 pt, no text outside the figure, no two texts on top of each other (``figure_text``)."""
 
 from __future__ import annotations
@@ -17,13 +18,21 @@ SLIDERS = (W.IntSlider, W.FloatSlider, W.FloatLogSlider)
 
 
 def slider_ends(app: d.Dashboard):
-    """Each slider at its minimum, then its maximum, one at a time (the others at their defaults)."""
+    """Each slider at its minimum, then its maximum, then each toggle at each of its other options,
+    one at a time (the others at their defaults)."""
     for name, control in list(app.controls.items()):
         if isinstance(control, SLIDERS) and not control.disabled:
             default = control.value
             for end in (control.min, control.max):
                 control.value = control.base ** end if isinstance(control, W.FloatLogSlider) else end
                 yield f"{name}={control.value:g}"
+            control.value = default
+    for name, control in list(app.controls.items()):
+        if isinstance(control, W.ToggleButtons) and not control.disabled:
+            default = control.value
+            for option in [value for value in control._options_values if value != default]:
+                control.value = option
+                yield f"{name}={option}"
             control.value = default
 
 

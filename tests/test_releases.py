@@ -63,9 +63,26 @@ def test_the_readme_table_of_distributions_is_what_match_release_says():
     import re
     from pathlib import Path
 
+    from handshake_course.model.releases import DISTRIBUTIONS
+
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     rows = re.findall(r"^  \| ([^|]+) \| ([0-9][^|]*) \| ([0-9.]+)[^|]* \|$", readme, re.MULTILINE)
-    assert len(rows) >= 10
-    for distribution, uname, profile in rows:
-        release = uname.strip().replace("xxx", "1").replace(".x", ".1")
-        assert match_release(release).version == profile, (distribution, release)
+    known = dict(DISTRIBUTIONS)
+    assert sorted(d.strip() for d, _, _ in rows) == sorted(known)
+    for distribution, _, profile in rows:
+        assert match_release(known[distribution.strip()]).version == profile, distribution
+
+
+def test_neighbouring_profiles_differ_in_what_their_records_say():
+    from handshake_course.model.kernels import changes
+    from handshake_course.text import profile_changes
+
+    assert changes("5.4", "5.10") == []  # 5.10.265 and 5.4.301: nothing the model sees differs
+    (change,) = changes("6.6", "6.8")  # 6.8 was EOL before the January 2025 backport of 3479c7549fb1
+    assert (change.name, change.before, change.after) == ("syn_queue_limit", "qlen>backlog", "qlen>=backlog")
+    assert "inet_csk_reqsk_queue_is_full" in change.source
+    linear = next(c for c in changes("6.1", "6.6") if c.name == "tcp_syn_linear_timeouts")
+    assert (linear.before, linear.after) == (None, 4)  # absent before 6.5
+    text = profile_changes()
+    assert "5.4 -> 5.10 (5.10.265): nothing the model sees" in text
+    assert text.count(" -> ") >= len(VERSIONS) - 1

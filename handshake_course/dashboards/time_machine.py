@@ -1,4 +1,4 @@
-"""Lesson 8: the kernel time machine - one scenario on 2.6.32, 3.10, 5.15 and 6.18 side by side."""
+"""Lesson 8: the kernel time machine - one scenario on each era's kernel, or on every profile, side by side."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import ERAS, Result, Scenario, TraceEvent, simulate
+from ..model import ERAS, VERSIONS, Result, Scenario, TraceEvent, simulate
 from ..views import outcome_bars_html, plot_latency
 from .base import Dashboard, dropdown, float_slider, int_slider, kernel_from, toggle
 
@@ -36,16 +36,17 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("every SYN-ACK lost", 128, 1, 0.0, 1e6, 0.0, ("SYN-ACK",), 1, 200.0),
     Preset("clients trickle in, accept queue full", 2, 20, 2.0, 0.0, 0.0, (), 1, 10.0),
 )}
+KERNELS = {"one per era": ERAS, "every profile": VERSIONS}
 COUNTERS = ("TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
             "TcpExtSyncookiesRecv", "TcpExtTCPTimeouts", "TcpRetransSegs")
 
 
 class TimeMachineApp(Dashboard):
-    """One scenario on all four versions."""
+    """One scenario on each era's kernel (2.6.32, 3.10, 5.15, 6.18) or on every modelled profile."""
 
-    title = "Kernel time machine: one scenario on 2.6.32, 3.10, 5.15 and 6.18"
-    intro = ("Pick a scenario, then change its knobs: all four kernels run it with their own defaults "
-             "(except tcp_syncookies, set here for all).")
+    title = "Kernel time machine: one scenario on many kernels"
+    intro = ("Pick a scenario, then change its knobs: each kernel runs it with its own defaults "
+             "(except tcp_syncookies, set here for all). 'every profile' adds the LTS kernels people run.")
     figsize = (11.5, 4.0)
 
     def __init__(self, preset: str = "clients trickle in, accept queue full") -> None:
@@ -56,6 +57,7 @@ class TimeMachineApp(Dashboard):
             "clients": int_slider("connect() calls (clients)", p.clients, 1, 3000),
             "loss_pct": float_slider("packet loss (%)", p.loss * 100, 0.0, 30.0, 0.5, ".1f"),
             "tcp_syncookies": toggle("tcp_syncookies (all versions)", [0, 1, 2], p.syncookies),
+            "kernels": toggle("kernels", list(KERNELS), "one per era"),
         }
         self.results: dict[str, Result] = {}
         super().__init__(controls)
@@ -83,7 +85,7 @@ class TimeMachineApp(Dashboard):
         return [fig.add_subplot(1, 1, 1)]
 
     def compute(self) -> None:
-        self.results = {v: simulate(self.scenario(v)) for v in ERAS}
+        self.results = {v: simulate(self.scenario(v)) for v in KERNELS[self.value("kernels")]}
         self.result = self.results["6.18"]
 
     def draw(self) -> None:

@@ -31,6 +31,23 @@ VENDOR_NOTES: tuple[tuple[re.Pattern[str], str], ...] = (
 """Distribution kernels known to carry backports that touch the handshake: pattern -> what to know."""
 
 
+DISTRIBUTIONS: tuple[tuple[str, str], ...] = (
+    ("RHEL/CentOS 6", "2.6.32-754.el6.x86_64"),
+    ("RHEL/CentOS 7", "3.10.0-1160.el7.x86_64"),
+    ("Ubuntu 16.04", "4.4.0-210-generic"),
+    ("Debian 10", "4.19.0-27-amd64"),
+    ("RHEL 8", "4.18.0-513.el8.x86_64"),
+    ("Ubuntu 20.04", "5.4.0-200-generic"),
+    ("Debian 11, Amazon Linux 2", "5.10.0-33-amd64"),
+    ("RHEL 9", "5.14.0-427.13.1.el9_4.x86_64"),
+    ("Ubuntu 22.04", "5.15.0-91-generic"),
+    ("Debian 12, Amazon Linux 2023", "6.1.0-26-amd64"),
+    ("Ubuntu 24.04", "6.8.0-45-generic"),
+    ("Debian 13, RHEL 10", "6.12.48+deb13-amd64"),
+)
+"""Distribution releases and a ``uname -r`` of their kernel (the README's table and lesson 8's)."""
+
+
 def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 

@@ -6,7 +6,9 @@ the module to ``RECORDS`` (CONTRIBUTING.md, "add a kernel version").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from . import (
     linux_2_6_32,
@@ -46,4 +48,30 @@ initial RTO, the listener-scan SYN table), 3.10 (1 s RTO, the young rule), 5.15 
 qlen >= backlog) and 6.18 (linear SYN timeouts, qlen > backlog). The other profiles are the series
 people run; every test that applies to a behaviour runs on all of them."""
 
-__all__ = ["ERAS", "FACTS", "RECORDS", "Absent", "KernelRecord", "Value"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One setting or fact that differs between two records, with where the newer one says it."""
+
+    name: str
+    before: Any  # a value, or None where the older kernel lacks the sysctl
+    after: Any
+    source: str  # the newer record's source for it
+
+
+def changes(older: str, newer: str) -> list[Change]:
+    """What differs from one modelled version to another, settings first, then facts."""
+    a, b = RECORDS[older], RECORDS[newer]
+    found = []
+    for kind in ("settings", "facts"):
+        mine, theirs = getattr(a, kind), getattr(b, kind)
+        for name, entry in theirs.items():
+            before = getattr(mine[name], "value", None)
+            after = getattr(entry, "value", None)
+            if before != after:
+                found.append(Change(name, before, after, entry.source))
+    return found
+
+
+__all__ = ["ERAS", "FACTS", "RECORDS", "Change", "changes", "Absent", "KernelRecord", "Value"]
