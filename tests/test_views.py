@@ -513,3 +513,13 @@ def test_flood_sweep_plot_draws_one_line_per_kernel():
     sweep = {"off": [(100.0, 1.0, 0.02), (1000.0, 0.5, 3.02)], "on": [(100.0, 1.0, 0.02), (1000.0, 1.0, 0.02)]}
     ax = plot_flood_sweep(sweep, Figure().add_subplot())
     assert len(ax.lines) == 2 and "flood rate" in ax.get_xlabel()
+
+
+def test_every_profile_of_a_comparison_gets_a_style_of_its_own():
+    # The time machine draws one line per modelled kernel: twelve lines, twelve looks.
+    from handshake_course.model import VERSIONS
+    from handshake_course.views.style import series_style
+
+    styles = [series_style(i) for i in range(len(VERSIONS))]
+    assert len(set(styles)) == len(VERSIONS)
+    assert series_style(0)[0] == series_style(7)[0]  # the colours cycle; line and marker tell them apart

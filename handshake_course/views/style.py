@@ -51,8 +51,12 @@ SERIES: tuple[tuple[str, Any, str], ...] = (
 
 
 def series_style(i: int) -> tuple[str, Any, str]:
-    """The style of the i-th series (cycles after len(SERIES))."""
-    return SERIES[i % len(SERIES)]
+    """The style of the i-th series: the colours cycle after len(SERIES); each further round pairs
+    them with other line styles and markers, so the 1st and 8th of twelve kernels still differ."""
+    n = len(SERIES)
+    colour = SERIES[i % n][0]
+    _, line, marker = SERIES[(i + 3 * (i // n)) % n]
+    return colour, line, marker
 
 
 def prepare_axes(ax: Axes | None, figsize: tuple[float, float], view: str, reuse: bool = True) -> Axes:
