@@ -2,16 +2,24 @@
 
 The kernel keys its port hash with a boot-time secret; here the secret comes from the scenario's
 seed, so the same seed picks the same ports.
+
+The kernel walks the range port by port until it finds a free one; once most ports are taken that
+walk is long. The allocator finds the same port, and the same number of steps the kernel would have
+walked (which moves the hint or the perturbation table), with a binary search in sorted lists of the
+free positions, so a connect() costs O(log n) however full the range is
+(tests/test_model_ports.py holds it to the kernel's walk, port by port).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from bisect import bisect_left, insort
 
 from .profiles import Kernel
 
 SADDR, DADDR, DPORT = "10.0.0.1", "10.0.0.2", 8080  # the modelled client host and listener
+WALK = 16  # steps of the kernel's walk taken one by one before searching the free lists
 SHUFFLE_PERIOD_US = 10_000_000  # EPHEMERAL_PORT_SHUFFLE_PERIOD, 6.x: the hash is re-salted every 10 s
 
 
@@ -23,6 +31,8 @@ class PortAllocator:
         low, high = kernel.ip_local_port_range
         self.low, self.high = low, high
         self.used: set[int] = set()
+        self.classes = 2 if self.rule.startswith("even_first") else 1  # the walk's step: one parity or all
+        self.free: list[list[int]] | None = None  # sorted free positions per class, once the range is crowded
         self.secret = hashlib.sha256(f"port-secret:{seed}".encode()).digest()[:16]
         self.rng = random.Random(f"ports:{seed}")
         self.hint = 0  # 3.10: static u32 hint
@@ -51,18 +61,57 @@ class PortAllocator:
         return port
 
     def release(self, port: int | None) -> None:
-        self.used.discard(port)  # type: ignore[arg-type]
+        if port in self.used:
+            self.used.discard(port)
+            if self.free is not None:
+                position = port - self.low  # type: ignore[operator]
+                insort(self.free[position % self.classes], position)
+
+    def _take(self, start: int, count: int, step: int, limit: int, back: int) -> tuple[int, int] | None:
+        """The kernel's walk: positions q = start + step*k for k < count, each taken as q - back once
+        q >= limit; returns (k, position) of the first free one, now taken. The first WALK steps are
+        walked (a range with room has a free port at once); past them, a search in the free lists."""
+        low, used = self.low, self.used
+        walked = count if count < WALK else WALK
+        q = start
+        for k in range(walked):
+            position = q if q < limit else q - back
+            if low + position not in used:
+                if self.free is not None:
+                    free = self.free[position % self.classes]
+                    del free[bisect_left(free, position)]
+                return k, position
+            q += step
+        if count == walked:
+            return None
+        if self.free is None:  # crowded now: list what is left, once
+            span = self.high - low + 1
+            self.free = [[p for p in range(c, span, self.classes) if low + p not in used] for c in range(self.classes)]
+        free = self.free[start % self.classes]
+        segments = []
+        last_a = min(count - 1, (limit - 1 - start) // step) if start < limit else -1
+        if last_a >= WALK:
+            segments.append((WALK, start + step * WALK, start + step * last_a))
+        first_b = max(WALK, last_a + 1)
+        if first_b < count:
+            segments.append((first_b, start + step * first_b - back, start + step * (count - 1) - back))
+        for first_k, lo, hi in segments:
+            at = bisect_left(free, lo)
+            if at < len(free) and free[at] <= hi:
+                position = free.pop(at)
+                return first_k + (position - lo) // step, position
+        return None
 
     def _hint_scan(self, now_us: int) -> int | None:
         """2.6.32/3.10: port = low + (i + hint + port_offset) % remaining for i = 1.., hint += i."""
         remaining = self.high - self.low + 1
         offset = (self.hint + self._port_offset(now_us)) & 0xFFFFFFFF
-        for i in range(1, remaining + 1):
-            port = self.low + (i + offset) % remaining
-            if port not in self.used:
-                self.hint = (self.hint + i) & 0xFFFFFFFF
-                return port
-        return None
+        found = self._take((1 + offset) % remaining, remaining, 1, remaining, remaining)
+        if found is None:
+            return None
+        i = found[0] + 1
+        self.hint = (self.hint + i) & 0xFFFFFFFF
+        return self.low + found[1]
 
     def _hint_even_scan(self, now_us: int) -> int | None:
         """4.4 (4.4.302 inet_hashtables.c:518-576, 07f4c90062f8): offset = (hint + port_offset) & ~1,
@@ -70,12 +119,12 @@ class PortAllocator:
         about half the ports stay free for bind(0)."""
         remaining = self.high - self.low + 1
         offset = (self.hint + self._port_offset(now_us)) & 0xFFFFFFFE
-        for i in range(remaining):
-            port = self.low + (i + offset) % remaining
-            if port not in self.used:
-                self.hint = (self.hint + ((i + 2) & ~1)) & 0xFFFFFFFF
-                return port
-        return None
+        found = self._take(offset % remaining, remaining, 1, remaining, remaining)
+        if found is None:
+            return None
+        i = found[0]
+        self.hint = (self.hint + ((i + 2) & ~1)) & 0xFFFFFFFF
+        return self.low + found[1]
 
     def _even_first(self, now_us: int) -> int | None:
         """4.6+: scan ports of low's parity first, step 2, from a per-destination perturbed offset;
@@ -92,17 +141,18 @@ class PortAllocator:
             index = ((port_offset * 0x61C88647) & 0xFFFFFFFF) >> 24
             offset = (self.table[index] + port_offset) % remaining
         offset &= ~1
-        while True:
-            port = self.low + offset
-            for i in range(0, remaining, 2):
-                if port >= high:
-                    port -= remaining
-                if port not in self.used:
-                    if self.rule == "even_first_random":
-                        i = max(i, self.rng.randrange(8) * 2)
-                    self.table[index] = (self.table[index] + i + 2) & 0xFFFFFFFF
-                    return port
-                port += 2
-            offset += 1
-            if not (offset & 1 and remaining > 1):
-                return None
+        count, limit = (remaining + 1) // 2, high - self.low
+        if self.free is None and self.low + offset not in self.used:  # the walk's first step, free: the usual case
+            found: tuple[int, int] | None = (0, offset)
+        else:
+            found = self._take(offset, count, 2, limit, remaining)  # low's parity first
+        if found is None and remaining > 1:
+            found = self._take(offset + 1, count, 2, limit, remaining)  # then the other
+        if found is None:
+            return None
+        k, position = found
+        i = 2 * k
+        if self.rule == "even_first_random":
+            i = max(i, self.rng.randrange(8) * 2)
+        self.table[index] = (self.table[index] + i + 2) & 0xFFFFFFFF
+        return self.low + position
