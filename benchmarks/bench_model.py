@@ -2,6 +2,7 @@
 
 Run by hand:  python benchmarks/bench_model.py [--profile]
               python benchmarks/bench_model.py --against OTHER_CHECKOUT [--rounds 9]
+              python benchmarks/bench_model.py --scaling [--max-clients 1000000]
 Each case runs in a fresh subprocess so that peak memory (ru_maxrss) is the case's own. With
 ``--against``, each round runs every case on this tree and on the other one (a worktree of an
 earlier commit, say: ``git worktree add /tmp/before HEAD~1``), interleaved so that a busy machine
@@ -61,6 +62,26 @@ def run_case(name: str, expr: str, profile: bool, tree: str | None = None) -> di
     return {"case": name, **json.loads(out.stdout)}
 
 
+SCALING = ("Scenario(kernel='6.18', backlog=4096, clients=[i / {rate} for i in range({n})], accept=1e6, "
+           "duration={n} / {rate} + 1.0, seed=1)")
+"""N clients arriving at 1000 per second (so the port range fills and stays full past 28,232)."""
+
+
+def scaling(max_clients: int) -> None:
+    """Wall time and peak memory from 1,000 clients up, and the exponent between neighbours (time ~ n^k)."""
+    previous = None
+    n = 1_000
+    while n <= max_clients:
+        row = run_case(f"{n:,} clients", SCALING.format(n=n, rate=1000), False)
+        note = ""
+        if previous is not None:
+            note = f"  exponent {math.log(row['wall_s'] / previous[1]) / math.log(n / previous[0]):.2f}"
+        print(f"{row['case']:>17} wall {row['wall_s']:7.2f} s  peak {row['peak_mb']:6.1f} MB  "
+              f"{row['events_per_s']:>9,.0f} events/s{note}", flush=True)
+        previous = (n, row["wall_s"])
+        n *= 10
+
+
 def compare(other: str, rounds: int) -> None:
     """Best wall time of every case on this tree and on ``other``, over interleaved rounds."""
     here = str(Path(__file__).resolve().parents[1])
@@ -81,7 +102,12 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print where the time goes")
     parser.add_argument("--against", metavar="CHECKOUT", help="compare with the package in another checkout")
     parser.add_argument("--rounds", type=int, default=9, help="rounds of --against (default 9)")
+    parser.add_argument("--scaling", action="store_true", help="time and memory from 1,000 clients up")
+    parser.add_argument("--max-clients", type=int, default=100_000, help="largest --scaling case (default 100000)")
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.max_clients)
+        return
     if args.against:
         compare(str(Path(args.against).resolve()), args.rounds)
         return
