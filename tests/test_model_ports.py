@@ -16,7 +16,8 @@ from handshake_course.model.ports import PortAllocator
 
 
 class KernelWalk(PortAllocator):
-    """The same allocator, choosing ports by walking the range as the kernel's loops do."""
+    """The same allocator (the same hash, hint and perturbed start), choosing ports by walking the
+    range as the kernel's loops do."""
 
     def _hint_scan(self, now_us: int) -> int | None:
         remaining = self.high - self.low + 1
@@ -39,18 +40,8 @@ class KernelWalk(PortAllocator):
         return None
 
     def _even_first(self, now_us: int) -> int | None:
+        index, offset, remaining = self._perturbed_start(now_us)
         high = self.high + 1
-        remaining = high - self.low
-        if remaining > 1:
-            remaining &= ~1
-        port_offset = self._port_offset(now_us)
-        if self.rule == "even_first_random":
-            index = port_offset & (len(self.table) - 1)
-            offset = (self.table[index] + (port_offset >> 32)) % remaining
-        else:
-            index = ((port_offset * 0x61C88647) & 0xFFFFFFFF) >> 24
-            offset = (self.table[index] + port_offset) % remaining
-        offset &= ~1
         while True:
             port = self.low + offset
             for i in range(0, remaining, 2):

@@ -126,21 +126,27 @@ class PortAllocator:
         self.hint = (self.hint + ((i + 2) & ~1)) & 0xFFFFFFFF
         return self.low + found[1]
 
-    def _even_first(self, now_us: int) -> int | None:
-        """4.6+: scan ports of low's parity first, step 2, from a per-destination perturbed offset;
-        then the other parity. 6.x adds a random even step to the table after each success."""
-        high = self.high + 1
-        remaining = high - self.low
+    def _perturbed_start(self, now_us: int) -> tuple[int, int, int]:
+        """(table index, even start offset, remaining) of a 4.6+ walk: remaining is the range size
+        rounded down to even; the offset comes from the destination's slot of the perturbation
+        table (5.12-5.15: hash_32(port_offset, 8); 6.x: the low bits, plus the high 32 bits)."""
+        remaining = self.high + 1 - self.low
         if remaining > 1:
             remaining &= ~1
         port_offset = self._port_offset(now_us)
         if self.rule == "even_first_random":
             index = port_offset & (len(self.table) - 1)
             offset = (self.table[index] + (port_offset >> 32)) % remaining
-        else:  # 5.12-5.15: index = hash_32(port_offset, 8)
+        else:
             index = ((port_offset * 0x61C88647) & 0xFFFFFFFF) >> 24
             offset = (self.table[index] + port_offset) % remaining
-        offset &= ~1
+        return index, offset & ~1, remaining
+
+    def _even_first(self, now_us: int) -> int | None:
+        """4.6+: scan ports of low's parity first, step 2, from a per-destination perturbed offset;
+        then the other parity. 6.x adds a random even step to the table after each success."""
+        index, offset, remaining = self._perturbed_start(now_us)
+        high = self.high + 1
         count, limit = (remaining + 1) // 2, high - self.low
         if self.free is None and self.low + offset not in self.used:  # the walk's first step, free: the usual case
             found: tuple[int, int] | None = (0, offset)
