@@ -1,0 +1,48 @@
+"""The model's results do not move when its inside is reworked for speed: a digest of every packet,
+trace event, queue change, counter and client record of 60 scenarios (every profile; unsorted and
+tied connect() times, loss, a flood with cookies, a dropped SYN-ACK, a port range that runs out).
+
+The digest is what the model computed at c95f6ac, before the lazy connects and the port search;
+speed work must leave it as it is. A change meant to alter results updates DIGEST and says why in
+its commit."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+import handshake_course as hc
+from handshake_course import Kernel, Scenario
+
+DIGEST = "d8c78ac5b5d8ad9d4f75770a4d613994f14aeb6b87846e639b198119eea4b498"
+PROFILES = ("2.6.32", "3.10", "4.4", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6", "6.8", "6.12", "6.18")
+"""The profiles the digest was taken on (a new profile does not change it)."""
+
+
+def scenarios(version: str) -> list[Scenario]:
+    return [
+        Scenario(kernel=version, backlog=8, clients=[0.3, 0.1, 0.1, 0.0, 2.0, 1.0, 1.0, 0.5] * 5,
+                 accept=[0.5, 1.5, 3.0], rtt=0.01, duration=20.0, seed=3),
+        Scenario(kernel=version, backlog=2, clients=40, loss=0.1, rtt=0.02, duration=30.0, seed=5),
+        Scenario(kernel=Kernel(version, tcp_syncookies=1), backlog=16, clients=[i * 0.01 for i in range(300)],
+                 flood=2000.0, duration=5.0, accept=50.0),
+        Scenario(kernel=version, backlog=128, clients=[1.0 - i * 0.001 for i in range(500)], drop=("SYN-ACK",),
+                 duration=10.0),
+        Scenario(kernel=Kernel(version, ip_local_port_range=(40000, 40099)), backlog=4096, clients=150,
+                 accept=1e6, duration=3.0),
+    ]
+
+
+def snapshot(r: hc.Result) -> str:
+    return repr((r.clients, list(r.packets), list(r.trace), list(r.queues.times), list(r.queues.syn),
+                 list(r.queues.accept), r.server_counters, r.client_counters, r.log, r.end, r.events))
+
+
+@pytest.mark.slow
+def test_the_results_are_the_same_as_before_the_speed_work():
+    digest = hashlib.sha256()
+    for version in PROFILES:
+        for scenario in scenarios(version):
+            digest.update(snapshot(hc.simulate(scenario)).encode())
+    assert digest.hexdigest() == DIGEST
