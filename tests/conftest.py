@@ -10,6 +10,7 @@ cell error too), else under nbval. Notebook cells are ``slow``: ``-m "not slow"`
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def is_notebook_cell(item: pytest.Item) -> bool:
     return item.path.suffix == ".ipynb"
 
 
+@functools.cache
 def browser_can_run() -> bool:
     return find_chromium() is not None and importlib.util.find_spec("playwright") is not None
 

@@ -151,11 +151,20 @@ def write_metrics(name: str, venv: Venv) -> None:
           f"{venv.size_mib:.0f} MiB ({venv.disk_mib:.0f} MiB on disk)")
 
 
+def wheel_venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory, extra: str | None) -> Venv:
+    """A fresh venv with the built wheel installed (with ``extra``), its install cost recorded."""
+    venv = make_venv(tmp_path_factory.mktemp(extra or "base") / "venv")
+    if extra is None:
+        install(venv, dist["wheel"], what="pip install <wheel>")
+    else:
+        install(venv, f"handshake-course[{extra}] @ {dist['wheel'].as_uri()}", what=f"pip install '<wheel>[{extra}]'")
+    write_metrics(f"handshake-course[{extra}]" if extra else "handshake-course", venv)
+    return venv
+
+
 @pytest.fixture(scope="module")
 def base_venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    venv = install(make_venv(tmp_path_factory.mktemp("base") / "venv"), dist["wheel"], what="pip install <wheel>")
-    write_metrics("handshake-course", venv)
-    return venv
+    return wheel_venv(dist, tmp_path_factory, None)
 
 
 def test_the_base_install_pulls_in_nothing(base_venv: Venv) -> None:
@@ -219,10 +228,7 @@ def test_release_from_the_wheel_says_where_the_sources_are(base_venv: Venv, tmp_
 
 @pytest.fixture(scope="module")
 def grade_venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    venv = make_venv(tmp_path_factory.mktemp("grade") / "venv")
-    install(venv, f"handshake-course[grade] @ {dist['wheel'].as_uri()}", what="pip install '<wheel>[grade]'")
-    write_metrics("handshake-course[grade]", venv)
-    return venv
+    return wheel_venv(dist, tmp_path_factory, "grade")
 
 
 def test_the_installed_grader_compares_check_cells_with_the_packaged_release(grade_venv: Venv, tmp_path: Path) -> None:
@@ -248,10 +254,7 @@ def test_the_installed_grader_compares_check_cells_with_the_packaged_release(gra
 
 @pytest.fixture(scope="module")
 def course_venv(dist: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    venv = make_venv(tmp_path_factory.mktemp("course") / "venv")
-    install(venv, f"handshake-course[course] @ {dist['wheel'].as_uri()}", what="pip install '<wheel>[course]'")
-    write_metrics("handshake-course[course]", venv)
-    return venv
+    return wheel_venv(dist, tmp_path_factory, "course")
 
 
 @pytest.fixture(scope="module")

@@ -31,13 +31,14 @@ class PortAllocator:
         low, high = kernel.ip_local_port_range
         self.low, self.high = low, high
         self.used: set[int] = set()
-        self.classes = 2 if self.rule.startswith("even_first") else 1  # the walk's step: one parity or all
+        perturbed = self.rule.startswith("even_first")  # 4.6+: a perturbation table, walks of one parity
+        self.classes = 2 if perturbed else 1  # the walk's step: one parity or all
         self.free: list[list[int]] | None = None  # sorted free positions per class, once the range is crowded
         self.secret = hashlib.sha256(f"port-secret:{seed}".encode()).digest()[:16]
         self.rng = random.Random(f"ports:{seed}")
         self.hint = 0  # 3.10: static u32 hint
         self.table: list[int] = []
-        if self.rule not in ("hint", "hint_even"):  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
+        if perturbed:  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
             size = 256 if self.rule == "even_first" else 1 << 16
             self.table = [self.rng.getrandbits(16) for _ in range(size)]
 
