@@ -46,3 +46,15 @@ def test_the_results_are_the_same_as_before_the_speed_work():
         for scenario in scenarios(version):
             digest.update(snapshot(hc.simulate(scenario)).encode())
     assert digest.hexdigest() == DIGEST
+
+
+def test_a_progress_callback_changes_nothing_and_ends_at_the_total():
+    """``simulate(..., progress=...)`` runs the event list in slices of simulated time: every
+    scenario above gives the same result with it, and the bar it feeds ends full."""
+    for scenario in scenarios("6.18"):
+        calls: list[tuple[float, float]] = []
+        with_bar = hc.simulate(scenario, progress=lambda done, total: calls.append((done, total)))
+        assert snapshot(with_bar) == snapshot(hc.simulate(scenario))
+        assert len(calls) > 5
+        assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+        assert calls[-1][0] == calls[-1][1] == (scenario.duration or calls[-1][1])

@@ -51,9 +51,25 @@ class EventList:
         if entry is not None:
             entry[2] = None
 
-    def run(self) -> None:
-        """Call every handler in turn; the clock ends at ``end`` when one is set."""
-        heap, pop, end = self.heap, heapq.heappop, self.end
+    def run(self, progress: Callable[[int], None] | None = None, every: int = US) -> None:
+        """Call every handler in turn; the clock ends at ``end`` when one is set. With ``progress``,
+        the run goes in slices of ``every`` ticks of simulated time and ``progress(now)`` is called
+        after each: the order of events is the same, and a run without it pays nothing for it."""
+        if progress is None:
+            self.events = self._run_until(self.end)
+        else:
+            events = 0
+            while self.heap and (self.end is None or self.heap[0][0] <= self.end):
+                limit = self.heap[0][0] + every
+                events += self._run_until(limit if self.end is None else min(limit, self.end))
+                progress(self.now)
+            self.events = events
+        if self.end is not None:
+            self.now = self.end
+
+    def _run_until(self, end: int | None) -> int:
+        """Run the events due up to ``end`` (all of them for None); return how many ran."""
+        heap, pop = self.heap, heapq.heappop
         events = 0
         while heap:
             entry = heap[0]
@@ -66,6 +82,4 @@ class EventList:
             self.now = entry[0]
             fn(entry[3])
             events += 1
-        self.events = events
-        if end is not None:
-            self.now = end
+        return events

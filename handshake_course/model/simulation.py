@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -110,11 +110,17 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
         return "connecting"
 
 
-def simulate(scenario: Scenario | None = None, **fields: Any) -> Result:
+Progress = Callable[[float, float], None]
+"""``progress(seconds_done, seconds_total)``: simulated time so far, and the time the run will end."""
+
+
+def simulate(scenario: Scenario | None = None, *, progress: Progress | None = None, **fields: Any) -> Result:
     """Run one scenario and return its Result.
 
     ``simulate(Scenario(...))``, or ``simulate(kernel="3.10", backlog=8, clients=20)`` as a shortcut.
     The same scenario (seed included) always gives the same result.
+    ``progress``, if given, is called as simulated time goes by (about 200 times a run, the last
+    time with done == total): what a progress bar needs; it does not change the result.
     """
     if scenario is None:
         scenario = Scenario(**fields)
@@ -124,5 +130,20 @@ def simulate(scenario: Scenario | None = None, **fields: Any) -> Result:
         raise TypeError(f"simulate() takes a Scenario; got {type(scenario).__name__}")
     sim = _Simulation(scenario)
     sim.start()
-    sim.run()
+    if progress is None:
+        sim.run()
+    else:
+        total = expected_end(scenario)
+        sim.run(lambda now: progress(min(now / US, total), total), every=max(1, to_us(total / 200)))
+        progress(total, total)
     return sim.result()
+
+
+def expected_end(scenario: Scenario) -> float:
+    """Seconds the run will simulate: the duration, or (without one) when the last client's
+    connect() would give up if nothing ever answered it: an upper bound a progress bar can use."""
+    if scenario.duration is not None:
+        return scenario.duration
+    last_start = max(scenario.client_times, default=0.0)
+    kernel = scenario.kernel
+    return last_start + rules.syn_schedule(kernel, scenario.syncnt).give_up  # type: ignore[arg-type]
