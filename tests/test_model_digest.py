@@ -55,6 +55,6 @@ def test_a_progress_callback_changes_nothing_and_ends_at_the_total():
         calls: list[tuple[float, float]] = []
         with_bar = hc.simulate(scenario, progress=lambda done, total: calls.append((done, total)))
         assert snapshot(with_bar) == snapshot(hc.simulate(scenario))
-        assert len(calls) > 5
+        assert len(calls) >= 2 and calls[0][0] < calls[-1][0]
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
         assert calls[-1][0] == calls[-1][1] == (scenario.duration or calls[-1][1])
