@@ -53,8 +53,42 @@ def test_a_progress_callback_changes_nothing_and_ends_at_the_total():
     scenario above gives the same result with it, and the bar it feeds ends full."""
     for scenario in scenarios("6.18"):
         calls: list[tuple[float, float]] = []
-        with_bar = hc.simulate(scenario, progress=lambda done, total: calls.append((done, total)))
+        with_bar = hc.simulate(scenario, progress=lambda done, total, calls=calls: calls.append((done, total)))
         assert snapshot(with_bar) == snapshot(hc.simulate(scenario))
         assert len(calls) >= 2 and calls[0][0] < calls[-1][0]
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
         assert calls[-1][0] == calls[-1][1] == (scenario.duration or calls[-1][1])
+
+
+FLOOD_DIGEST = "c8b6861f09451628be323ff1692adc022148331752c69b02a95702e6f48d1222"
+"""Taken at 29830f7 (before flood SYNs were taken in batches) over ``flood_scenarios``."""
+
+
+def flood_scenarios(version: str) -> list[Scenario]:
+    """Floods that batches of spoofed SYNs meet: cookies with legitimate clients whose cookie ACKs
+    depend on tcp_synq_overflow's stamp, cookies for all, drops without cookies, a full accept
+    queue, loss (taken one by one), and a flood that stops before the end."""
+    clients = [0.2 + i * 0.23 for i in range(12)]
+    return [
+        Scenario(kernel=Kernel(version, tcp_syncookies=1), backlog=16, clients=clients, accept=20.0,
+                 flood=5000.0, duration=5.0, rtt=0.01, seed=7),
+        Scenario(kernel=Kernel(version, tcp_syncookies=2), backlog=16, clients=clients, accept=20.0,
+                 flood=3000.0, duration=4.0, seed=8),
+        Scenario(kernel=Kernel(version, tcp_syncookies=0), backlog=8, clients=clients, flood=2000.0,
+                 duration=4.0, seed=9),
+        Scenario(kernel=Kernel(version, tcp_syncookies=1), backlog=4, clients=clients, accept=[3.0],
+                 flood=4000.0, duration=4.0, rtt=0.0004, seed=10),
+        Scenario(kernel=Kernel(version, tcp_syncookies=1), backlog=16, clients=clients, accept=20.0,
+                 flood=3000.0, loss=0.05, duration=3.0, seed=11),
+        Scenario(kernel=Kernel(version, tcp_syncookies=1), backlog=None, clients=3, flood=1000.0,
+                 duration=1.0, seed=12),
+    ]
+
+
+@pytest.mark.slow
+def test_floods_are_the_same_as_before_syns_were_batched():
+    digest = hashlib.sha256()
+    for version in PROFILES:
+        for scenario in flood_scenarios(version):
+            digest.update(snapshot(hc.simulate(scenario)).encode())
+    assert digest.hexdigest() == FLOOD_DIGEST

@@ -3,6 +3,10 @@ theirs): the model says what happens, this says when.
 
 * **Time** is integer microseconds (``US`` per second), so timer arithmetic is exact and ties are
   unambiguous; ``to_us`` converts seconds.
+* **Events taken in place.** A handler whose next event would be the first on the list anyway (a
+  flood's next SYN, due before anything else) may run it at once instead of pushing it: ``first_at``
+  says whether an event at ``t`` would run next, ``took`` accounts for those it ran, with the
+  sequence numbers they would have had, so the run is the same as if they had been scheduled.
 * **The event list** is a binary heap (heapq) of ``[time, seq, handler, arg]`` entries. ``seq``
   breaks ties in scheduling order, which makes every run reproducible. ``cancel`` blanks an entry's
   handler and ``run`` skips it when it comes up (lazy deletion): how the kernel's ``del_timer`` and
@@ -36,7 +40,8 @@ class EventList:
         self.seq = 0
         self.now = 0
         self.end = end
-        self.events = 0  # handlers called by run()
+        self.events = 0  # handlers called by run(), and events taken in place
+        self.taken = 0  # events handlers took in place (``took``)
 
     def at(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> Entry:
         """Schedule ``fn(arg)`` at time ``t``; the entry returned can be cancelled."""
@@ -51,19 +56,32 @@ class EventList:
         if entry is not None:
             entry[2] = None
 
+    def first_at(self, t: int) -> bool:
+        """Whether an event scheduled now for ``t`` would be the next to run (nothing else is due
+        by then, and ``t`` is within the end), so that its handler may take it in place."""
+        heap = self.heap
+        return (not heap or heap[0][0] > t) and (self.end is None or t <= self.end)
+
+    def took(self, t: int, count: int = 1) -> None:
+        """A handler took ``count`` events in place, the last at ``t``: the clock moves there, and
+        the sequence numbers and event count are what scheduling them would have left."""
+        self.seq += count
+        self.taken += count
+        self.now = t
+
     def run(self, progress: Callable[[int], None] | None = None, every: int = US) -> None:
         """Call every handler in turn; the clock ends at ``end`` when one is set. With ``progress``,
         the run goes in slices of ``every`` ticks of simulated time and ``progress(now)`` is called
         after each: the order of events is the same, and a run without it pays nothing for it."""
         if progress is None:
-            self.events = self._run_until(self.end)
+            self.events = self._run_until(self.end) + self.taken
         else:
             events = 0
             while self.heap and (self.end is None or self.heap[0][0] <= self.end):
                 limit = self.heap[0][0] + every
                 events += self._run_until(limit if self.end is None else min(limit, self.end))
                 progress(self.now)
-            self.events = events
+            self.events = events + self.taken
         if self.end is not None:
             self.now = self.end
 

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import lt
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .clock import US
@@ -132,6 +133,23 @@ class PacketLog(_Columns[Packet]):
         self._info.append((client << CLIENT_SHIFT) | (sender << SENDER_SHIFT) | (kind << KIND_SHIFT)
                           | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0))
 
+    def add_runs(self, *runs: tuple[Sequence[int], int, int, int, int, int]) -> None:
+        """Add runs of packets of equal length, ``(times, sender, kind, client, retrans, lost)``
+        each, interleaved as one ``add`` per packet would have: the first of every run, then the
+        second... (a batch of flood SYNs, each answered at once with a SYN-ACK)."""
+        width, count = len(runs), len(runs[0][0])
+        times: list[int] = [0] * (width * count)
+        for j, (run_times, *_) in enumerate(runs):
+            times[j::width] = run_times
+        infos = [(client << CLIENT_SHIFT) | (sender << SENDER_SHIFT) | (kind << KIND_SHIFT)
+                 | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0)
+                 for _, sender, kind, client, retrans, lost in runs]
+        column = self._time_us
+        if self._sorted and times and ((column and times[0] < column[-1]) or any(map(lt, times[1:], times))):
+            self._sorted = False
+        column.extend(times)
+        self._info.extend(infos * count)
+
     def _order(self) -> None:
         """Sort by sending time once, when first read (stable: equal times keep their order)."""
         if not self._sorted:
@@ -227,6 +245,13 @@ class Trace(_Columns[TraceEvent]):
             queues((syn_queue << SYN_QUEUE_SHIFT) | accept_queue)
 
         return add
+
+    def add_many(self, times: Sequence[int], client: int, action: int, syn_queue: int, accept_queue: int) -> None:
+        """The same action at each of ``times``, with the queues unchanged throughout."""
+        count = len(times)
+        self.time_us.extend(times)
+        self.info.extend([(client << CLIENT_SHIFT) | action] * count)
+        self.queues.extend([(syn_queue << SYN_QUEUE_SHIFT) | accept_queue] * count)
 
     def _make(self, i: int) -> TraceEvent:
         client, action = trace_fields(self.info[i])

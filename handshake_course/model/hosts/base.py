@@ -66,6 +66,13 @@ class Core(EventList):
             counters[c] += 1
         self.trace_add(self.now, client, i, self.qlen, len(self.accept_queue))
 
+    def act_many(self, name: str, client: int, times: list[int]) -> None:
+        """``act`` at each of ``times`` (a batch of flood SYNs that took the same path)."""
+        i, counters, names = self.bumps[name]
+        for c in names:
+            counters[c] += len(times)
+        self.trace.add_many(times, client, i, self.qlen, len(self.accept_queue))
+
     def queues_changed(self) -> None:
         self.q_times.append(self.now / US)
         self.q_syn.append(self.qlen)

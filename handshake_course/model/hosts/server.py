@@ -10,6 +10,7 @@ Uses of the other rooms: answers ``client_synack`` and ``client_rst`` (client), 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from typing import Any
 
 from .. import rules
@@ -20,6 +21,8 @@ from ..scenario import Scenario
 from .base import NO_CLIENT, RST, SERVER, SYNACK, Core
 
 QUEUED, ACCEPTED = 1, 2  # server-side child states
+SYN_QUEUE_FULL = frozenset({"syn_drop_syn_queue_full", "syn_cookie_drop_accept_queue_full", "syn_cookie"})
+"""The SYN paths taken when the SYN queue counts as full (or tcp_syncookies=2 sends cookies to all)."""
 OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (2.6.32, 3.10), MAX_SYNCOOKIE_AGE (4.4.302 and later), in minutes
 
 
@@ -99,28 +102,37 @@ class ServerHost(Core):
             req.expires = self.now + delay
             req.timer = self.at(self.timer_at(delay), self.request_timer, req)
 
-    def conn_request(self, ci: int) -> None:
-        """tcp_v4_conn_request (2.6.32/3.10) / tcp_conn_request (4.4+), in the kernel's order."""
+    def syn_path(self) -> str:
+        """The path a new SYN takes in tcp_v4_conn_request (2.6.32/3.10) / tcp_conn_request (4.4+),
+        checked in the kernel's order: one of the ``syn_*`` actions."""
         k = self.k
-        want_cookie = False
-        if self.syncookies == 2 or rules.syn_queue_full(k, self.qlen, self.backlog, self.table):
-            self.syn_flood_warning()
-            if not self.syncookies:
-                self.act("syn_drop_syn_queue_full", ci)
-                return
-            want_cookie = True
+        full = self.syncookies == 2 or rules.syn_queue_full(k, self.qlen, self.backlog, self.table)
+        if full and not self.syncookies:
+            return "syn_drop_syn_queue_full"
         if len(self.accept_queue) > self.backlog and (not k.young_rule or self.young > 1):
-            self.act("syn_cookie_drop_accept_queue_full" if want_cookie else "syn_drop_accept_queue_full", ci)
-            return
-        if not want_cookie and rules.last_quarter_drop(k, self.qlen):
-            self.act("syn_drop_last_quarter", ci)
-            return
-        if want_cookie:
+            return "syn_cookie_drop_accept_queue_full" if full else "syn_drop_accept_queue_full"
+        if not full and rules.last_quarter_drop(k, self.qlen):
+            return "syn_drop_last_quarter"
+        return "syn_cookie" if full else "syn_new"
+
+    def conn_request(self, ci: int) -> None:
+        """A new SYN: a request sock in the SYN queue, a cookie, or a drop (``syn_path``); the kernel
+        logs the SYN-flood line whenever the SYN queue counts as full."""
+        path = self.syn_path()
+        if path in SYN_QUEUE_FULL:
+            self.syn_flood_warning()
+        if path == "syn_cookie":
             self.synq_overflow()
-            self.act("syn_cookie", ci)
+            self.act(path, ci)
             self.send_synack(ci, ("cookie", self.now), 0)
-            return
-        req = _Request(ci, self.now + rules.synack_timeout_us(k, 0), 0)
+        elif path != "syn_new":
+            self.act(path, ci)
+        else:
+            self.new_request(ci)
+
+    def new_request(self, ci: int) -> None:
+        """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK."""
+        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0)
         self.qlen += 1
         self.young += 1
         if ci >= 0:
@@ -132,6 +144,32 @@ class ServerHost(Core):
         self.queues_changed()
         self.act("syn_new", ci)
         self.send_synack(ci, req, 0)
+
+    def batch_path(self) -> str | None:
+        """The path every spoofed SYN takes from now until something else happens, if they can be
+        taken as a batch (``spoofed_syns``): one that leaves nothing behind (a cookie SYN-ACK or a
+        drop) and decides no log line; None when they must be taken one by one (a request sock,
+        a log line to decide, SYN-ACKs that loss or a drop rule may lose)."""
+        path = self.syn_path()
+        if path == "syn_new" or (path in SYN_QUEUE_FULL and not self.flood_warning_settled()):
+            return None
+        if path == "syn_cookie" and (self.loss > 0.0 or SYNACK in self.dropped):
+            return None
+        return path
+
+    def spoofed_syns(self, path: str, times: list[int]) -> bool:
+        """Spoofed SYNs arriving at ``times``, nothing else happening in between, taking ``path``
+        (from ``batch_path``): True if each was answered with a SYN-ACK (a cookie)."""
+        if path == "syn_cookie":
+            self.synq_overflows(times)
+        self.act_many(path, NO_CLIENT, times)
+        return path == "syn_cookie"
+
+    def flood_warning_settled(self) -> bool:
+        """Whether ``syn_flood_warning`` would log nothing more whenever it is called from now on."""
+        if self.k.flood_log == "2.6.32":
+            return not self.syncookies
+        return self.synflood_warned or self.syncookies == 2
 
     def syn_flood_warning(self) -> None:
         """The "Possible SYN flooding" kernel log line, in each version's words and frequency."""
@@ -164,6 +202,18 @@ class ServerHost(Core):
         last = self.last_overflow
         if self.counter_tries or last is None or not last <= self.now <= last + US:
             self.last_overflow = self.now
+
+    def synq_overflows(self, times: list[int]) -> None:
+        """``synq_overflow`` at each of ``times`` (ascending), by jumps: where the stamp moves."""
+        if self.counter_tries:
+            self.last_overflow = times[-1]
+            return
+        last, i = self.last_overflow, 0
+        while i < len(times):
+            if last is None or not last <= times[i] <= last + US:
+                last = times[i]
+            i = bisect_right(times, last + US, i)
+        self.last_overflow = last
 
     def recent_overflow(self) -> bool:
         """not tcp_synq_no_recent_overflow()."""
