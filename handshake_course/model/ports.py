@@ -37,14 +37,22 @@ class PortAllocator:
         self.secret = hashlib.sha256(f"port-secret:{seed}".encode()).digest()[:16]
         self.rng = random.Random(f"ports:{seed}")
         self.hint = 0  # 3.10: static u32 hint
+        self.offsets: dict[int, int] = {}  # salt -> port offset
         self.table: list[int] = []
         if perturbed:  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
             size = 256 if self.rule == "even_first" else 1 << 16
             self.table = [self.rng.getrandbits(16) for _ in range(size)]
 
     def _port_offset(self, now_us: int) -> int:
-        """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x."""
+        """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x
+        (one destination here, so one value per salt: remembered)."""
         salt = now_us // SHUFFLE_PERIOD_US if self.rule == "even_first_random" else 0
+        value = self.offsets.get(salt)
+        if value is None:
+            value = self.offsets[salt] = self._hash_offset(salt)
+        return value
+
+    def _hash_offset(self, salt: int) -> int:
         h = hashlib.blake2b(f"{SADDR}|{DADDR}|{DPORT}|{salt}".encode(), key=self.secret, digest_size=8)
         value = int.from_bytes(h.digest(), "little")
         return value if self.rule == "even_first_random" else value & 0xFFFFFFFF

@@ -64,13 +64,14 @@ def _lvl_start(n: int) -> int:
     return (LVL_SIZE - 1) << ((n - 1) * LVL_CLK_SHIFT)
 
 
-def wheel_expiry(expires: int, clk: int) -> int:
+def wheel_expiry(expires: int, clk: int, shift: int | None = None) -> int:
     """The tick a 4.8+ timer wheel runs a timer due at `expires` when armed at tick `clk`
-    (calc_wheel_index / calc_index: round up with the level's granularity)."""
+    (calc_wheel_index / calc_index: round up with the level's granularity, 2**shift ticks)."""
     delta = expires - clk
     if delta < 0:
         return clk
-    shift = wheel_granularity_ticks(delta).bit_length() - 1
+    if shift is None:
+        shift = wheel_granularity_ticks(delta).bit_length() - 1
     return ((expires >> shift) + 1) << shift
 
 
@@ -101,15 +102,23 @@ class TimerBase:
         else:
             self.jiffies0 = math.floor(jiffies)
             self.phase_us = min(self.jiffy_us - 1, round((jiffies - self.jiffies0) * self.jiffy_us))
+        self.delays: dict[int, int] = {}  # delay (us) -> whole ticks
+        self.shifts: dict[int, int] = {}  # ticks ahead -> log2 of the wheel level's granularity
 
     def fire_at(self, now_us: int, delay_us: int) -> int:
         if self.mode == "off":
             return now_us + delay_us
         j = self.jiffy_us
         clk = (now_us + self.phase_us) // j + self.jiffies0
-        expires = clk + max(0, (delay_us * self.hz + US - 1) // US)  # timeouts are whole ticks
+        delta = self.delays.get(delay_us)
+        if delta is None:
+            delta = self.delays[delay_us] = max(0, (delay_us * self.hz + US - 1) // US)  # whole ticks
+        expires = clk + delta
         if self.mode == "wheel":
-            expires = wheel_expiry(expires, clk)
+            shift = self.shifts.get(delta)
+            if shift is None:
+                shift = self.shifts[delta] = wheel_granularity_ticks(delta).bit_length() - 1
+            expires = wheel_expiry(expires, clk, shift)
         elif self.mode == "slack":
             expires = slack_expiry(expires, clk)
         return (expires - self.jiffies0) * j - self.phase_us

@@ -39,5 +39,10 @@ RECORD = KernelRecord(
         "syncookie_check": Value('counter_tries', "net/ipv4/syncookies.c:190 COUNTER_TRIES 4; include/net/tcp.h:337 tcp_synq_overflow"),
         "conn_request": Value('tcp_v4_conn_request', "net/ipv4/tcp_ipv4.c:1475 tcp_v4_conn_request"),
         "port_range_low_min": Value(1, "net/ipv4/sysctl_net_ipv4.c:34 ip_local_port_range_min"),
+        "handshake_options": Value(("MSS", "SACK_PERM", "TIMESTAMP", "NOP", "WSCALE"), "net/ipv4/tcp_output.c:410 tcp_options_write (tcp_syn_options, tcp_synack_options)"),
+        "rcv_wscale": Value(7, "net/ipv4/tcp.c:3464 tcp_init: max_rshare = min(6 MB, limit); net/ipv4/tcp_output.c:230 tcp_select_initial_window: the while loop"),
+        "ts_clock": Value('jiffies', "include/net/tcp.h:676 tcp_time_stamp is jiffies; no per-connection offset"),
+        "cookie_mss_table": Value((64, 512, 536, 1024, 1440, 1460, 4312, 8960), "net/ipv4/syncookies.c:148 msstab"),
+        "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:23 TSBITS; syncookies.c:67 cookie_init_timestamp"),
     },
 )

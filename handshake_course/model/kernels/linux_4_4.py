@@ -39,5 +39,10 @@ RECORD = KernelRecord(
         "syncookie_check": Value('syncookie_valid', "include/net/tcp.h:495-526 tcp_synq_overflow; net/ipv4/syncookies.c:147 MAX_SYNCOOKIE_AGE"),
         "conn_request": Value('tcp_conn_request', "net/ipv4/tcp_input.c tcp_conn_request"),
         "port_range_low_min": Value(1, "net/ipv4/sysctl_net_ipv4.c:35 ip_local_port_range_min (ip_unprivileged_port_start came in 4.11)"),
+        "handshake_options": Value(("MSS", "SACK_PERM", "TIMESTAMP", "NOP", "WSCALE"), "net/ipv4/tcp_output.c:453 tcp_options_write (tcp_syn_options, tcp_synack_options)"),
+        "rcv_wscale": Value(7, "net/ipv4/tcp.c:3249 tcp_init: max_rshare = min(6 MB, limit); net/ipv4/tcp_output.c:252 tcp_select_initial_window: the while loop"),
+        "ts_clock": Value('jiffies', "include/net/tcp.h:723 tcp_time_stamp is jiffies; no per-connection offset"),
+        "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:167 msstab"),
+        "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:50 TSBITS; syncookies.c:82 cookie_init_timestamp"),
     },
 )

@@ -39,5 +39,10 @@ RECORD = KernelRecord(
         "syncookie_check": Value('syncookie_valid', "include/net/tcp.h:595 MAX_SYNCOOKIE_AGE 2; include/net/tcp.h:603 tcp_synq_overflow"),
         "conn_request": Value('tcp_conn_request', "net/ipv4/tcp_input.c:7405 tcp_conn_request"),
         "port_range_low_min": Value(1024, "net/ipv4/sysctl_net_ipv4.c:94 ipv4_local_port_range: range[0] >= ip_unprivileged_port_start (1024)"),
+        "handshake_options": Value(("MSS", "SACK_PERM", "TIMESTAMP", "NOP", "WSCALE"), "net/ipv4/tcp_output.c:631 tcp_options_write (tcp_syn_options, tcp_synack_options)"),
+        "rcv_wscale": Value(10, "net/ipv4/tcp.c:5299 tcp_init: max_rshare = min(32 MB, limit); net/ipv4/tcp_output.c:249 tcp_select_initial_window: ilog2(space) - 15"),
+        "ts_clock": Value('ms', "include/net/tcp.h:916 TCP_TS_HZ 1000 (a 1 ms clock since 4.13); net/core/secure_seq.c secure_tcp_ts_off"),
+        "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:144 msstab"),
+        "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:44 TSBITS; syncookies.c:62 cookie_init_timestamp"),
     },
 )

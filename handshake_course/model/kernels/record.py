@@ -64,5 +64,18 @@ FACTS: Mapping[str, str] = {
                     "function paths: 'tcp_v4_conn_request' (the whole job in tcp_ipv4.c, until 3.16) or "
                     "'tcp_conn_request' (tcp_input.c, shared by IPv4 and IPv6, 3.17+)",
     "port_range_low_min": "the lowest first port ip_local_port_range accepts (ipv4_local_port_range)",
+    "handshake_options": "the TCP options of a SYN and a SYN-ACK with tcp_timestamps, tcp_sack and "
+                         "tcp_window_scaling at their default 1, in the order tcp_options_write puts them on "
+                         "the wire: MSS, SACK_PERM and TIMESTAMP sharing a word, NOP and WSCALE",
+    "rcv_wscale": "the window scale a SYN and a SYN-ACK offer: tcp_select_initial_window sizes it for "
+                  "tcp_rmem[2], which tcp_init sets to its cap on a machine with memory to spare (4 MB or "
+                  "6 MB: 7; 32 MB: 10)",
+    "ts_clock": "what a TCP timestamp counts: 'jiffies' (tcp_time_stamp, the tick counter, the same on every "
+                "connection) or 'ms' (a 1 ms clock plus a keyed per-peer offset, secure_tcp_ts_off)",
+    "cookie_mss_table": "the MSS values a syncookie can encode (syncookies.c msstab): the cookie carries the "
+                        "index of the largest one not above the SYN's MSS",
+    "cookie_ts_layout": "how cookie_init_timestamp hides the SYN's options in the low bits of a cookie "
+                        "SYN-ACK's timestamp: 'tsbits9' - snd_wscale | rcv_wscale << 4 | sack << 8 (0 "
+                        "without window scaling); 'tsbits6' - snd_wscale (0xf without) | sack << 4 | ecn << 5",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
