@@ -32,6 +32,7 @@ NEED_AN_EXTRA = {
     "handshake_course.grader.runner": "grade",
     "handshake_course.grader.sandbox": "grade",
     "handshake_course.grader.submission": "grade",
+    "handshake_course.capture": "capture",
 }
 
 STDLIB_ONLY = r"""
@@ -74,6 +75,7 @@ def test_the_model_the_cli_the_lab_and_check_need_only_the_standard_library(tmp_
     assert set(failed) == set(NEED_AN_EXTRA), failed
     for name in ("handshake_course.views", "handshake_course.dashboards"):
         assert "pip install 'handshake-course[dashboards]'" in failed[name], failed[name]
+    assert "pip install 'handshake-course[capture]'" in failed["handshake_course.capture"]
     imported = [name for name, status in report["modules"].items() if status == "ok"]
     for part in ("model", "lab", "cli", "course", "workspace", "grader.checks", "grader.key"):
         assert f"handshake_course.{part}" in imported or any(n.startswith(f"handshake_course.{part}.") for n in imported)

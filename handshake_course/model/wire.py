@@ -1,0 +1,402 @@
+"""What the model's packets carry on the wire: addresses and ports, sequence and acknowledgement
+numbers, flags, windows and TCP options, as each modelled kernel would write them.
+
+The simulation decides what is sent and when (``result.packets``) and why (``result.trace``); this
+module decides what those segments say, so that a run can be written as a capture that Wireshark
+reads as it would read the kernel's (``Result.to_pcap``, ``handshake_course.capture``). Standard
+library only, like the rest of the model.
+
+* **Addresses**: the client host and the listener of ``model.ports`` (``SADDR``, ``DADDR:DPORT``,
+  the address the kernel log line names) and each client's ephemeral port. Flood SYNs come from
+  spoofed sources in 203.0.113.0/24 (TEST-NET-3, RFC 5737) with random ports, drawn from the seed,
+  never the same (address, port) twice.
+* **ISNs**: ``secure_tcp_seq``: a keyed hash of the 4-tuple plus a clock of 64 ns (seq_scale:
+  2.6.32 drivers/char/random.c:1606, 3.10 net/core/secure_seq.c:48, 6.18 net/core/secure_seq.c:45),
+  keyed here from the seed. A request sock gets its own ISN (a new request after an old one expired
+  gets a new one); its retransmitted SYN-ACKs repeat it. A cookie SYN-ACK carries the cookie as its
+  ISN (``Keys.cookie``: secure_tcp_syn_cookie, the MSS index in the low bits, the minute counter in
+  the top 8), which ``Keys.check_cookie`` undoes as cookie_v4_check does. Within one minute a
+  retransmitted SYN gets the same cookie again, so a capture shows it as a retransmission.
+* **Options**: the record's ``handshake_options`` in tcp_options_write's order, the record's
+  ``rcv_wscale``, MSS 1460 (an Ethernet path, MTU 1500), timestamps counting the record's
+  ``ts_clock`` (both hosts read the model's one tick counter; ``ms`` kernels add a keyed offset per
+  connection and direction, as secure_tcp_ts_off does). A cookie SYN-ACK keeps the options only
+  when the SYN had timestamps, and hides the SYN's window scale and SACK in its timestamp's low bits
+  (the record's ``cookie_ts_layout``); without timestamps tcp_clear_options leaves it the MSS alone
+  (2.6.32 net/ipv4/tcp_ipv4.c:1265, 3.10 net/ipv4/tcp_ipv4.c:1529, 6.18 net/ipv4/tcp_input.c:7467).
+  The flood's SYNs carry no options and a window of 64 (hping3's defaults), so the listener answers
+  them with the MSS option alone and a cookie encodes the default MSS, 536.
+* **Windows**: 64240 on a SYN and a SYN-ACK (44 segments of 1460: what 4.20+ kernels offer on
+  Ethernet; older kernels offer less, which the model does not record), scaled on the third ACK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .clock import US
+from .ports import DADDR, DPORT, SADDR
+from .result import KINDS, SENDERS, packet_fields, trace_fields
+from .rules import synack_timeout_us
+from .timers import TimerBase
+
+if TYPE_CHECKING:
+    from .profiles import Kernel
+    from .result import Result
+
+CLIENT_ADDR, SERVER_ADDR, SERVER_PORT = SADDR, DADDR, DPORT
+FLOOD_NET = "203.0.113.0/24"
+"""Where spoofed flood SYNs come from: TEST-NET-3 (RFC 5737), never routed on the Internet."""
+FLOOD_PORTS = (1024, 65535)
+FLOOD_WINDOW = 64  # hping3's default window; its SYNs carry no options
+MSS = 1460  # what tcp_advertise_mss gives on an Ethernet path (MTU 1500 - 20 - 20)
+TCP_MSS_DEFAULT = 536  # include/net/tcp.h: the MSS a SYN without the option is taken to have
+WINDOW = 64240  # on a SYN and a SYN-ACK: 44 * 1460 (4.20+ kernels on Ethernet)
+COOKIEBITS = 24  # syncookies.c: the minute counter lives above these bits
+COOKIE_AGE_MINUTES = 2  # MAX_SYNCOOKIE_AGE (4.4+); check_cookie's default
+
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "TIMESTAMP": 8}
+"""TCP option kinds (IANA), by the names the records use."""
+_NOP, _MSS, _WSCALE, _SACK_PERM, _TS = (OPTION_KINDS[n] for n in ("NOP", "MSS", "WSCALE", "SACK_PERM", "TIMESTAMP"))
+
+Option = tuple[int, bytes]
+"""One TCP option: its kind and its data (without the kind and length bytes)."""
+
+_MASK32 = 0xFFFFFFFF
+_CLIENT, _SERVER, _FLOOD = (SENDERS.index(s) for s in ("client", "server", "flood"))
+
+# The actions that put a packet on the wire, and its kind (actions.py: each sends one, or none).
+SENDS = {
+    "connect": "SYN", "syn_rto_first": "SYN", "syn_rto": "SYN",
+    "synack_in": "ACK", "synack_again": "ACK", "no_socket_rst": "RST",
+    "no_listener_rst": "RST", "syn_new": "SYN-ACK", "syn_cookie": "SYN-ACK", "syn_again": "SYN-ACK",
+    "synack_rto": "SYN-ACK", "ack_wrong_isn": "RST", "ack_no_request": "RST", "ack_cookie_invalid": "RST",
+    "ack_accept_queue_full_abort": "RST",
+}
+_FLOOD_EVENTS = frozenset({"syn_new", "syn_cookie", "synack_rto", "synack_give_up"})
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One packet of a run as it is on the wire. ``time`` is when it was sent and ``arrives`` when
+    it arrived (None: lost), in seconds of the model's clock; the rest is its IP and TCP header."""
+
+    time: float
+    arrives: float | None
+    sender: str  # "client", "server" or "flood"
+    kind: str  # KINDS
+    client: int | None  # None: a flood SYN or the listener's answer to one
+    retransmission: bool  # as the model marks it: the kernel sent it again
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    seq: int
+    ack: int
+    flags: int
+    window: int
+    options: tuple[Option, ...]
+    cookie: bool = False  # a SYN-ACK whose ISN is a syncookie
+
+    @property
+    def lost(self) -> bool:
+        return self.arrives is None
+
+
+def options_write(mss: int | None, timestamps: tuple[int, int] | None, sack: bool,
+                  wscale: int | None) -> tuple[Option, ...]:
+    """The options of a SYN or SYN-ACK in tcp_options_write's order: MSS; SACK_PERM and TIMESTAMP in
+    one word (two NOPs instead of SACK_PERM without SACK); SACK_PERM after two NOPs when there are no
+    timestamps; NOP and WSCALE. ``timestamps`` is (TSval, TSecr) or None."""
+    out: list[Option] = []
+    if mss is not None:
+        out.append((_MSS, mss.to_bytes(2, "big")))
+    if timestamps is not None:
+        out += [(_SACK_PERM, b"")] if sack else [(_NOP, b""), (_NOP, b"")]
+        tsval, tsecr = timestamps
+        out.append((_TS, (tsval & _MASK32).to_bytes(4, "big") + (tsecr & _MASK32).to_bytes(4, "big")))
+    elif sack:
+        out += [(_NOP, b""), (_NOP, b""), (_SACK_PERM, b"")]
+    if wscale is not None:
+        out += [(_NOP, b""), (_WSCALE, bytes([wscale]))]
+    return tuple(out)
+
+
+def option_names(options: tuple[Option, ...]) -> tuple[str, ...]:
+    """The options' kinds by name, in order: ("MSS", "SACK_PERM", "TIMESTAMP", "NOP", "WSCALE")."""
+    names = {kind: name for name, kind in OPTION_KINDS.items()}
+    return tuple(names.get(kind, str(kind)) for kind, _ in options)
+
+
+def cookie_mss_index(kernel: Kernel, mss: int) -> int:
+    """The index cookie_v4_init_sequence encodes: the largest msstab entry not above ``mss`` (0 if none)."""
+    table = kernel.cookie_mss_table
+    return max((i for i, value in enumerate(table) if value <= mss), default=0)
+
+
+def cookie_timestamp(kernel: Kernel, now: int, wscale: int | None, sack: bool, rcv_wscale: int) -> int:
+    """cookie_init_timestamp: the clock ``now`` with its low bits replaced by the SYN's window scale
+    and SACK (record ``cookie_ts_layout``), one step back if that would be in the future."""
+    if kernel.cookie_ts_layout == "tsbits9":
+        bits, options = 9, ((wscale | rcv_wscale << 4) if wscale is not None else 0) | int(sack) << 8
+    else:
+        bits, options = 6, (wscale if wscale is not None else 0xF) | int(sack) << 4
+    ts = (now >> bits) << bits | options
+    if ts > now:
+        ts -= 1 << bits
+    return ts & _MASK32
+
+
+class Keys:
+    """The hosts' secrets (boot-time random keys in the kernel), from the scenario's seed: the ISN
+    and timestamp-offset hashes and the two syncookie hashes."""
+
+    def __init__(self, seed: int) -> None:
+        self.secret = hashlib.sha256(f"wire-secret:{seed}".encode()).digest()[:32]
+
+    def hash32(self, *parts: object) -> int:
+        """A keyed 32-bit hash (the kernel uses siphash; any keyed hash will do here)."""
+        text = "|".join(map(str, parts)).encode()
+        return int.from_bytes(hashlib.blake2b(text, key=self.secret, digest_size=4).digest(), "big")
+
+    def isn(self, src: str, sport: int, dst: str, dport: int, now_us: int) -> int:
+        """secure_tcp_seq: hash of the 4-tuple plus the real-time clock in 64 ns units."""
+        return (self.hash32("isn", src, sport, dst, dport) + (now_us * 1000 >> 6)) & _MASK32
+
+    def cookie(self, syn: tuple[str, int, str, int], client_isn: int, count: int, mss_index: int) -> int:
+        """secure_tcp_syn_cookie for a SYN (src, sport, dst, dport) with ISN ``client_isn``."""
+        first = self.hash32("cookie", 0, *syn, 0)
+        second = self.hash32("cookie", 1, *syn, count)
+        mask = (1 << COOKIEBITS) - 1
+        return (first + client_isn + (count << COOKIEBITS) + ((second + mss_index) & mask)) & _MASK32
+
+    def check_cookie(self, cookie: int, syn: tuple[str, int, str, int], client_isn: int, count: int,
+                     max_age: int = COOKIE_AGE_MINUTES) -> int | None:
+        """check_tcp_syn_cookie: the MSS index ``cookie`` encodes if it was made for this SYN less than
+        ``max_age`` minute counts before ``count``, else None."""
+        rest = (cookie - self.hash32("cookie", 0, *syn, 0) - client_isn) & _MASK32
+        age = (count - (rest >> COOKIEBITS)) & (_MASK32 >> COOKIEBITS)
+        if age >= max_age:
+            return None
+        return (rest - self.hash32("cookie", 1, *syn, count - age)) & ((1 << COOKIEBITS) - 1)
+
+
+class Clocks:
+    """The hosts' clocks as the wire shows them: the model's tick counter (where jiffies stood at t=0
+    comes from the scenario, as for its timers), and what timestamps count."""
+
+    def __init__(self, result: Result) -> None:
+        sc, self.k = result.scenario, result.kernel
+        self.timers = TimerBase(self.k.timer_wheel, self.k.hz, sc.seed, sc.jiffies)
+
+    def jiffies(self, t: int) -> int:
+        """The tick counter at ``t`` us (TimerBase's jiffies at t=0, and how far into a tick)."""
+        return (t + self.timers.phase_us) // self.timers.jiffy_us + self.timers.jiffies0
+
+    def ts(self, t: int) -> int:
+        """What a timestamp counts at ``t`` before any offset: jiffies, or milliseconds of uptime."""
+        if self.k.ts_clock == "jiffies":
+            return self.jiffies(t) & _MASK32
+        return (self.timers.jiffies0 * self.timers.jiffy_us + self.timers.phase_us + t) // 1000 & _MASK32
+
+    def cookie_counter(self, t: int) -> int:
+        """tcp_cookie_time: jiffies / TCP_SYNCOOKIE_PERIOD (60 * HZ)."""
+        return self.jiffies(t) // (60 * self.k.hz)
+
+
+@dataclass
+class _Flow:
+    """What the replay knows of one connection attempt (a client's, or a flood SYN's)."""
+
+    src: str
+    sport: int
+    isn: int
+    syns: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival us, TSval) of SYNs in flight
+    ts_recent: int = 0  # TSval of the last SYN that arrived
+    synacks: deque[tuple[int, int, int]] = field(default_factory=deque)  # (arrival, ISN, TSval) in flight
+    request_isn: int | None = None  # the pending request sock's ISN
+    connected: tuple[int, int] | None = None  # (ISN, TSval) of the SYN-ACK the client connected with
+    timeouts: int = 0  # a flood request's SYN-ACK timeouts
+
+
+class _Replay:
+    """Walks a run's packets in sending order beside the kernel actions that sent them and gives
+    each the header fields its kernel would have written."""
+
+    def __init__(self, result: Result) -> None:
+        sc, self.k = result.scenario, result.kernel
+        self.keys = Keys(sc.seed)
+        self.clocks = Clocks(result)
+        self.one_way = result.packets.one_way_us
+        self.flows = {c.index: _Flow(CLIENT_ADDR, c.port, self.keys.isn(CLIENT_ADDR, c.port, SERVER_ADDR, SERVER_PORT,
+                                                                       round(c.start * US)))
+                      for c in result.clients if c.port is not None}
+        self.actions: dict[int, deque[tuple[int, str]]] = {}
+        names = [a.name for a in result.trace.actions]
+        for t, info in zip(result.trace.time_us, result.trace.info, strict=True):
+            client, index = trace_fields(info)
+            name = names[index]
+            if name in SENDS or (client < 0 and name in _FLOOD_EVENTS):
+                self.actions.setdefault(client, deque()).append((t, name))
+        self.flood_rng = random.Random(f"flood-sources:{sc.seed}")
+        self.flood_used: set[tuple[int, int]] = set()
+        self.flood_waiting: deque[tuple[int, _Flow]] = deque()  # flood SYNs in flight, by arrival
+        self.flood_requests: list[tuple[int, int, _Flow]] = []  # heap: (SYN-ACK due, order, flow)
+        self.flood_order = 0
+
+    # ---- timestamps -----------------------------------------------------------------------------
+    def ts_offset(self, src: str, sport: int, dst: str, dport: int) -> int:
+        return 0 if self.k.ts_clock == "jiffies" else self.keys.hash32("ts", src, sport, dst, dport)
+
+    def tsval(self, t: int, src: str, sport: int, dst: str, dport: int) -> int:
+        return (self.clocks.ts(t) + self.ts_offset(src, sport, dst, dport)) & _MASK32
+
+    # ---- segments -------------------------------------------------------------------------------
+    def segments(self, result: Result) -> Iterator[Segment]:
+        packets = result.packets
+        for t, info in zip(packets.time_us, packets.info, strict=True):
+            f = packet_fields(info)
+            arrives = None if f.lost else t + self.one_way
+            if f.sender == _FLOOD:
+                yield self.flood_syn(t, arrives)
+            elif f.client < 0:
+                yield self.flood_synack(t, arrives, KINDS[f.kind], bool(f.retransmission))
+            else:
+                yield self.client_segment(t, arrives, f.client, f.sender, KINDS[f.kind], bool(f.retransmission))
+
+    def _next_action(self, client: int, t: int, kind: str) -> str:
+        queue = self.actions.get(client)
+        if not queue:
+            raise RuntimeError(f"client {client}: a {kind} at {t} us that no kernel action of the trace sent")
+        when, name = queue.popleft()
+        if when != t or SENDS.get(name) != kind:
+            raise RuntimeError(f"client {client}: the {kind} at {t} us does not match the trace's {name} at {when} us")
+        return name
+
+    def client_segment(self, t: int, arrives: int | None, ci: int, sender: int, kind: str,
+                       retrans: bool) -> Segment:
+        name = self._next_action(ci, t, kind)
+        flow = self.flows[ci]
+        c_end, s_end = (CLIENT_ADDR, flow.sport), (SERVER_ADDR, SERVER_PORT)
+        src, dst = (c_end, s_end) if sender == _CLIENT else (s_end, c_end)
+        seq, ack, flags, window, options, cookie = 0, 0, RST, 0, (), False
+        if name in ("connect", "syn_rto_first", "syn_rto"):
+            tsval = self.tsval(t, *c_end, *s_end)
+            seq, flags, window = flow.isn, SYN, WINDOW
+            options = options_write(MSS, (tsval, 0), True, self.k.rcv_wscale)
+            if arrives is not None:
+                flow.syns.append((arrives, tsval))
+        elif kind == "SYN-ACK":
+            while flow.syns and flow.syns[0][0] <= t:
+                flow.ts_recent = flow.syns.popleft()[1]
+            if name == "syn_cookie":
+                seq, tsval, cookie = self._cookie(t, flow), self._cookie_tsval(t, flow), True
+            else:
+                if name == "syn_new" or flow.request_isn is None:
+                    flow.request_isn = self.keys.isn(*s_end, *c_end, t)
+                seq, tsval = flow.request_isn, self.tsval(t, *s_end, *c_end)
+            ack, flags, window = flow.isn + 1, SYN | ACK, WINDOW
+            options = options_write(MSS, (tsval, flow.ts_recent), True, self.k.rcv_wscale)
+            if arrives is not None:
+                flow.synacks.append((arrives, seq, tsval))
+        elif name in ("synack_in", "synack_again", "no_socket_rst"):
+            _, isn, tsval = flow.synacks.popleft()  # the SYN-ACK that arrived now
+            if name == "synack_in":
+                flow.connected = (isn, tsval)
+            if name == "no_socket_rst":
+                seq = flow.isn + 1
+            else:
+                assert flow.connected is not None
+                seq, ack, flags = flow.isn + 1, flow.connected[0] + 1, ACK
+                window = WINDOW >> self.k.rcv_wscale
+                options = options_write(None, (self.tsval(t, *c_end, *s_end), tsval), False, None)
+        elif name == "no_listener_rst":  # tcp_v4_send_reset to a SYN: RST|ACK, seq 0
+            ack, flags = flow.isn + 1, RST | ACK
+        else:  # the listener's RST to an ACK takes its sequence number from the ACK's ack_seq
+            assert flow.connected is not None
+            seq = flow.connected[0] + 1
+        return Segment(t / US, None if arrives is None else arrives / US, SENDERS[sender], kind, ci, retrans,
+                       *src, *dst, seq & _MASK32, ack & _MASK32, flags, window, options, cookie)
+
+    def _cookie(self, t: int, flow: _Flow) -> int:
+        count = self.clocks.cookie_counter(t)
+        syn = (flow.src, flow.sport, SERVER_ADDR, SERVER_PORT)
+        return self.keys.cookie(syn, flow.isn, count, cookie_mss_index(self.k, MSS))
+
+    def _cookie_tsval(self, t: int, flow: _Flow) -> int:
+        ts = cookie_timestamp(self.k, self.clocks.ts(t), self.k.rcv_wscale, True, self.k.rcv_wscale)
+        return (ts + self.ts_offset(SERVER_ADDR, SERVER_PORT, flow.src, flow.sport)) & _MASK32
+
+    # ---- the flood ------------------------------------------------------------------------------
+    def flood_syn(self, t: int, arrives: int | None) -> Segment:
+        rng = self.flood_rng
+        while True:
+            host, port = rng.randrange(1, 255), rng.randint(*FLOOD_PORTS)
+            if (host, port) not in self.flood_used:
+                self.flood_used.add((host, port))
+                break
+        flow = _Flow(f"{FLOOD_NET.rsplit('.', 1)[0]}.{host}", port, rng.getrandbits(32))
+        if arrives is not None:
+            self.flood_waiting.append((arrives, flow))
+        return Segment(t / US, None if arrives is None else arrives / US, "flood", "SYN", None, False,
+                       flow.src, flow.sport, SERVER_ADDR, SERVER_PORT, flow.isn, 0, SYN, FLOOD_WINDOW, ())
+
+    def flood_synack(self, t: int, arrives: int | None, kind: str, retrans: bool) -> Segment:
+        """The listener's SYN-ACK to a spoofed address: the answer to the flood SYN that arrived now,
+        or a timer's resend for the request due soonest (the model does not say which request a
+        timeout was for; requests time out in the order they are due)."""
+        queue = self.actions.get(-1) or deque()
+        while queue and queue[0][1] == "synack_give_up" and queue[0][0] <= t:
+            queue.popleft()
+            if self.flood_requests:
+                heapq.heappop(self.flood_requests)
+        name = self._next_action(-1, t, kind)
+        cookie = False
+        if name == "synack_rto":
+            _, _, flow = heapq.heappop(self.flood_requests)
+            flow.timeouts += 1
+            self._push_request(t, flow)
+            seq = flow.request_isn
+        else:
+            while self.flood_waiting and self.flood_waiting[0][0] < t:
+                self.flood_waiting.popleft()  # SYNs the listener dropped
+            if not self.flood_waiting or self.flood_waiting[0][0] != t:
+                raise RuntimeError(f"a SYN-ACK to a flood address at {t} us answers no flood SYN that arrived then")
+            flow = self.flood_waiting.popleft()[1]
+            if name == "syn_cookie":
+                count = self.clocks.cookie_counter(t)
+                seq = self.keys.cookie((flow.src, flow.sport, SERVER_ADDR, SERVER_PORT), flow.isn, count,
+                                       cookie_mss_index(self.k, TCP_MSS_DEFAULT))
+                cookie = True
+            else:
+                seq = flow.request_isn = self.keys.isn(SERVER_ADDR, SERVER_PORT, flow.src, flow.sport, t)
+                self._push_request(t, flow)
+        assert seq is not None
+        return Segment(t / US, None if arrives is None else arrives / US, "server", "SYN-ACK", None, retrans,
+                       SERVER_ADDR, SERVER_PORT, flow.src, flow.sport, seq, (flow.isn + 1) & _MASK32, SYN | ACK,
+                       WINDOW, options_write(MSS, None, False, None), cookie)
+
+    def _push_request(self, t: int, flow: _Flow) -> None:
+        self.flood_order += 1
+        due = t + synack_timeout_us(self.k, flow.timeouts)
+        heapq.heappush(self.flood_requests, (due, self.flood_order, flow))
+
+
+def cookie_counter(result: Result, time: float) -> int:
+    """tcp_cookie_time() at ``time`` (model seconds): the minute counter a cookie SYN-ACK sent then
+    carries, jiffies / (60 * HZ) on the model's tick counter."""
+    return Clocks(result).cookie_counter(round(time * US))
+
+
+def segments(result: Result) -> Iterator[Segment]:
+    """Every packet of ``result`` (in ``result.packets`` order, lost ones too) with the header
+    fields its kernel would have put on it. Raises RuntimeError if the packets and the trace
+    disagree (a packet no kernel action sent), which would be a bug of the model."""
+    return _Replay(result).segments(result)

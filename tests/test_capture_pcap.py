@@ -1,0 +1,279 @@
+"""``Result.to_pcap``: a run written as a pcap file that Wireshark reads as it would read the
+kernel's own packets.
+
+What the segments carry is checked against the kernel rules it follows (model/wire.py: the
+records' option facts, syncookies that decode as cookie_v4_check decodes them, one ISN per socket
+and per request sock). Then tshark (Wireshark's command line, Debian package ``tshark``) opens the
+files and its own TCP analysis is held to the model's packets: how many SYNs and SYN-ACKs the
+capture holds, when, and which of them Wireshark calls retransmissions. Without tshark those tests
+are skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e '.[capture]')")
+
+from handshake_course import Kernel, Scenario, simulate  # noqa: E402
+from handshake_course.capture import EPOCH  # noqa: E402
+from handshake_course.cli import main  # noqa: E402
+from handshake_course.model import VERSIONS  # noqa: E402
+from handshake_course.model.wire import (  # noqa: E402
+    MSS,
+    TCP_MSS_DEFAULT,
+    Keys,
+    cookie_counter,
+    cookie_mss_index,
+    cookie_timestamp,
+    option_names,
+    options_write,
+    segments,
+)
+
+TSHARK = shutil.which("tshark")
+needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (Debian: apt-get install tshark)")
+
+SCENARIOS = {
+    # name: a scenario whose packets Wireshark must analyse as the model says
+    "3.10 loss": Scenario(kernel="3.10", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
+    "6.18 loss": Scenario(kernel="6.18", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
+    "6.18 SYN-ACKs dropped": Scenario(kernel="6.18", backlog=8, clients=3, drop=("SYN-ACK",), duration=20, seed=2),
+    "3.10 accept queue full": Scenario(kernel="3.10", backlog=1, clients=6, duration=20, seed=3),
+    "3.10 abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=2, rtt=0.01,
+                                       clients=[0.001 * i for i in range(8)], duration=5, seed=1),
+    "3.10 flood, cookies": Scenario(kernel="3.10", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,
+                                    flood=400, loss=0.3, duration=15, seed=7),
+    "6.18 flood, cookies": Scenario(kernel="6.18", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,
+                                    flood=400, loss=0.3, duration=15, seed=7),
+    "6.18 cookies always": Scenario(kernel=Kernel("6.18", tcp_syncookies=2), backlog=8, clients=6, loss=0.4,
+                                    duration=20, seed=4),
+}
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {name: simulate(scenario) for name, scenario in SCENARIOS.items()}
+
+
+# ---- what the segments carry --------------------------------------------------------------------
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_syn_carries_the_records_options_in_the_kernels_order(version):
+    kernel = Kernel(version)
+    full = options_write(MSS, (1, 0), True, kernel.rcv_wscale)
+    assert option_names(full) == kernel.handshake_options
+    assert sum(2 + len(d) if k > 1 else 1 for k, d in full) == 20  # tcp_syn_options: 4 + 12 + 4 bytes
+    assert dict(full)[3] == bytes([kernel.rcv_wscale])
+    # tcp_options_write without timestamps: SACK_PERM gets two NOPs of its own
+    assert option_names(options_write(MSS, None, True, 7)) == ("MSS", "NOP", "NOP", "SACK_PERM", "NOP", "WSCALE")
+
+
+def test_the_window_scale_is_7_until_6_18_raised_tcp_rmem_to_32_mb():
+    # tcp_init: max_rshare 4 MB (2.6.32) or 6 MB -> 7; 32 MB (6.18) -> ilog2(32 MB) - 15 = 10
+    assert {v: Kernel(v).rcv_wscale for v in VERSIONS} == {v: 10 if v == "6.18" else 7 for v in VERSIONS}
+
+
+def test_every_syn_of_a_socket_carries_its_isn_and_every_answer_acknowledges_it(results):
+    result = results["6.18 loss"]
+    by_client = defaultdict(list)
+    for s in segments(result):
+        by_client[s.client].append(s)
+    for client, segs in by_client.items():
+        syns = [s for s in segs if s.kind == "SYN"]
+        assert len({s.seq for s in syns}) == 1, client  # one socket, one ISN (secure_tcp_seq at connect())
+        isn = syns[0].seq
+        assert all(s.ack == (isn + 1) % 2**32 for s in segs if s.kind == "SYN-ACK")
+        synacks = {s.seq for s in segs if s.kind == "SYN-ACK"}
+        assert len(synacks) <= 1  # one request sock: its retransmissions repeat its ISN
+        for ack in (s for s in segs if s.kind == "ACK"):
+            assert ack.seq == (isn + 1) % 2**32 and (ack.ack - 1) % 2**32 in synacks
+
+
+@pytest.mark.parametrize("name", ["3.10 flood, cookies", "6.18 cookies always"])
+def test_a_cookie_synack_decodes_to_its_mss_index_as_cookie_v4_check_does(results, name):
+    result = results[name]
+    keys, k = Keys(result.scenario.seed), result.kernel
+    cookies = [s for s in segments(result) if s.cookie and s.client is not None]
+    assert cookies
+    for s in cookies:
+        syn = (s.dst, s.dport, s.src, s.sport)  # the SYN the cookie answers: client to server
+        count = cookie_counter(result, s.time)
+        assert keys.check_cookie(s.seq, syn, (s.ack - 1) % 2**32, count) == cookie_mss_index(k, MSS)
+        assert keys.check_cookie(s.seq, syn, (s.ack - 1) % 2**32, count + 2) is None  # MAX_SYNCOOKIE_AGE
+    # 3.10's msstab has eight entries, 1460 the sixth; 6.18's four, 1460 the last
+    assert cookie_mss_index(Kernel("3.10"), MSS) == 5 and cookie_mss_index(Kernel("6.18"), MSS) == 3
+    assert cookie_mss_index(Kernel("6.18"), TCP_MSS_DEFAULT) == 0
+
+
+def test_a_cookie_synack_hides_the_syns_options_in_its_timestamp():
+    # cookie_init_timestamp, 3.10+: snd_wscale | sack << 4 in the low 6 bits, never in the future
+    ts = cookie_timestamp(Kernel("3.10"), 1_000_000, 7, True, 7)
+    assert ts & 0x3F == 7 | 1 << 4 and 1_000_000 - 64 < ts <= 1_000_000
+    assert cookie_timestamp(Kernel("6.18"), 1_000_000, None, False, 10) & 0x3F == 0xF  # no window scaling
+    # 2.6.32: snd_wscale | rcv_wscale << 4 | sack << 8 in the low 9 bits
+    assert cookie_timestamp(Kernel("2.6.32"), 1_000_000, 7, True, 7) & 0x1FF == 7 | 7 << 4 | 1 << 8
+
+
+def test_a_cookie_keeps_the_options_only_when_the_syn_had_timestamps(results):
+    found = [s for s in segments(results["3.10 flood, cookies"]) if s.cookie]
+    clients = [s for s in found if s.client is not None]
+    flood = [s for s in found if s.client is None]
+    assert clients and flood
+    assert all(option_names(s.options) == Kernel("3.10").handshake_options for s in clients)
+    for s in clients:  # 'jiffies' kernels add no offset: the low bits are cookie_init_timestamp's
+        tsval = int.from_bytes(dict(s.options)[8][:4], "big")
+        assert tsval & 0x3F == 7 | 1 << 4
+    assert all(option_names(s.options) == ("MSS",) for s in flood)  # the flood's SYNs had no options
+
+
+def test_to_pcap_refuses_an_unknown_vantage_point(results, tmp_path):
+    with pytest.raises(ValueError, match=r"at must be one of 'server', 'client'; got 'middle'"):
+        results["6.18 loss"].to_pcap(tmp_path / "x.pcap", at="middle")
+
+
+# ---- what Wireshark makes of it ----------------------------------------------------------------
+
+FIELDS = ("frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset",
+          "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission",
+          "tcp.analysis.duplicate_ack", "_ws.malformed", "_ws.expert.severity")
+
+
+def tshark(path: Path) -> list[dict[str, str]]:
+    """Wireshark's dissection and TCP analysis of a capture, one dict of FIELDS per frame."""
+    command = [TSHARK, "-n", "-r", str(path), "-o", "tcp.relative_sequence_numbers:FALSE",
+               "-o", "tcp.analyze_sequence_numbers:TRUE", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]
+    for name in FIELDS:
+        command += ["-e", name]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "cut short" not in done.stderr and "appears to be damaged" not in done.stderr, done.stderr
+    return [dict(zip(FIELDS, line.split("\t"), strict=True)) for line in done.stdout.splitlines()]
+
+
+def seen_by(result, at):
+    """(time, packet index) of the model's packets a capture at the server or at the client holds,
+    in the order it saw them: a host sees what it sends when it sends it and what reaches it when it
+    arrives; the flood and the listener's answers to it never pass the client host."""
+    own = "server" if at == "server" else "client"
+    found = []
+    for i, p in enumerate(result.packets):
+        if at == "client" and p.client is None:
+            continue
+        when = p.time if p.sender == own else p.arrives
+        if when is not None:
+            found.append((when, i))
+    return sorted(found, key=lambda item: item[0])
+
+
+def synack_identities(result, client):
+    """For each SYN-ACK the listener sent ``client``, which transmission it is: a request sock's
+    (syn_new, then syn_again and the timer's synack_rto resend it), or a cookie, the same for one SYN
+    all minute (secure_tcp_syn_cookie's counter)."""
+    out, request = [], None
+    for event in result.trace.of_client(client):
+        if event.action == "syn_new":
+            request = ("request", event.time)
+        if event.action in ("syn_new", "syn_again", "synack_rto"):
+            out.append(request)
+        elif event.action == "syn_cookie":
+            out.append(("cookie", cookie_counter(result, event.time)))
+    return out
+
+
+def expected_flags(result, at):
+    """Per captured frame: (kind, whether Wireshark should call it a retransmission, whether a
+    duplicate ACK). A SYN is a retransmission if the capture already holds a SYN of that socket; a
+    SYN-ACK if it already holds that same transmission (a request sock's, which the model resends,
+    or the same cookie); the client's ACK answering a resent SYN-ACK is a duplicate ACK if the
+    capture already holds an ACK of that client. A SYN-ACK to a flood address is a retransmission
+    when the model says so: its first copy left the server before."""
+    packets = list(result.packets)
+    ids = {c.index: iter(synack_identities(result, c.index)) for c in result.clients}
+    identity = {i: next(ids[p.client]) for i, p in enumerate(packets) if p.kind == "SYN-ACK" and p.client is not None}
+    held, rows = set(), []
+    for _, i in seen_by(result, at):
+        p = packets[i]
+        if p.client is None:
+            rows.append((p.kind, p.retransmission, False))
+            continue
+        key = (p.kind, p.client, identity.get(i))
+        repeat = key in held and p.kind in ("SYN", "SYN-ACK", "ACK")
+        held.add(key)
+        if repeat and not (p.kind == "SYN-ACK" and identity[i][0] == "cookie"):
+            assert p.retransmission, (i, p)  # only what the model resends repeats, cookies aside
+        rows.append((p.kind, repeat and p.kind != "ACK", repeat and p.kind == "ACK"))
+    return rows
+
+
+def kind_of(frame: dict[str, str]) -> str:
+    if frame["tcp.flags.reset"] == "1":
+        return "RST"
+    if frame["tcp.flags.syn"] == "1":
+        return "SYN-ACK" if frame["tcp.flags.ack"] == "1" else "SYN"
+    return "ACK"
+
+
+@needs_tshark
+@pytest.mark.parametrize("at", ["server", "client"])
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_wireshark_sees_the_models_packets_and_retransmissions(results, tmp_path, name, at):
+    result = results[name]
+    path = tmp_path / "run.pcap"
+    written = result.to_pcap(path, at=at)
+    frames = tshark(path)
+    expected = expected_flags(result, at)
+    assert written == len(frames) == len(expected)
+    assert not any(f["_ws.malformed"] for f in frames)
+    assert "error" not in {f["_ws.expert.severity"] for f in frames}
+    times = [t for t, _ in seen_by(result, at)]
+    assert [float(f["frame.time_epoch"]) - EPOCH for f in frames] == pytest.approx(times, abs=1e-6)
+    assert [kind_of(f) for f in frames] == [kind for kind, _, _ in expected]
+    wireshark = [f["tcp.analysis.retransmission"] == "1" for f in frames]
+    assert wireshark == [retrans for _, retrans, _ in expected]
+    assert not any(f["tcp.analysis.fast_retransmission"] or f["tcp.analysis.spurious_retransmission"] for f in frames)
+    dup_acks = [bool(f["tcp.analysis.duplicate_ack"]) for f in frames]
+    assert dup_acks == [dup for _, _, dup in expected]
+
+
+def test_the_scenarios_hold_every_kind_of_repeat_wireshark_can_flag(results):
+    """So that the comparison above means something: between them, the scenarios' captures hold
+    resent SYNs, resent SYN-ACKs, a cookie sent again for the same SYN (which the kernel does not
+    count as a resend), duplicate ACKs and RSTs."""
+    found = set()
+    for result in results.values():
+        for at in ("server", "client"):
+            packets = list(result.packets)
+            for (_, i), (kind, retrans, dup) in zip(seen_by(result, at), expected_flags(result, at), strict=True):
+                if retrans:
+                    found.add((kind, "resent" if packets[i].retransmission else "same cookie"))
+                if dup or kind == "RST":
+                    found.add((kind, "duplicate" if dup else "reset"))
+    assert found == {("SYN", "resent"), ("SYN-ACK", "resent"), ("SYN-ACK", "same cookie"), ("ACK", "duplicate"),
+                     ("RST", "reset")}
+
+
+@needs_tshark
+def test_simulate_pcap_writes_a_capture_wireshark_opens(tmp_path, capsys):
+    path = tmp_path / "run.pcap"
+    code = main(["simulate", "--kernel", "3.10", "--clients", "4", "--drop", "SYN-ACK", "--duration", "10",
+                 "--pcap", str(path), "--pcap-at", "client"])
+    out = capsys.readouterr().out
+    assert code == 0
+    frames = tshark(path)
+    assert f"{len(frames)} packets written to {path} (a capture on the client's host)" in out
+    assert [kind_of(f) for f in frames] == ["SYN"] * len(frames)  # every SYN-ACK dropped on its way
+    assert sum(f["tcp.analysis.retransmission"] == "1" for f in frames) == len(frames) - 4
+
+
+def test_a_run_with_requests_is_refused_with_the_reason(tmp_path):
+    """DATA segments are not in model.wire yet: to_pcap says so, naming ``data``, and writes nothing."""
+    result = simulate(Scenario(clients=2, data=True))
+    with pytest.raises(ValueError, match="data=True"):
+        result.to_pcap(tmp_path / "run.pcap")
+    assert not (tmp_path / "run.pcap").exists()
