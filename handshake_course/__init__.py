@@ -5,8 +5,8 @@ The public API is small::
     from handshake_course import Kernel, Scenario, simulate
     result = simulate(Scenario(kernel=Kernel("6.18", tcp_syncookies=0), backlog=8, clients=20))
 
-plus the closed forms ``accept_capacity``, ``syn_queue_capacity``, ``syn_schedule`` and
-``synack_schedule``. Everything in ``handshake_course.model`` is free of plotting and widgets;
+plus the closed forms ``accept_capacity``, ``syn_queue_capacity``, ``syn_schedule``,
+``synack_schedule`` and ``data_schedule``. Everything in ``handshake_course.model`` is free of plotting and widgets;
 ``views`` draws results, ``dashboards`` wires them to sliders, ``grader`` scores exercises.
 """
 
@@ -22,6 +22,7 @@ from .model import (
     Schedule,
     TraceEvent,
     accept_capacity,
+    data_schedule,
     match_release,
     simulate,
     syn_queue_capacity,
@@ -55,6 +56,7 @@ __all__ = [
     "Schedule",
     "TraceEvent",
     "accept_capacity",
+    "data_schedule",
     "match_release",
     "simulate",
     "syn_queue_capacity",

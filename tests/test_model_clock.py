@@ -13,7 +13,7 @@ from handshake_course.model.clock import US, EventList, to_us
 from handshake_course.model.result import KINDS, SENDERS, packet_fields, queue_fields, trace_fields
 
 PACKAGE = Path(__file__).resolve().parent.parent / "handshake_course"
-LAYOUT = re.compile(r"\b(CLIENT_SHIFT|SENDER_SHIFT|KIND_SHIFT|FIELD_MASK|RETRANS_BIT|LOST_BIT|ACTION_MASK|"
+LAYOUT = re.compile(r"\b(CLIENT_SHIFT|SENDER_SHIFT|KIND_SHIFT|KIND_MASK|SENDER_MASK|RETRANS_BIT|LOST_BIT|ACTION_MASK|"
                     r"SYN_QUEUE_SHIFT|ACCEPT_QUEUE_MASK)\b")
 
 

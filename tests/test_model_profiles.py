@@ -86,7 +86,8 @@ def test_every_sysctl_declares_its_proc_name_side_flag_and_unit():
         assert s.side in ("server", "client") and s.flag and s.flag.startswith("--") and s.short
     assert len({s.proc for s in sysctls()}) == len(names)
     assert {s.name for s in sysctls("client")} == {"tcp_syn_retries", "tcp_syn_linear_timeouts",
-                                                  "ip_local_port_range"}  # what connect() reads
+                                                  "ip_local_port_range",  # what connect() reads
+                                                  "tcp_retries2"}  # and the connected socket's data timer
     assert SETTINGS["tcp_invalid_ratelimit"].from_proc("500") == 0.5  # the kernel stores milliseconds
     assert SETTINGS["ip_local_port_range"].from_proc("32768\t60999") == (32768, 60999)
 

@@ -10,14 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model_helpers import snapshot
 
-from handshake_course import Kernel, Scenario, simulate, syn_schedule
+from handshake_course import Kernel, Scenario, data_schedule, simulate, syn_schedule
 from handshake_course.model import VERSIONS
 from handshake_course.model.timers import interval_bounds
 
-KINDS = ("SYN", "SYN-ACK", "ACK", "RST")
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA")
 OUTCOMES = {"accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting"}
 ERRNO = {"timed_out": {"ETIMEDOUT"}, "reset": {"ECONNREFUSED", "ECONNRESET"}, "no_port": {"EADDRNOTAVAIL"}}
-CHILD = ("ack_new_child", "ack_cookie")
+CHILD = ("ack_new_child", "ack_cookie", "data_new_child", "data_cookie")  # a final ACK's or a request's
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -58,7 +58,7 @@ def scenarios(draw):
         drop=tuple(draw(st.lists(st.sampled_from(KINDS), unique=True, max_size=2))),
         flood=draw(st.sampled_from([0.0, 0.0, 0.0, 20.0, 200.0])),
         duration=duration, seed=draw(st.integers(0, 2**16)),
-        syncnt=draw(st.one_of(st.none(), st.integers(1, 4))))
+        syncnt=draw(st.one_of(st.none(), st.integers(1, 4))), data=draw(st.booleans()))
 
 
 def nondecreasing(xs):
@@ -101,8 +101,16 @@ def test_every_client_ends_in_exactly_one_outcome_and_errno_agrees(scenario):
             assert c.port is None and c.syn_times == ()
         else:
             assert c.port is not None and len(c.syn_times) >= 1
-        connected = c.outcome in ("accepted", "queued", "established") or c.errno == "ECONNRESET"
+        # data=True: a connected client that never got its request ACKed fails with ETIMEDOUT
+        connected = (c.outcome in ("accepted", "queued", "established") or c.errno == "ECONNRESET"
+                     or (c.errno == "ETIMEDOUT" and c.data_times != ()))
         assert (c.connected_at is not None) == connected
+        # a client sends its request when connect() returns, and only then
+        assert (c.data_times != ()) == (scenario.data and c.connected_at is not None)
+        if c.data_times:
+            assert c.data_times[0] == c.connected_at
+        else:
+            assert c.data_acked_at is None and c.rtt_sample is None
         assert (c.accepted_at is not None) == (c.outcome == "accepted")
     if r.listener is not None:  # Recv-Q at the end = the connections nobody accept()ed
         assert r.ss().recv_q == r.outcomes()["queued"]
@@ -149,6 +157,25 @@ def test_syns_follow_the_closed_form_schedule(scenario):
             assert lo - 1e-6 <= b - a <= hi + 1e-6
 
 
+@FAST
+@given(scenarios())
+def test_requests_follow_the_closed_form_schedule(scenario):
+    # a request's timer does not depend on the server either: its sends are a prefix of
+    # data_schedule(kernel, the RTT sample the client took on the SYN-ACK), each interval within
+    # interval_bounds of the closed form's (timers re-armed when they fire, as for SYNs)
+    r = simulate(scenario)
+    k = scenario.kernel
+    for c in r.clients:
+        if len(c.data_times) < 2:
+            continue
+        schedule = data_schedule(k, c.rtt_sample)
+        ideal = [b - a for a, b in pairwise(schedule.send_times)]
+        assert len(c.data_times) <= len(schedule.send_times)
+        for i, (a, b) in enumerate(pairwise(c.data_times)):
+            lo, hi = interval_bounds(ideal[i], k.timer_wheel, k.hz)
+            assert lo - 1e-6 <= b - a <= hi + 1e-6
+
+
 # ---- time ---------------------------------------------------------------------------------------------------
 
 @FAST
@@ -179,6 +206,7 @@ def test_counters_agree_with_trace_and_packets(scenario):
     assert s["TcpExtListenDrops"] >= s["TcpExtListenOverflows"]
     # tcp_connect counts an active open for every client that got a port (1.7)
     assert cl["TcpActiveOpens"] == sum(1 for c in r.clients if c.port is not None)
+    actions = r.trace.actions_count()
     # tcp_create_openreq_child counts a passive open for every child, at most one per client
     children = [e.client for e in r.trace if e.action in CHILD]
     assert s["TcpPassiveOpens"] == len(children) == len(set(children))
@@ -186,7 +214,14 @@ def test_counters_agree_with_trace_and_packets(scenario):
     # one SYN packet per entry of syn_times; the retransmitted ones are TcpRetransSegs
     client_syns = [p for p in r.packets if p.sender == "client" and p.kind == "SYN"]
     assert len(client_syns) == sum(len(c.syn_times) for c in r.clients)
-    assert cl["TcpRetransSegs"] == sum(p.retransmission for p in client_syns)
+    # a request's retransmissions: RTOs (tcp_retransmit_skb), and loss probes on 4.x+ (__tcp_retransmit_skb)
+    data = [p for p in r.packets if p.kind == "DATA"]
+    assert len(data) == sum(len(c.data_times) for c in r.clients)
+    data_rtx = actions["data_rto_first"] + actions["data_rto"]
+    data_rtx += actions["data_tlp"] if scenario.kernel.loss_probe_retrans_segs else 0
+    assert sum(p.retransmission for p in data) == actions["data_rto_first"] + actions["data_rto"] + actions["data_tlp"]
+    assert cl["TcpRetransSegs"] == sum(p.retransmission for p in client_syns) + data_rtx
+    assert cl["TcpExtTCPLossProbes"] == actions["data_tlp"]
     synack_rtx = sum(1 for p in r.packets if p.kind == "SYN-ACK" and p.retransmission)
     if scenario.kernel.synack_rtx_counters:  # 2.6.32 counts no SYN-ACK retransmission: test_model_2_6_32
         assert s["TcpRetransSegs"] == synack_rtx
@@ -197,10 +232,33 @@ def test_counters_agree_with_trace_and_packets(scenario):
     assert cl["TcpOutRsts"] == r.packets.tally(kind="RST", sender="client")
     # tcp_done from SYN_SENT: AttemptFails; from ESTABLISHED: EstabResets
     failed = Counter(c.errno for c in r.clients)
-    assert cl["TcpAttemptFails"] == failed["ETIMEDOUT"] + failed["ECONNREFUSED"]
-    assert cl["TcpEstabResets"] == failed["ECONNRESET"]
+    gave_up = sum(c.errno == "ETIMEDOUT" and c.data_times != () for c in r.clients)  # with a request out
+    assert cl["TcpAttemptFails"] == failed["ETIMEDOUT"] - gave_up + failed["ECONNREFUSED"]
+    assert cl["TcpEstabResets"] == failed["ECONNRESET"] + gave_up
+    assert cl["TcpExtTCPAbortOnTimeout"] == gave_up == actions["data_give_up"]
+    # a child ACKs a request it had already (its ACK was lost): DelayedACKLost in tcp_data_queue
+    assert s["TcpExtDelayedACKLost"] == actions["data_again"]
     # cookies: one counted per cookie SYN-ACK
     assert s["TcpExtSyncookiesSent"] == sum(1 for e in r.trace if e.action == "syn_cookie")
+
+
+@FAST
+@given(scenarios())
+def test_a_request_is_acked_when_the_first_ack_of_a_child_reaches_the_client(scenario):
+    # the server's socket ACKs data at once (quickack) from a child only; the client's timer stops at
+    # the first of those ACKs that arrives, and the request was sent before: at least one RTT before
+    r = simulate(scenario)
+    acks: dict[int, list[float]] = {}
+    for p in r.packets:
+        if p.sender == "server" and p.kind == "ACK" and p.arrives is not None:
+            acks.setdefault(p.client, []).append(p.arrives)
+    for c in r.clients:
+        if c.data_acked_at is not None:
+            assert c.data_acked_at == pytest.approx(min(acks[c.index]), abs=1e-6)
+            assert c.data_acked_at >= c.data_times[0] + scenario.rtt - 1e-6
+            assert c.request_latency == pytest.approx(c.data_acked_at - c.data_times[0])
+        elif c.data_times and c.failed_at is None:  # still waiting: every ACK of a child came after the end
+            assert all(t > r.end for t in acks.get(c.index, []))
 
 
 # ---- reproducibility --------------------------------------------------------------------------------------------

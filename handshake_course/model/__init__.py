@@ -5,7 +5,7 @@ from .kernels import ERAS
 from .profiles import SETTINGS, VERSIONS, Kernel, sysctls
 from .releases import ProfileMatch, match_release
 from .result import ClientRecord, Packet, Result, SsListener, TraceEvent
-from .rules import Schedule, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
+from .rules import Schedule, accept_capacity, data_schedule, syn_queue_capacity, syn_schedule, synack_schedule
 from .scenario import Scenario
 from .simulation import simulate
 
@@ -23,6 +23,7 @@ __all__ = [
     "SsListener",
     "TraceEvent",
     "accept_capacity",
+    "data_schedule",
     "match_release",
     "simulate",
     "syn_queue_capacity",

@@ -152,7 +152,68 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
     "accept": ("server", "accept(): the oldest connection leaves the accept queue",
                "inet_accept inet_csk_accept reqsk_queue_remove",
                "do_accept inet_accept inet_csk_accept reqsk_queue_remove"),
+    # ---- the client's request (Scenario(data=True)) ----
+    "data_send": ("client", "the application's write() once connect() returned: the request leaves as one DATA "
+                            "segment, and its retransmission timer is armed: a loss probe where the kernel has "
+                            "one, else the RTO from the RTT measured on the SYN-ACK (m + max(2m, 200 ms))",
+                  "tcp_sendmsg tcp_push __tcp_push_pending_frames tcp_write_xmit tcp_event_new_data_sent",
+                  "tcp_sendmsg tcp_sendmsg_locked tcp_push __tcp_push_pending_frames tcp_write_xmit "
+                  "tcp_schedule_loss_probe"),
+    "data_tlp": ("client", "loss-probe timer fired: the DATA sent again as a tail loss probe, the RTO re-armed in "
+                           "full", "", "tcp_write_timer_handler tcp_send_loss_probe __tcp_retransmit_skb"),
+    "data_rto_first": ("client", "data retransmission timer fired for the first time: DATA sent again, RTO doubled",
+                       "tcp_write_timer tcp_retransmit_timer tcp_retransmit_skb", f"{_SYN_TIMER} tcp_retransmit_skb"),
+    "data_rto": ("client", "data retransmission timer fired: DATA sent again, RTO doubled",
+                 "tcp_write_timer tcp_retransmit_timer tcp_retransmit_skb", f"{_SYN_TIMER} tcp_retransmit_skb"),
+    "data_give_up": ("client", "data retransmission timer fired after tcp_retries2's time: the connection fails "
+                               "with ETIMEDOUT",
+                     "tcp_write_timer tcp_retransmit_timer tcp_write_timeout tcp_write_err tcp_done",
+                     f"{_SYN_TIMER} tcp_write_timeout tcp_write_err tcp_done"),
+    "data_acked": ("client", "the server's ACK of the DATA: the request reached the server's socket, the "
+                             "retransmission timer is stopped",
+                   f"{_RCV_OLD} tcp_rcv_established tcp_ack tcp_clean_rtx_queue",
+                   "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_ack tcp_clean_rtx_queue"),
+    "data_in_new_child": ("server", "the child just made from this segment takes its data: queued for the "
+                                    "application and ACKed at once (a socket's first data puts it in quickack "
+                                    "mode, tcp_event_data_recv)",
+                          "tcp_child_process tcp_rcv_state_process tcp_data_queue tcp_event_data_recv",
+                          "tcp_child_process tcp_rcv_state_process tcp_data_queue tcp_event_data_recv"),
+    "data_in": ("server", "DATA for a child socket (made by the final ACK): queued for the application and ACKed "
+                          "at once (its first data: quickack)",
+                f"{_RCV_OLD} tcp_rcv_established tcp_data_queue tcp_event_data_recv",
+                "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_data_queue tcp_event_data_recv"),
+    "data_again": ("server", "DATA the child already holds (its ACK was lost): dropped and ACKed again at once, "
+                             "with a D-SACK",
+                   f"{_RCV_OLD} tcp_rcv_established tcp_data_queue tcp_dsack_set",
+                   "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_data_queue tcp_dsack_set"),
 }
+
+# A DATA segment carries the ACK of the SYN-ACK, so where no child socket exists yet it takes the final
+# ACK's path (tcp_check_req, or cookie_v4_check) with the same function path and counters; the trace
+# names it apart so that it says the data completed (or failed to complete) the handshake.
+DATA_TWINS: dict[str, tuple[str, str]] = {
+    "data_new_child": ("ack_new_child", "DATA for a request whose own final ACK was dropped or lost: it carries "
+                                        "the ACK, so tcp_check_req completes the handshake; child created and "
+                                        "queued"),
+    "data_accept_queue_full": ("ack_accept_queue_full", "DATA for a request, but the accept queue is full: dropped "
+                                                        "as a final ACK would be, request marked acked; the client "
+                                                        "will send it again"),
+    "data_accept_queue_full_abort": ("ack_accept_queue_full_abort", "DATA for a request with the accept queue full "
+                                                                    "and tcp_abort_on_overflow=1: RST sent, "
+                                                                    "request dropped"),
+    "data_cookie": ("ack_cookie", "DATA whose ACK holds a valid syncookie: child rebuilt from it and queued"),
+    "data_cookie_accept_queue_full": ("ack_cookie_accept_queue_full", "DATA with a valid syncookie but the accept "
+                                                                      "queue is full: dropped, nothing kept"),
+    "data_cookie_invalid": ("ack_cookie_invalid", "DATA matches no request and holds no valid cookie: answered "
+                                                  "with RST"),
+    "data_wrong_isn": ("ack_wrong_isn", "DATA acknowledging an earlier SYN-ACK of this connection: the listener "
+                                        "answers with RST, the request stays"),
+    "data_no_request": ("ack_no_request", "DATA matches no request (and no cookie is checked): answered with RST"),
+}
+for _name, (_twin, _what) in DATA_TWINS.items():
+    _TABLE[_name] = (_TABLE[_twin][0], _what, *_TABLE[_twin][2:])
+DATA_ACTIONS = frozenset(n for n in _TABLE if n.startswith("data_"))
+"""The actions of clients' requests: only ``Scenario(data=True)`` runs them."""
 
 # Where a tcp_v4_conn_request-era release's source differs from its era's path; releases of the
 # tcp_conn_request era follow their own function index (_spelled_for).
@@ -176,6 +237,9 @@ _RELEASE_PATHS: dict[str, dict[str, str]] = {
     "3.10": {
         "syn_again": f"{_REQ_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
         "synack_rto": f"{_TIMER_OLD} inet_rtx_syn_ack tcp_v4_rtx_synack",
+        # tail loss probe (3.10): tcp_write_xmit schedules it; tcp_write_timer_handler dispatches it
+        "data_send": "tcp_sendmsg tcp_push __tcp_push_pending_frames tcp_write_xmit tcp_schedule_loss_probe",
+        "data_tlp": "tcp_write_timer tcp_write_timer_handler tcp_send_loss_probe __tcp_retransmit_skb",
     },
 }
 
@@ -203,6 +267,8 @@ def _spelled_for(version: str) -> dict[str, str]:
         own["syn_again"] = f"{_REQ_NEW} tcp_rtx_synack"
     if not has("do_accept"):
         own["accept"] = "inet_accept inet_csk_accept reqsk_queue_remove"
+    if not has("tcp_sendmsg_locked"):  # 4.14 split tcp_sendmsg
+        own["data_send"] = "tcp_sendmsg tcp_push __tcp_push_pending_frames tcp_write_xmit tcp_schedule_loss_probe"
     return own
 
 
@@ -214,19 +280,23 @@ SERVER_COUNTERS = (
     "TcpPassiveOpens", "TcpRetransSegs", "TcpOutRsts", "TcpAttemptFails",
     "TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
     "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtSyncookiesFailed", "TcpExtTCPTimeouts",
-    "TcpExtTCPSynRetrans", "TcpExtEmbryonicRsts", "TcpExtTCPACKSkippedSynRecv",
+    "TcpExtTCPSynRetrans", "TcpExtEmbryonicRsts", "TcpExtTCPACKSkippedSynRecv", "TcpExtDelayedACKLost",
 )
 CLIENT_COUNTERS = (
     "TcpActiveOpens", "TcpAttemptFails", "TcpEstabResets", "TcpRetransSegs", "TcpOutRsts", "TcpInErrs",
     "TcpExtTCPTimeouts", "TcpExtTCPSynRetrans", "TcpExtTCPSYNChallenge", "TcpExtDelayedACKLost",
+    "TcpExtTCPLossProbes", "TcpExtTCPAbortOnTimeout",
 )
 
 
 def _counters(name: str, k: Kernel) -> tuple[str, ...]:
     """Where each action bumps which counter, per version (the increment sites are in the docstring
     of each branch's kernel function; see linux-handshake-facts.md 1.5)."""
+    if name in DATA_TWINS:
+        return _counters(DATA_TWINS[name][0], k)
     synretrans = ("TcpExtTCPSynRetrans",) if k.synretrans_counter else ()
     listen_drop = ("TcpExtListenDrops",)
+    every_rto = ("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()
     if not k.syn_path_counters and name.startswith("syn_") and name not in ("syn_rto", "syn_rto_first",
                                                                                "syn_give_up"):
         # 2.6.32: SYN drops count nothing; a cookie counts SyncookiesSent only.
@@ -268,21 +338,36 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         "ack_no_request": ("TcpOutRsts",),
         "ack_wrong_isn": ("TcpOutRsts",),
         "rst_for_request": ("TcpAttemptFails", "TcpExtEmbryonicRsts"),  # tcp_check_req RST branch
+        # tcp_send_loss_probe counts TCPLossProbes; __tcp_retransmit_skb counts RetransSegs since 4.x (record)
+        "data_tlp": () if k.tail_loss_probe == "off" else
+        ("TcpExtTCPLossProbes",) + (("TcpRetransSegs",) if k.loss_probe_retrans_segs else ()),
+        # tcp_retransmit_timer: TCPTimeouts as for a SYN (the CA state is Open: no loss probe changes it),
+        # RetransSegs in tcp_retransmit_skb
+        "data_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs"),
+        "data_rto": every_rto + ("TcpRetransSegs",),
+        # tcp_write_err: tcp_done (ESTABLISHED -> CLOSE in tcp_set_state: EstabResets), then TCPAbortOnTimeout
+        "data_give_up": every_rto + ("TcpEstabResets", "TcpExtTCPAbortOnTimeout"),
+        "data_again": ("TcpExtDelayedACKLost",),  # tcp_data_queue, "a retransmit, 2nd most common case"
     }.get(name, ())
 
 
 def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     """Every action, resolved for `kernel`, in INDEX order."""
     old = kernel.conn_request == "tcp_v4_conn_request"  # the era of the paths (the version's record)
-    own = _RELEASE_PATHS.get(kernel.version, {}) if old else _spelled_for(kernel.version)
+    own = dict(_RELEASE_PATHS.get(kernel.version, {}) if old else _spelled_for(kernel.version))
+    for name, (twin, _) in DATA_TWINS.items():  # a release's own path for an ACK is its DATA twin's too
+        if twin in own:
+            own.setdefault(name, own[twin])
     return tuple(
         Action(name, host, what, _p(own.get(name, path_old if old else path_new)), _counters(name, kernel))
         for name, (host, what, path_old, path_new) in _TABLE.items()
     )
 
 
-def counters_of(kernel: Kernel, host: str) -> tuple[str, ...]:
-    """The counters `host` shows for this kernel, in nstat's order: those its actions can bump."""
+def counters_of(kernel: Kernel, host: str, data: bool = False) -> tuple[str, ...]:
+    """The counters `host` shows for this kernel, in nstat's order: those its actions can bump (those
+    of clients' requests only with ``data``)."""
     names = SERVER_COUNTERS if host == "server" else CLIENT_COUNTERS
-    used = {c for a in actions_for(kernel) if a.host == host for c in a.counters}
+    used = {c for a in actions_for(kernel) if a.host == host and (data or a.name not in DATA_ACTIONS)
+            for c in a.counters}
     return tuple(c for c in names if c in used)

@@ -210,6 +210,22 @@ _SETTINGS: tuple[Setting, ...] = (
         short="minimum seconds between two answers to retransmitted SYNs of one request (4.0+)",
         proc_per_unit=1000,
     ),
+    Setting(
+        "tcp_retries2", "sysctl",
+        "How long an established connection keeps retransmitting data nobody acknowledges before it "
+        "fails with ETIMEDOUT: as long as that many RTOs doubling from TCP_RTO_MIN (200 ms, capped at "
+        "120 s) would take, measured from the first RTO retransmission (retransmits_timed_out; "
+        "tcp_model_timeout since 5.x): 924.6 s at the default 15. An int on 2.6.32 to 5.4 "
+        "(proc_dointvec), a u8 since the 5.10 tree read (proc_dou8vec_minmax).",
+        "tcp_write_timeout (net/ipv4/tcp_timer.c), all versions",
+        lo=0, hi=INT_MAX, his={"5.10": 255, "5.15": 255, "6.1": 255, "6.6": 255, "6.8": 255, "6.12": 255,
+                                "6.18": 255},
+        proc="net.ipv4.tcp_retries2",
+        side="client",
+        flag="--retries2",
+        unit="retransmissions",
+        short="how long unacknowledged data is retransmitted before the connection fails (15: 924.6 s)",
+    ),
     # ---- behaviour switches ------------------------------------------------------------------
     Setting(
         "tcp_timeout_init", "switch",
@@ -291,9 +307,21 @@ _SETTINGS: tuple[Setting, ...] = (
     Setting(
         "timeouts_every_rto", "switch",
         "TCPTimeouts counts every RTO of a connecting socket, the final one included (5.x/6.x); before "
-        "(2.6.32, 3.10) only the first RTO, when icsk_retransmits == 0, and not the one that gives up.",
+        "(2.6.32, 3.10) only the first RTO, when icsk_retransmits == 0, and not the one that gives up. "
+        "The same holds for the RTOs of a client's data (tcp_retransmit_timer serves both).",
         "tcp_retransmit_timer",
         choices=(True, False),
+    ),
+    Setting(
+        "tail_loss_probe", "switch",
+        "The first retransmission of a lone data segment nobody ACKs (tcp_schedule_loss_probe, with "
+        "tcp_early_retrans at its default 3): 'off' - none, the RTO retransmits (2.6.32, which has no "
+        "TLP; or tcp_early_retrans 0-2); '1.5rtt+delack' - 3.10 to 4.12: a loss probe after "
+        "max(2 srtt, 1.5 srtt + TCP_DELACK_MAX (200 ms), 10 ms); '2srtt+rto_min' - 4.13+: after 2 srtt + "
+        "TCP_RTO_MIN (200 ms). Never later than the RTO: when the RTO is sooner the probe fires then, in "
+        "its place. The RTO is re-armed in full after the probe.",
+        "tcp_schedule_loss_probe, tcp_send_loss_probe (net/ipv4/tcp_output.c)",
+        choices=("off", "1.5rtt+delack", "2srtt+rto_min"),
     ),
 )
 
@@ -326,7 +354,10 @@ _FIXED: dict[str, dict[str, Any]] = {
 TCP_RTO_MAX = 120.0
 """Seconds; the cap of every RTO and the unit of the linear part of the give-up time (include/net/tcp.h)."""
 TCP_RTO_MIN = 0.2
-"""Seconds; 2.6.32.2 measures the SYN give-up time in these units (see ``syn_expiry``)."""
+"""Seconds; 2.6.32.2 measures the SYN give-up time in these units (see ``syn_expiry``); the floor of
+the RTT variance in every RTO computed from a measurement (tcp_rtt_estimator)."""
+TCP_DELACK_MAX = 0.2
+"""Seconds (HZ/5, include/net/tcp.h, all versions): the 3.10-4.12 loss probe allows this for a delayed ACK."""
 TCP_SYNQ_INTERVAL = 0.2
 """Seconds between two scans of the SYN table by the 2.6.32/3.10 listener timer."""
 

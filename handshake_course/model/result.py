@@ -12,7 +12,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from operator import lt
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
@@ -24,7 +24,10 @@ if TYPE_CHECKING:
     from .scenario import Scenario
 
 SENDERS = ("client", "server", "flood")
-KINDS = ("SYN", "SYN-ACK", "ACK", "RST")
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA")
+"""Packet kinds, in the order of their packed index (new kinds are appended). "ACK": a segment that only
+acknowledges (the client's handshake ACKs, the server's ACK of a request); "DATA": a client's request
+(``Scenario(data=True)``), which also carries an ACK."""
 OUTCOMES = ("accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting")
 """Where a client ends. "established": the client is ESTABLISHED but the server holds no child for
 it (its final ACK was dropped or lost, or a cookie ACK met a full accept queue). "no_port": connect()
@@ -34,7 +37,8 @@ found no free ephemeral port (EADDRNOTAVAIL)."""
 # packs and unpacks them: the simulation adds records through PacketLog.add and Trace.add, readers
 # use the records, the counts below, or packet_fields / trace_fields / queue_fields on a column.
 CLIENT_SHIFT = 8  # packets and trace: the client index (-1: none) above the low byte
-SENDER_SHIFT, KIND_SHIFT, FIELD_MASK = 4, 2, 3  # packets: sender and kind, two bits each
+KIND_SHIFT, KIND_MASK = 2, 7  # packets: the kind in three bits above the flags
+SENDER_SHIFT, SENDER_MASK = 5, 3  # packets: the sender in two bits above the kind
 RETRANS_BIT, LOST_BIT = 2, 1  # packets: flags
 ACTION_MASK = 255  # trace: the action index in the low byte
 SYN_QUEUE_SHIFT, ACCEPT_QUEUE_MASK = 32, 0xFFFFFFFF  # trace queues: syn << 32 | accept
@@ -58,7 +62,7 @@ class PacketFields(Generic[C]):
 
 def packet_fields(info: Any) -> PacketFields[Any]:
     """Decode ``PacketLog.info`` entries: one int, or a numpy array of them at once."""
-    return PacketFields(info >> CLIENT_SHIFT, (info >> SENDER_SHIFT) & FIELD_MASK, (info >> KIND_SHIFT) & FIELD_MASK,
+    return PacketFields(info >> CLIENT_SHIFT, (info >> SENDER_SHIFT) & SENDER_MASK, (info >> KIND_SHIFT) & KIND_MASK,
                         (info & RETRANS_BIT) != 0, (info & LOST_BIT) != 0)
 
 
@@ -198,7 +202,7 @@ class PacketLog(_Columns[Packet]):
 
     def kind_counts(self) -> dict[str, int]:
         """How many packets of each kind were sent (KINDS order, kinds never sent left out)."""
-        counts = Counter((info >> KIND_SHIFT) & FIELD_MASK for info in self.info)
+        counts = Counter((info >> KIND_SHIFT) & KIND_MASK for info in self.info)
         return {name: counts[i] for i, name in enumerate(KINDS) if counts[i]}
 
 
@@ -311,11 +315,31 @@ class ClientRecord:
     accepted_at: float | None  # the server application's accept() returned it
     failed_at: float | None
     errno: str | None
+    # With Scenario(data=True): the client's request (one DATA segment written when connect() returned)
+    data_times: tuple[float, ...] = ()  # when the DATA was sent: first, then each retransmission
+    data_acked_at: float | None = None  # when the server's ACK of it came back; None: never
+    rtt_sample: float | None = None  # the RTT the client measured on the SYN-ACK, that its RTO came from
 
     @property
     def latency(self) -> float | None:
         """Seconds from connect() to ESTABLISHED, or None if it never connected."""
         return None if self.connected_at is None else self.connected_at - self.start
+
+    @property
+    def request_latency(self) -> float | None:
+        """Seconds from the request's first DATA to the server's ACK of it (what the application waits
+        for), or None if it was never sent or never acknowledged."""
+        if self.data_acked_at is None or not self.data_times:
+            return None
+        return self.data_acked_at - self.data_times[0]
+
+    def __repr__(self) -> str:
+        """The fields, as a dataclass shows them; those of the request only when there was one."""
+        shown = [f for f in fields(self) if f.name not in _DATA_FIELDS or self.data_times]
+        return f"ClientRecord({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
+
+
+_DATA_FIELDS = frozenset({"data_times", "data_acked_at", "rtt_sample"})
 
 
 @dataclass(frozen=True)
@@ -372,3 +396,23 @@ class Result:
     def latencies(self) -> list[float]:
         """connect() latencies of the clients that connected, in client order."""
         return [c.latency for c in self.clients if c.latency is not None]
+
+    def to_pcap(self, path: Any, at: str = "server") -> int:
+        """Write this run's packets to ``path`` (a file name or path) as a classic pcap file, as
+        tcpdump on one host would have recorded them, and return how many it wrote. Wireshark and
+        tshark open it.
+
+        ``at="server"`` (default): the listener's host, where one usually captures: what the server
+        sends, when it sends it (lost or not), and what reaches it, when it arrives (flood SYNs
+        included); ``at="client"``: the client host: what the clients send, when they send it, and
+        the server's packets that reach them, when they arrive (lost ones never; the flood and the
+        listener's answers to it do not pass there). Addresses, ports, sequence numbers, options
+        and windows are what each kernel would write (``model.wire``); packet times are the
+        model's clock from ``handshake_course.capture.EPOCH``.
+
+        This needs the ``capture`` extra (dpkt): the model itself imports nothing of the project, so
+        the import of ``handshake_course.capture.pcap`` is made here, when the method is called.
+        """
+        from ..capture.pcap import write_pcap
+
+        return write_pcap(self, path, at=at)

@@ -13,11 +13,13 @@ from functools import lru_cache
 from itertools import pairwise
 
 from .clock import US, to_us
-from .profiles import TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
+from .profiles import TCP_DELACK_MAX, TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
 from .timers import interval_bounds
 
 RTO_MAX_US = int(TCP_RTO_MAX * US)
 RTO_MIN_US = int(TCP_RTO_MIN * US)
+DELACK_MAX_US = int(TCP_DELACK_MAX * US)
+PROBE_MIN_US = 10_000  # msecs_to_jiffies(10): the 3.10-4.12 loss probe's floor
 
 
 # ---- listen() ---------------------------------------------------------------------------------
@@ -241,3 +243,93 @@ def synack_schedule(kernel: Kernel | str) -> Schedule:
                             polled=k.synack_timer == "listener_scan")
         sends.append(t)
         num_timeout += 1
+
+
+# ---- the client's request (Scenario(data=True)): RTT sample, RTO, loss probe, give-up ----------------
+#
+# Assumed, as every kernel's defaults have it: TCP timestamps and SACK on (tcp_timestamps=1,
+# tcp_sack=1), no RTT cached for the server in tcp_metrics (first contact), no TCP_USER_TIMEOUT.
+# Times are microseconds: the kernels keep srtt in jiffies (2.6.32, 3.10) or in us with a sample in
+# jiffies or ms, and arm timers in whole jiffies; the model's timers round up to ticks (timer_at).
+
+def rtt_sample_us(tsecr_sent_us: int, now_us: int) -> int:
+    """The client's RTT sample when the SYN-ACK arrives (tcp_ack -> tcp_clean_rtx_queue ->
+    tcp_ack_update_rtt): the time since the SYN whose timestamp the SYN-ACK echoes was sent, at least
+    1 us. 2.6.32 and 3.10 always take it from the timestamp echo (tcp_ack_saw_tstamp); 4.x+ prefer the
+    SYN's own send time unless the SYN was retransmitted (Karn), then use the echo: the same number,
+    since the echo (req->ts_recent, set by tcp_openreq_init and left alone by a retransmitted SYN in
+    tcp_check_req; or the SYN a cookie answered) is of the only SYN when none was retransmitted. After
+    a lost SYN-ACK it includes the wait for the resend: about 1 s + RTT."""
+    return max(1, now_us - tsecr_sent_us)
+
+
+def data_rto_us(kernel: Kernel | str, sample_us: int) -> int:
+    """The RTO armed for the first data segment after one RTT sample: tcp_rtt_estimator's first
+    measure (srtt = m; mdev = 2m, "make sure rto = 3*rtt"; rttvar = max(mdev, tcp_rto_min)) and
+    __tcp_set_rto (srtt + rttvar), so m + max(2m, TCP_RTO_MIN), capped at TCP_RTO_MAX (tcp_bound_rto).
+    The same in every modelled version (2.6.32 in jiffies with srtt << 3, 4.x+ in us)."""
+    as_kernel(kernel)  # every version computes it alike; a bad version is still refused
+    m = max(1, sample_us)
+    return min(m + max(2 * m, RTO_MIN_US), RTO_MAX_US)
+
+
+def loss_probe_after_us(kernel: Kernel, srtt_us: int, rto_us: int) -> int | None:
+    """When the loss-probe timer armed with a lone data segment fires, or None without one (see the
+    ``tail_loss_probe`` switch): tcp_schedule_loss_probe, never later than the RTO ("if the RTO formula
+    yields an earlier time, then use that time": the probe then fires at the RTO, in its place)."""
+    rule = kernel.tail_loss_probe
+    if rule == "off":
+        return None
+    if rule == "1.5rtt+delack":
+        probe = max(2 * srtt_us, srtt_us + (srtt_us >> 1) + DELACK_MAX_US, PROBE_MIN_US)
+    else:
+        probe = 2 * srtt_us + RTO_MIN_US
+    return min(probe, rto_us)
+
+
+def data_give_up_us(kernel: Kernel) -> int:
+    """How long after its first RTO retransmission (retrans_stamp: tcp_retransmit_skb sets it; a loss
+    probe does not) an established socket keeps retransmitting: retransmits_timed_out with
+    boundary tcp_retries2 and rto_base TCP_RTO_MIN (tcp_model_timeout since 5.x): 924.6 s at 15."""
+    return model_timeout_us(kernel.tcp_retries2, RTO_MIN_US)
+
+
+def data_expired(kernel: Kernel, rto_retransmits: int, elapsed_us: int) -> bool:
+    """tcp_write_timeout() for an established socket, called when the RTO fires, before it would
+    retransmit again: retransmits_timed_out is false before the first RTO retransmission."""
+    return rto_retransmits > 0 and elapsed_us >= data_give_up_us(kernel)
+
+
+def data_schedule(kernel: Kernel | str, rtt: float) -> Schedule:
+    """When a client's request (one DATA segment) is sent when nothing ACKs it, in seconds from its
+    first send, and when the socket fails with ETIMEDOUT: a loss probe where the kernel has one
+    (``tail_loss_probe``), then RTOs from ``data_rto_us`` doubling up to TCP_RTO_MAX.
+
+    ``rtt``: the RTT the client measured on the SYN-ACK (``ClientRecord.rtt_sample``), the round
+    trip when nothing was lost.
+
+    >>> data_schedule("6.18", 0.1).send_times[:4]     # the probe fires at the RTO, 0.1 + 0.2 s
+    (0.0, 0.3, 0.6, 1.2)
+    >>> data_schedule("2.6.32", 0.1).send_times[:4]   # no loss probe: RTOs of 0.3, 0.6, 1.2 s
+    (0.0, 0.3, 0.9, 2.1)
+    """
+    k = as_kernel(kernel)
+    if isinstance(rtt, bool) or not isinstance(rtt, (int, float)) or not 0 < rtt <= 60:
+        raise ValueError(f"rtt must be a number of seconds above 0, at most 60; got {rtt!r}")
+    sample = max(1, to_us(rtt))
+    rto = data_rto_us(k, sample)
+    sends, t = [0], 0
+    probe = loss_probe_after_us(k, sample, rto)
+    if probe is not None:  # then the RTO is re-armed in full from the probe (tcp_rearm_rto)
+        t += probe
+        sends.append(t)
+    fires, first_rto = 0, 0
+    while True:
+        t += rto
+        if data_expired(k, fires, t - first_rto):
+            return Schedule(tuple(x / US for x in sends), t / US, k.timer_wheel, k.hz)
+        if fires == 0:
+            first_rto = t
+        sends.append(t)
+        fires += 1
+        rto = min(rto << 1, RTO_MAX_US)

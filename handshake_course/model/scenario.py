@@ -53,8 +53,9 @@ class Scenario:
                 second); a sequence: the times of single blocking accept() calls.
     rtt      -- round-trip time in seconds; each direction takes rtt/2.
     loss     -- probability that any one packet is lost, in either direction.
-    drop     -- packet kinds that are always lost: "SYN", "SYN-ACK", "ACK" (the client's
-                handshake ACKs) or "RST", as an nftables rule would drop them.
+    drop     -- packet kinds that are always lost: "SYN", "SYN-ACK", "ACK" (segments that only
+                acknowledge: the client's handshake ACKs, and with data the server's ACKs of the
+                requests), "RST" or "DATA", as an nftables rule would drop them.
     flood    -- spoofed SYNs per second from addresses that never answer (0: none).
     duration -- seconds simulated. None: until nothing is pending any more (not with a flood).
     seed     -- the random seed: the same seed gives the same result.
@@ -63,6 +64,11 @@ class Scenario:
                 None: drawn from the seed. It decides where the timer wheel's ticks and granules
                 fall, which on a real machine depends on how long it has been up; the lab sets it
                 from a measurement so that the model's timers fire in the measured kernel's ticks.
+    data     -- True: every client writes a request (one DATA segment) as soon as connect() returns,
+                as HTTP, TLS and database clients do; it is retransmitted on the client's own timer
+                (a tail loss probe, then RTOs from the RTT measured on the SYN-ACK) until the server
+                ACKs it. A DATA that reaches a request whose ACK was dropped completes the handshake
+                if the accept queue has room. False: clients send nothing after the handshake.
     """
 
     kernel: Kernel | str = "6.18"
@@ -77,6 +83,7 @@ class Scenario:
     seed: int = 1
     syncnt: int | None = None
     jiffies: float | None = None
+    data: bool = False
     client_times: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -132,11 +139,13 @@ class Scenario:
             raise ValueError(f"syncnt (TCP_SYNCNT) must be from 1 to 127 or None; got {self.syncnt!r}")
         if self.jiffies is not None:
             setattr_(self, "jiffies", _number("jiffies", self.jiffies, 0.0, MAX_JIFFIES, " ticks"))
+        if not isinstance(self.data, bool):
+            raise ValueError(f"data must be True (clients send a request after connect()) or False; got {self.data!r}")
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (and checked again)."""
         fields = {n: getattr(self, n) for n in (
             "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt",
-            "jiffies")}
+            "jiffies", "data")}
         fields.update(changes)
         return Scenario(**fields)

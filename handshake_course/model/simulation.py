@@ -9,6 +9,9 @@ Design
   listener, its queues, syncookies, the SYN-ACK timer), the application (``Application``: accept())
   and a flood source (``FloodSource``). ``hosts.base.Core`` holds what they share: the wire, the
   kernel timers and the record. Each host keeps its own nstat counters.
+* **Clients that speak first.** With ``Scenario(data=True)`` each client writes a request once
+  connected: a DATA segment with its own timer (a loss probe, then RTOs from the RTT the client
+  measured on the SYN-ACK), which the server takes as the final ACK where no child exists yet.
 * **Kernel behaviour.** Every decision is taken by a rule in ``rules`` or a switch of the Kernel,
   and every consequence is recorded as an ``actions`` entry, which bumps the counters the real
   kernel bumps at that point. Function paths and counters per version live in ``actions``.
@@ -88,7 +91,9 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
             records.append(ClientRecord(
                 index=c.index, start=c.start / US, port=c.port, outcome=self.outcome(c),
                 syn_times=tuple(t / US for t in c.syn_times), connected_at=s(c.connected_at),
-                accepted_at=s(c.accepted_at), failed_at=s(c.failed_at), errno=c.errno))
+                accepted_at=s(c.accepted_at), failed_at=s(c.failed_at), errno=c.errno,
+                data_times=tuple(t / US for t in c.data_times), data_acked_at=s(c.data_acked_at),
+                rtt_sample=s(c.srtt) if c.data_times else None))
         listener = None
         if self.listening:
             assert self.scenario.backlog is not None

@@ -24,7 +24,7 @@ from ..scenario import Scenario
 from ..timers import TimerBase
 
 CLIENT, SERVER, FLOOD = (SENDERS.index(s) for s in ("client", "server", "flood"))  # packet senders
-SYN, SYNACK, ACK, RST = (KINDS.index(k) for k in ("SYN", "SYN-ACK", "ACK", "RST"))  # packet kinds
+SYN, SYNACK, ACK, RST, DATA = (KINDS.index(k) for k in ("SYN", "SYN-ACK", "ACK", "RST", "DATA"))  # packet kinds
 NO_CLIENT = -1  # the client index of a packet or event that concerns no client (a spoofed SYN)
 
 
@@ -45,8 +45,8 @@ class Core(EventList):
         self.actions = actions_for(k)
         self.trace = Trace(self.actions)
         self.trace_add = self.trace.recorder()
-        self.server_counters = dict.fromkeys(counters_of(k, "server"), 0)
-        self.client_counters = dict.fromkeys(counters_of(k, "client"), 0)
+        self.server_counters = dict.fromkeys(counters_of(k, "server", scenario.data), 0)
+        self.client_counters = dict.fromkeys(counters_of(k, "client", scenario.data), 0)
         self.bumps = {a.name: (i, self.server_counters if a.host == "server" else self.client_counters, a.counters)
                       for i, a in enumerate(self.actions)}  # action name -> (index, its host's counters, names)
         self.log: list[tuple[float, str]] = []

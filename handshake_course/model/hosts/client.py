@@ -1,8 +1,11 @@
 """The client host: one socket per connect(), its SYN and the SYN retransmission timer
-(tcp_v4_connect, tcp_retransmit_timer for SYN_SENT, tcp_rcv_synsent_state_process), ephemeral ports.
+(tcp_v4_connect, tcp_retransmit_timer for SYN_SENT, tcp_rcv_synsent_state_process), ephemeral ports;
+with ``Scenario(data=True)`` the request each client writes once connected, and its retransmission
+timer (tcp_sendmsg, tcp_schedule_loss_probe / tcp_send_loss_probe, tcp_retransmit_timer).
 
-Uses of the other rooms: delivers its SYNs to ``server_syn``, ACKs to ``server_ack`` and RSTs to
-``server_rst`` (server); the server's SYN-ACKs and RSTs arrive at ``client_synack`` and ``client_rst``.
+Uses of the other rooms: delivers its SYNs to ``server_syn``, ACKs to ``server_ack``, DATA to
+``server_data`` and RSTs to ``server_rst`` (server); the server's SYN-ACKs, RSTs and ACKs of data
+arrive at ``client_synack``, ``client_rst`` and ``client_data_ack``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from .. import rules
 from ..clock import Entry, to_us
 from ..ports import PortAllocator
 from ..scenario import Scenario
-from .base import ACK, CLIENT, RST, SYN, Core
+from .base import ACK, CLIENT, DATA, RST, SYN, Core
 
 IDLE, SYN_SENT, ESTABLISHED, CLOSED = 0, 1, 2, 3  # client socket states
 
@@ -22,7 +25,8 @@ class _Client:
     """A client socket doing connect()."""
 
     __slots__ = ("index", "start", "port", "state", "syn_times", "fires", "timer", "connected_at",
-                 "accepted_at", "failed_at", "errno", "isn")
+                 "accepted_at", "failed_at", "errno", "isn", "data_times", "data_acked_at", "srtt", "rto",
+                 "rto_fires", "retrans_stamp")
 
     def __init__(self, index: int, start: int) -> None:
         self.index = index
@@ -37,6 +41,12 @@ class _Client:
         self.failed_at: int | None = None
         self.errno: str | None = None
         self.isn: Any = None  # the SYN-ACK it connected with (its request, or a cookie): its ACKs carry it
+        self.data_times: list[int] = []  # the request's DATA: sent, then each retransmission
+        self.data_acked_at: int | None = None
+        self.srtt = 0  # the RTT sample taken on the SYN-ACK (us)
+        self.rto = 0  # icsk_rto for the data (us)
+        self.rto_fires = 0  # RTO retransmissions of the data (icsk_retransmits)
+        self.retrans_stamp: int | None = None  # the first RTO retransmission (retrans_stamp)
 
 
 class ClientHost(Core):
@@ -80,18 +90,73 @@ class ClientHost(Core):
         c.state, c.errno, c.failed_at = CLOSED, errno, self.now
         self.ports.release(c.port)
 
-    def client_synack(self, arg: tuple[int, Any]) -> None:
-        ci, token = arg
+    def client_synack(self, arg: tuple[int, Any, int]) -> None:
+        """A SYN-ACK: (client, its request or cookie, when the SYN its timestamp echoes was sent)."""
+        ci, token, tsecr = arg
         c = self.clients[ci]
         if c.state == SYN_SENT:
             self.cancel(c.timer)
             c.state, c.connected_at, c.isn = ESTABLISHED, self.now, token
+            c.srtt = rules.rtt_sample_us(tsecr, self.now)
             self.act("synack_in", ci)
-            self.send(CLIENT, ACK, ci, 0, self.server_ack, arg)
+            self.send(CLIENT, ACK, ci, 0, self.server_ack, (ci, token, True))
+            if self.scenario.data:
+                self.send_data(c)
         elif c.state == ESTABLISHED:  # acked with the sequence numbers it connected with, whatever came
             self.act("synack_again", ci)
-            self.send(CLIENT, ACK, ci, 1, self.server_ack, (ci, c.isn))
+            # after the request its sequence number is past the one a syncookie was made for
+            self.send(CLIENT, ACK, ci, 1, self.server_ack, (ci, c.isn, not c.data_times))
         else:
+            self.act("no_socket_rst", ci)
+            self.send(CLIENT, RST, ci, 0, self.server_rst, ci)
+
+    # ---- the request (Scenario(data=True)) ---------------------------------------------------------
+    def send_data(self, c: _Client) -> None:
+        """write() once connect() returned: the DATA goes out now, its timer is a loss probe where the
+        kernel has one (tcp_schedule_loss_probe), else the RTO from the SYN-ACK's sample."""
+        c.rto = rules.data_rto_us(self.k, c.srtt)
+        c.data_times.append(self.now)
+        self.act("data_send", c.index)
+        self.send(CLIENT, DATA, c.index, 0, self.server_data, (c.index, c.isn))
+        probe = rules.loss_probe_after_us(self.k, c.srtt, c.rto)
+        if probe is None:
+            c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)
+        else:
+            c.timer = self.at(self.timer_at(probe), self.loss_probe, c)
+
+    def loss_probe(self, c: _Client) -> None:
+        """tcp_send_loss_probe: the DATA again; the RTO re-armed in full from now (tcp_rearm_rto)."""
+        self.act("data_tlp", c.index)
+        c.data_times.append(self.now)
+        self.send(CLIENT, DATA, c.index, 1, self.server_data, (c.index, c.isn))
+        c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)
+
+    def data_timer(self, c: _Client) -> None:
+        """tcp_retransmit_timer for the data: give up (tcp_write_timeout), or send it again and double
+        the RTO."""
+        elapsed = 0 if c.retrans_stamp is None else self.timers.elapsed_us(c.retrans_stamp, self.now)
+        if rules.data_expired(self.k, c.rto_fires, elapsed):
+            self.fail(c, "ETIMEDOUT")
+            self.act("data_give_up", c.index)
+            return
+        self.act("data_rto_first" if c.rto_fires == 0 else "data_rto", c.index)
+        if c.retrans_stamp is None:
+            c.retrans_stamp = self.now
+        c.rto_fires += 1
+        c.data_times.append(self.now)
+        self.send(CLIENT, DATA, c.index, 1, self.server_data, (c.index, c.isn))
+        c.rto = min(c.rto << 1, rules.RTO_MAX_US)
+        c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)
+
+    def client_data_ack(self, ci: int) -> None:
+        """The server's ACK of a client's DATA."""
+        c = self.clients[ci]
+        if c.state == ESTABLISHED:
+            if c.data_acked_at is None:  # a later one (a D-SACK for a copy) changes nothing
+                self.cancel(c.timer)
+                c.data_acked_at = self.now
+                self.act("data_acked", ci)
+        else:  # the socket is gone
             self.act("no_socket_rst", ci)
             self.send(CLIENT, RST, ci, 0, self.server_rst, ci)
 

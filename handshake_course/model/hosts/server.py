@@ -1,10 +1,11 @@
 """The server host: the listener, its SYN queue of request socks and their SYN-ACK timers, syncookies,
-the third ACK against the accept queue, and the kernel log's SYN-flood line (tcp_v4_conn_request /
-tcp_conn_request, inet_csk_reqsk_queue_prune / reqsk_timer_handler, tcp_check_req,
-tcp_v4_syn_recv_sock, cookie_v4_check).
+the third ACK against the accept queue, a client's request (DATA: it carries that ACK too, and a
+child socket ACKs it), and the kernel log's SYN-flood line (tcp_v4_conn_request / tcp_conn_request,
+inet_csk_reqsk_queue_prune / reqsk_timer_handler, tcp_check_req, tcp_v4_syn_recv_sock,
+cookie_v4_check, tcp_data_queue).
 
-Uses of the other rooms: answers ``client_synack`` and ``client_rst`` (client), reads and marks
-``clients`` (client), wakes the application with ``wake_accept`` (application).
+Uses of the other rooms: answers ``client_synack``, ``client_rst`` and ``client_data_ack`` (client),
+reads and marks ``clients`` (client), wakes the application with ``wake_accept`` (application).
 """
 
 from __future__ import annotations
@@ -14,24 +15,31 @@ from bisect import bisect_right
 from typing import Any
 
 from .. import rules
+from ..actions import DATA_TWINS
 from ..clock import US, Entry, to_us
 from ..ports import DADDR, DPORT
 from ..profiles import TCP_SYNQ_INTERVAL
 from ..scenario import Scenario
-from .base import NO_CLIENT, RST, SERVER, SYNACK, Core
+from .base import ACK, NO_CLIENT, RST, SERVER, SYNACK, Core
 
 QUEUED, ACCEPTED = 1, 2  # server-side child states
 SYN_QUEUE_FULL = frozenset({"syn_drop_syn_queue_full", "syn_cookie_drop_accept_queue_full", "syn_cookie"})
 """The SYN paths taken when the SYN queue counts as full (or tcp_syncookies=2 sends cookies to all)."""
+FINAL_ACK = ("ack_new_child", "ack_accept_queue_full", "ack_accept_queue_full_abort", "ack_cookie",
+             "ack_cookie_accept_queue_full", "ack_cookie_invalid", "ack_wrong_isn", "ack_no_request")
+ACK_PATHS = {name: name for name in FINAL_ACK}
+DATA_PATHS = {twin: name for name, (twin, _) in DATA_TWINS.items()}
+"""The actions of a segment carrying the final ACK, by what happens to it: for a bare ACK, and for a
+DATA (actions.DATA_TWINS: the same kernel path, named for the data)."""
 OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (2.6.32, 3.10), MAX_SYNCOOKIE_AGE (4.4.302 and later), in minutes
 
 
 class _Request:
     """A request sock (struct request_sock) waiting in the SYN queue."""
 
-    __slots__ = ("client", "expires", "num_timeout", "acked", "bucket", "timer", "last_oow", "alive")
+    __slots__ = ("client", "expires", "num_timeout", "acked", "bucket", "timer", "last_oow", "alive", "ts_recent")
 
-    def __init__(self, client: int, expires: int, bucket: int) -> None:
+    def __init__(self, client: int, expires: int, bucket: int, ts_recent: int = 0) -> None:
         self.client = client
         self.expires = expires
         self.num_timeout = 0
@@ -40,6 +48,7 @@ class _Request:
         self.timer: Entry | None = None
         self.last_oow = -1
         self.alive = True
+        self.ts_recent = ts_recent  # when the SYN that made it was sent: its TSval (tcp_openreq_init)
 
 
 class ServerHost(Core):
@@ -55,6 +64,7 @@ class ServerHost(Core):
         self.young = 0  # of those, how many never had a SYN-ACK timeout
         self.requests: dict[int, _Request] = {}  # client index -> its request sock
         self.children: dict[int, int] = {}  # client index -> QUEUED / ACCEPTED
+        self.child_data: set[int] = set()  # clients whose child socket holds their request
         self.last_overflow: int | None = None  # tcp_synq_overflow's stamp
         self.synflood_warned = False
         self.last_warning: int | None = None
@@ -132,7 +142,7 @@ class ServerHost(Core):
 
     def new_request(self, ci: int) -> None:
         """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK."""
-        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0)
+        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way)
         self.qlen += 1
         self.young += 1
         if ci >= 0:
@@ -192,8 +202,12 @@ class ServerHost(Core):
         self.log.append((self.now / US, line))
 
     def send_synack(self, ci: int, token: Any, retrans: int) -> None:
+        """A SYN-ACK for a request, or with a cookie (``("cookie", when minted)``); its timestamp echoes
+        the request's ts_recent (a retransmitted SYN leaves it as it was: tcp_check_req), or the SYN
+        the cookie answers."""
         if ci >= 0:
-            self.send(SERVER, SYNACK, ci, retrans, self.client_synack, (ci, token))
+            tsecr = token.ts_recent if isinstance(token, _Request) else token[1] - self.one_way
+            self.send(SERVER, SYNACK, ci, retrans, self.client_synack, (ci, token, tsecr))
         else:
             self.send(SERVER, SYNACK, NO_CLIENT, retrans, None, None)  # to a spoofed address
 
@@ -297,57 +311,88 @@ class ServerHost(Core):
             self.scan_timer = self.at(self.timer_at(interval), self.scan_tick)
 
     # ---- server host: the final ACK, RSTs ------------------------------------------------------
-    def server_ack(self, arg: tuple[int, Any]) -> None:
+    def server_ack(self, arg: tuple[int, Any, bool]) -> None:
+        """A client's ACK: (client, the SYN-ACK it acknowledges, whether its sequence number is still
+        the one right after the SYN, which a syncookie is checked against)."""
+        ci, token, first_seq = arg
+        if not self.listening:
+            return
+        if ci in self.children and ci not in self.requests:
+            self.act("ack_for_child", ci)
+        else:
+            self.final_ack(ci, token, first_seq, ACK_PATHS)
+
+    def server_data(self, arg: tuple[int, Any]) -> None:
+        """A client's DATA: (client, the SYN-ACK it acknowledges). Without a child socket it is the
+        handshake's final ACK as well (tcp_check_req, cookie_v4_check); its sequence number is the
+        one after the SYN, so a cookie checks. With a child (now or made from it) the child queues it
+        and ACKs at once."""
         ci, token = arg
         if not self.listening:
             return
+        if ci in self.children and ci not in self.requests:
+            self.child_takes_data(ci, "data_again" if ci in self.child_data else "data_in")
+        elif self.final_ack(ci, token, True, DATA_PATHS):
+            self.child_takes_data(ci, "data_in_new_child")
+
+    def child_takes_data(self, ci: int, action: str) -> None:
+        """The child queues the data (or drops a copy it has) and ACKs at once (quickack)."""
+        self.child_data.add(ci)
+        self.act(action, ci)
+        self.send(SERVER, ACK, ci, 0, self.client_data_ack, ci)
+
+    def final_ack(self, ci: int, token: Any, first_seq: bool, paths: dict[str, str]) -> bool:
+        """A segment with the handshake's final ACK and no child socket to take it: complete the
+        request or the cookie, or drop it, or answer with RST; the action names come from ``paths``
+        (the ACK's or the DATA's). True if it made a child."""
         req = self.requests.get(ci)
         if req is not None:
             if token is req:
-                self.check_req_ack(req)
-            else:  # tcp_check_req: ack_seq != snt_isn + 1, so the listener itself answers with RST
-                self.act("ack_wrong_isn", ci)
-                self.send(SERVER, RST, ci, 0, self.client_rst, ci)
-        elif ci in self.children:
-            self.act("ack_for_child", ci)
+                return self.check_req_ack(req, paths)
+            # tcp_check_req: ack_seq != snt_isn + 1, so the listener itself answers with RST
+            self.act(paths["ack_wrong_isn"], ci)
+            self.send(SERVER, RST, ci, 0, self.client_rst, ci)
         elif self.syncookies == 0:
-            self.act("ack_no_request", ci)
+            self.act(paths["ack_no_request"], ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
         elif not self.recent_overflow():
-            self.act("ack_cookie_invalid" if self.counter_tries else "ack_no_request", ci)
+            self.act(paths["ack_cookie_invalid" if self.counter_tries else "ack_no_request"], ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
-        elif isinstance(token, tuple) and self.cookie_fresh(token[1]):
+        elif isinstance(token, tuple) and first_seq and self.cookie_fresh(token[1]):
             if len(self.accept_queue) > self.backlog:
-                self.act("ack_cookie_accept_queue_full", ci)
+                self.act(paths["ack_cookie_accept_queue_full"], ci)
             else:
                 self.add_child(ci)
-                self.act("ack_cookie", ci)
+                self.act(paths["ack_cookie"], ci)
                 self.wake_accept()
+                return True
         else:
-            self.act("ack_cookie_invalid", ci)
+            self.act(paths["ack_cookie_invalid"], ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
+        return False
 
     def cookie_fresh(self, minted: int) -> bool:
         """The cookie's minute counter is recent enough (check_tcp_syn_cookie)."""
         minute = 60 * US
         return (self.now + self.cookie_phase) // minute - (minted + self.cookie_phase) // minute < self.cookie_age
 
-    def check_req_ack(self, req: _Request) -> None:
-        """tcp_check_req with a valid ACK: create the child, unless the accept queue is full."""
+    def check_req_ack(self, req: _Request, paths: dict[str, str]) -> bool:
+        """tcp_check_req with a valid ACK: create the child (True), unless the accept queue is full."""
         ci = req.client
         if len(self.accept_queue) > self.backlog:  # sk_acceptq_is_full in tcp_v4_syn_recv_sock
             if self.k.tcp_abort_on_overflow:
                 self.drop_request(req)
-                self.act("ack_accept_queue_full_abort", ci)
+                self.act(paths["ack_accept_queue_full_abort"], ci)
                 self.send(SERVER, RST, ci, 0, self.client_rst, ci)
             else:
                 req.acked = True
-                self.act("ack_accept_queue_full", ci)
-            return
+                self.act(paths["ack_accept_queue_full"], ci)
+            return False
         self.drop_request(req)
         self.add_child(ci)
-        self.act("ack_new_child", ci)
+        self.act(paths["ack_new_child"], ci)
         self.wake_accept()
+        return True
 
     def add_child(self, ci: int) -> None:
         self.children[ci] = QUEUED

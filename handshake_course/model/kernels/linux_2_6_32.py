@@ -16,6 +16,7 @@ RECORD = KernelRecord(
         "tcp_syn_linear_timeouts": Absent("6.5", "ccce324dabfe brought it in 6.5"),
         "ip_local_port_range": Value((32768, 61000), "net/ipv4/inet_connection_sock.c:37 sysctl_local_ports"),
         "tcp_invalid_ratelimit": Absent("4.0", "032ee4236954 brought it in 4.0"),
+        "tcp_retries2": Value(15, "include/net/tcp.h:92 TCP_RETR2; net/ipv4/tcp_timer.c:30 sysctl_tcp_retries2; net/ipv4/sysctl_net_ipv4.c:332 proc_dointvec"),
         "tcp_timeout_init": Value(3.0, "include/net/tcp.h:130 TCP_TIMEOUT_INIT 3*HZ"),
         "syn_queue_limit": Value('table', "include/net/request_sock.h:228 reqsk_queue_is_full: qlen >> max_qlen_log"),
         "young_rule": Value(True, "net/ipv4/tcp_ipv4.c:1248 tcp_v4_conn_request: inet_csk_reqsk_queue_young(sk) > 1"),
@@ -26,6 +27,7 @@ RECORD = KernelRecord(
         "timer_wheel": Value('jiffies', "kernel/timer.c: no slack yet (apply_slack came in 2.6.34)"),
         "hz": Value(1000, "CONFIG_HZ=1000 of the RHEL/CentOS builds"),
         "timeouts_every_rto": Value(False, "net/ipv4/tcp_timer.c:331 tcp_retransmit_timer: only when icsk_retransmits == 0"),
+        "tail_loss_probe": Value('off', "no tcp_schedule_loss_probe: tail loss probe came in 3.10; the RTO retransmits (net/ipv4/tcp_timer.c:358 tcp_retransmit_timer)"),
     },
     facts={
         "syn_path_counters": Value(False, "net/ipv4/tcp_ipv4.c:1211 tcp_v4_conn_request ends in `drop: return 0`"),
@@ -44,5 +46,6 @@ RECORD = KernelRecord(
         "ts_clock": Value('jiffies', "include/net/tcp.h:595 tcp_time_stamp is jiffies; no per-connection offset"),
         "cookie_mss_table": Value((64, 256, 512, 536, 1024, 1440, 1460, 4312), "net/ipv4/syncookies.c:145 msstab"),
         "cookie_ts_layout": Value('tsbits9', "net/ipv4/syncookies.c:22 TSBITS; syncookies.c:66 cookie_init_timestamp"),
+        "loss_probe_retrans_segs": Value(False, "no loss probe; TcpRetransSegs is counted in tcp_retransmit_skb (net/ipv4/tcp_output.c:1963)"),
     },
 )

@@ -16,6 +16,7 @@ RECORD = KernelRecord(
         "tcp_syn_linear_timeouts": Absent("6.5", "ccce324dabfe brought it in 6.5"),
         "ip_local_port_range": Value((32768, 61000), "net/ipv4/inet_connection_sock.c:37 sysctl_local_ports"),
         "tcp_invalid_ratelimit": Absent("4.0", "032ee4236954 brought it in 4.0"),
+        "tcp_retries2": Value(15, "include/net/tcp.h:94 TCP_RETR2; net/ipv4/tcp_timer.c:31 sysctl_tcp_retries2; net/ipv4/sysctl_net_ipv4.c:410 proc_dointvec"),
         "tcp_timeout_init": Value(1.0, "include/net/tcp.h:136 TCP_TIMEOUT_INIT 1*HZ (9ad7c049f0f7, 3.1)"),
         "syn_queue_limit": Value('table', "include/net/request_sock.h:257 reqsk_queue_is_full"),
         "young_rule": Value(True, "net/ipv4/tcp_ipv4.c:1511 tcp_v4_conn_request: inet_csk_reqsk_queue_young(sk) > 1"),
@@ -26,6 +27,7 @@ RECORD = KernelRecord(
         "timer_wheel": Value('slack', "kernel/timer.c:804 apply_slack"),
         "hz": Value(1000, "CONFIG_HZ=1000 of the RHEL/CentOS builds"),
         "timeouts_every_rto": Value(False, "net/ipv4/tcp_timer.c:398 tcp_retransmit_timer: only when icsk_retransmits == 0"),
+        "tail_loss_probe": Value('1.5rtt+delack', "net/ipv4/tcp_output.c:1946 tcp_schedule_loss_probe: :1972-1976 max(2 rtt, 1.5 rtt + TCP_DELACK_MAX, 10 ms), :1979-1981 not after the RTO; tcp_input.c:101 sysctl_tcp_early_retrans = 3"),
     },
     facts={
         "syn_path_counters": Value(True, "net/ipv4/proc.c:262 TCPReqQFullDrop"),
@@ -44,5 +46,6 @@ RECORD = KernelRecord(
         "ts_clock": Value('jiffies', "include/net/tcp.h:676 tcp_time_stamp is jiffies; no per-connection offset"),
         "cookie_mss_table": Value((64, 512, 536, 1024, 1440, 1460, 4312, 8960), "net/ipv4/syncookies.c:148 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:23 TSBITS; syncookies.c:67 cookie_init_timestamp"),
+        "loss_probe_retrans_segs": Value(False, "net/ipv4/tcp_output.c:2026 tcp_send_loss_probe calls __tcp_retransmit_skb; RetransSegs is counted only in tcp_retransmit_skb (:2401)"),
     },
 )

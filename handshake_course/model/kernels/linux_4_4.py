@@ -16,6 +16,7 @@ RECORD = KernelRecord(
         "tcp_syn_linear_timeouts": Absent("6.5", "ccce324dabfe brought it in 6.5"),
         "ip_local_port_range": Value((32768, 60999), "net/ipv4/af_inet.c:1640 inet_init_net (07f4c90062f8)"),
         "tcp_invalid_ratelimit": Value(0.5, "net/ipv4/tcp_input.c:104 sysctl_tcp_invalid_ratelimit = HZ/2"),
+        "tcp_retries2": Value(15, "include/net/tcp.h:96 TCP_RETR2; net/ipv4/tcp_timer.c:31 sysctl_tcp_retries2; net/ipv4/sysctl_net_ipv4.c:385 proc_dointvec"),
         "tcp_timeout_init": Value(1.0, "include/net/tcp.h:138 TCP_TIMEOUT_INIT 1*HZ"),
         "syn_queue_limit": Value('qlen>=backlog', "include/net/inet_connection_sock.h:292 inet_csk_reqsk_queue_is_full: >= (ef547f2ac16b)"),
         "young_rule": Value(False, "net/ipv4/tcp_input.c:6342 tcp_conn_request: sk_acceptq_is_full alone (5ea8ea2cb7f1 backport)"),
@@ -26,6 +27,7 @@ RECORD = KernelRecord(
         "timer_wheel": Value('slack', "kernel/time/timer.c:866 apply_slack (the 4.8 wheel came later)"),
         "hz": Value(250, "CONFIG_HZ=250 of the Ubuntu builds"),
         "timeouts_every_rto": Value(False, "net/ipv4/tcp_timer.c:438-455 tcp_retransmit_timer: only when icsk_retransmits == 0"),
+        "tail_loss_probe": Value('1.5rtt+delack', "net/ipv4/tcp_output.c:2193 tcp_schedule_loss_probe: :2232-2236 max(2 rtt, 1.5 rtt + TCP_DELACK_MAX, 10 ms), :2239-2245 not after the RTO; tcp_input.c:103 sysctl_tcp_early_retrans = 3"),
     },
     facts={
         "syn_path_counters": Value(True, "net/ipv4/proc.c:270,271 TCPReqQFullDoCookies, TCPReqQFullDrop"),
@@ -44,5 +46,6 @@ RECORD = KernelRecord(
         "ts_clock": Value('jiffies', "include/net/tcp.h:723 tcp_time_stamp is jiffies; no per-connection offset"),
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:167 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:50 TSBITS; syncookies.c:82 cookie_init_timestamp"),
+        "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2322 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:2700)"),
     },
 )

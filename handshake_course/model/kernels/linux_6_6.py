@@ -16,6 +16,7 @@ RECORD = KernelRecord(
         "tcp_syn_linear_timeouts": Value(4, "net/ipv4/tcp_ipv4.c:3304 tcp_sk_init (ccce324dabfe, 6.5)"),
         "ip_local_port_range": Value((32768, 60999), "net/ipv4/af_inet.c:1858 inet_init_net"),
         "tcp_invalid_ratelimit": Value(0.5, "net/ipv4/tcp_ipv4.c:3226 tcp_sk_init: HZ/2"),
+        "tcp_retries2": Value(15, "include/net/tcp.h:101 TCP_RETR2; net/ipv4/tcp_ipv4.c:3231 tcp_sk_init; net/ipv4/sysctl_net_ipv4.c:986 proc_dou8vec_minmax"),
         "tcp_timeout_init": Value(1.0, "include/net/tcp.h TCP_TIMEOUT_INIT 1*HZ (9ad7c049f0f7, 3.1)"),
         "syn_queue_limit": Value('qlen>backlog', "include/net/inet_connection_sock.h:285 inet_csk_reqsk_queue_is_full: > (3479c7549fb1 backport)"),
         "young_rule": Value(False, "net/ipv4/tcp_input.c:7130 tcp_conn_request: sk_acceptq_is_full alone (5ea8ea2cb7f1)"),
@@ -26,6 +27,7 @@ RECORD = KernelRecord(
         "timer_wheel": Value('wheel', "kernel/time/timer.c:533 calc_wheel_index"),
         "hz": Value(250, "CONFIG_HZ=250 of the Debian and Ubuntu builds"),
         "timeouts_every_rto": Value(True, "net/ipv4/tcp_timer.c:575 tcp_retransmit_timer: every RTO"),
+        "tail_loss_probe": Value('2srtt+rto_min', "net/ipv4/tcp_output.c:2821 tcp_schedule_loss_probe: :2849-2851 2 srtt + tcp_rto_min_us for one packet out, :2860-2864 not after the RTO; tcp_ipv4.c:3244 tcp_early_retrans = 3"),
     },
     facts={
         "syn_path_counters": Value(True, "net/ipv4/proc.c:250,251,257,258,272 TCPReqQFullDrop, TCPReqQFullDoCookies"),
@@ -44,5 +46,6 @@ RECORD = KernelRecord(
         "ts_clock": Value('ms', "include/net/tcp.h:805 TCP_TS_HZ 1000 (a 1 ms clock since 4.13); net/core/secure_seq.c secure_tcp_ts_off"),
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:142 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:43 TSBITS; syncookies.c:62 cookie_init_timestamp"),
+        "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2939 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:3350)"),
     },
 )

@@ -74,6 +74,9 @@ FACTS: Mapping[str, str] = {
                 "connection) or 'ms' (a 1 ms clock plus a keyed per-peer offset, secure_tcp_ts_off)",
     "cookie_mss_table": "the MSS values a syncookie can encode (syncookies.c msstab): the cookie carries the "
                         "index of the largest one not above the SYN's MSS",
+    "loss_probe_retrans_segs": "whether a tail loss probe counts TcpRetransSegs: since 4.x the counter is bumped in "
+                               "__tcp_retransmit_skb, which the probe calls; 3.10 bumps it only in tcp_retransmit_skb "
+                               "(RTO and fast retransmit), so its probes count TCPLossProbes alone",
     "cookie_ts_layout": "how cookie_init_timestamp hides the SYN's options in the low bits of a cookie "
                         "SYN-ACK's timestamp: 'tsbits9' - snd_wscale | rcv_wscale << 4 | sack << 8 (0 "
                         "without window scaling); 'tsbits6' - snd_wscale (0xf without) | sack << 4 | ecn << 5",
