@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .extras import MissingExtra, require
+from .shell import add_progress_option, progress_bar, simulation_progress
 from .workspace import DEFAULT_FOLDER
 
 INT_MAX = 2**31 - 1
@@ -198,7 +199,7 @@ def sysctl_options() -> dict[str, str]:
 # Scenario field -> option that sets it (for the model's error messages)
 FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--clients", "accept": "--accept",
                  "rtt": "--rtt", "loss": "--loss", "drop": "--drop", "flood": "--flood", "duration": "--duration",
-                 "seed": "--seed", "syncnt": "--syncnt"}
+                 "seed": "--seed", "syncnt": "--syncnt", "data": "--data"}
 
 
 def _add_simulate(sub: Any) -> None:
@@ -221,6 +222,7 @@ def _add_simulate(sub: Any) -> None:
     _scenario_options(p.add_argument_group("the scenario"))
     _sysctl_options(p.add_argument_group("sysctls (default: the kernel version's own)"))
     _output_options(p.add_argument_group("output"))
+    add_progress_option(p)
     p.set_defaults(func=cmd_simulate, parser=p)
 
 
@@ -254,7 +256,8 @@ def _scenario_options(sc: Any) -> None:
                     metavar="P", help="probability from 0 to 1 that any one packet is lost (default: 0)")
     sc.add_argument("--drop", type=drop_type, action="append", default=[], metavar="KIND",
                     help=f"always drop packets of this kind, like an nftables rule: {', '.join(PACKET_KINDS)} "
-                         "(ACK: the client's handshake ACKs); repeat for several kinds")
+                         "(ACK: segments that only acknowledge - the client's handshake ACKs and, with --data, "
+                         "the server's ACKs of the requests; DATA: the requests); repeat for several kinds")
     sc.add_argument("--flood", type=number_type("flood", float, "a rate from 0 to 1000000 SYNs per second"),
                     default=0.0, metavar="RATE",
                     help="a SYN flood: spoofed SYNs per second from addresses that never answer (default: 0); "
@@ -266,6 +269,11 @@ def _scenario_options(sc: Any) -> None:
     sc.add_argument("--syncnt", type=number_type("syncnt", int, "a whole number from 1 to 127"), metavar="N",
                     help="TCP_SYNCNT on the client sockets: SYN retransmissions before connect() gives up, "
                          "1 to 127 (default: tcp_syn_retries)")
+    sc.add_argument("--data", action="store_true",
+                    help="clients speak first, as HTTP, TLS and database clients do: each one sends a request "
+                         "as soon as connect() returns and resends it until the server acknowledges it. A "
+                         "request that reaches a handshake whose final ACK was dropped (accept queue full) "
+                         "completes it once the queue has room (default: clients send nothing)")
 
 
 def _sysctl_options(ks: Any) -> None:
@@ -299,13 +307,19 @@ def _sysctl_options(ks: Any) -> None:
 def _output_options(out: Any) -> None:
     out.add_argument("--json", action="store_true",
                      help="print one JSON document (scenario, counters of both hosts, ss, outcomes, "
-                          "latencies, every client) instead of the text report")
+                          "latencies, every client, with --data its request too) instead of the text report")
     out.add_argument("--plot", metavar="FILE.png",
                      help="also write a figure: the queue lengths over time above a packet ladder of up to "
                           "8 clients (the format follows the extension: png, svg, pdf)")
     out.add_argument("--plot-clients", type=_indices, metavar="I,J,...",
                      help="the clients (0-based) the ladder of --plot shows, at most 8 (default: one of each "
                           "outcome, then the first ones)")
+    out.add_argument("--pcap", metavar="FILE",
+                     help="also write every packet as a pcap file for Wireshark, tshark or tcpdump -r, as a "
+                          "capture on one host would hold them (needs the capture extra)")
+    out.add_argument("--pcap-at", choices=("server", "client"), default=None,
+                     help="where that capture is taken: the listener's host (default; the flood's SYNs "
+                          "included) or the client host")
 
 
 def _show(value: Any) -> str:
@@ -363,7 +377,7 @@ def build_scenario(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             clients=args.connect_at if args.connect_at is not None else args.clients,
             accept=args.accept_at if args.accept_at is not None else args.accept,
             rtt=args.rtt, loss=args.loss, drop=tuple(args.drop), flood=args.flood, duration=args.duration,
-            seed=args.seed, syncnt=args.syncnt)
+            seed=args.seed, syncnt=args.syncnt, data=args.data)
     except ValueError as err:
         field = re.match(r"[a-z_]+", str(err))
         option = options.get(field.group(0) if field else "", "")
@@ -385,6 +399,14 @@ def check_plot_path(path: str, parser: argparse.ArgumentParser) -> None:
         parser.error(f"argument --plot: folder {str(folder)!r} does not exist")
 
 
+def check_pcap_path(path: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse, before simulating, a --pcap file that cannot be written, or a Python without dpkt."""
+    require("capture", "--pcap")
+    folder = Path(path).parent if str(Path(path).parent) else Path(".")
+    if not folder.is_dir():
+        parser.error(f"argument --pcap: folder {str(folder)!r} does not exist")
+
+
 def summary_document(result: Any) -> dict[str, Any]:
     """Everything the text report shows, and every client, as JSON-ready data."""
     from .analysis import latency_summary
@@ -398,7 +420,7 @@ def summary_document(result: Any) -> dict[str, Any]:
             "clients": sc.clients if isinstance(sc.clients, int) else list(sc.clients),
             "accept": sc.accept if sc.accept is None or isinstance(sc.accept, float) else list(sc.accept),
             "rtt": sc.rtt, "loss": sc.loss, "drop": list(sc.drop), "flood": sc.flood, "duration": sc.duration,
-            "seed": sc.seed, "syncnt": sc.syncnt,
+            "seed": sc.seed, "syncnt": sc.syncnt, "data": sc.data,
         },
         "kernel": {"version": kernel.version, "settings": _jsonable(dict(kernel.settings)),
                    "overrides": _jsonable(dict(kernel.overrides))},
@@ -413,7 +435,9 @@ def summary_document(result: Any) -> dict[str, Any]:
         "clients": [
             {"index": c.index, "start": c.start, "port": c.port, "outcome": c.outcome,
              "syn_times": list(c.syn_times), "connected_at": c.connected_at, "accepted_at": c.accepted_at,
-             "failed_at": c.failed_at, "errno": c.errno, "latency": c.latency}
+             "failed_at": c.failed_at, "errno": c.errno, "latency": c.latency,
+             **({"data_times": list(c.data_times), "data_acked_at": c.data_acked_at, "rtt_sample": c.rtt_sample,
+                 "request_latency": c.request_latency} if sc.data else {})}
             for c in result.clients],
         "log": [[t, line] for t, line in result.log],
         "end": result.end,
@@ -425,9 +449,23 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
 
 
+def simulate_with_progress(scenario: Any, choice: bool | None) -> Any:
+    """``simulate(scenario)``, with a bar on stderr over the simulated seconds (``shell``: with
+    ``--progress``, or on a terminal once the run has lasted two seconds; none without tqdm)."""
+    from .model import simulate
+    from .model.simulation import expected_end
+
+    bar = progress_bar(expected_end(scenario), desc="simulating", unit="s", choice=choice,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.4g}/{total:.4g} s simulated "
+                                  "[{elapsed}<{remaining}]")
+    if bar is None:
+        return simulate(scenario)
+    with bar:
+        return simulate(scenario, progress=simulation_progress(bar))
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run the scenario of the options and print the report (or JSON), optionally a figure."""
-    from .model import simulate
     from .text.report import report
 
     parser = args.parser
@@ -435,6 +473,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         parser.error("argument --plot-clients: only with --plot FILE (it chooses the clients of that figure)")
     if args.plot:
         check_plot_path(args.plot, parser)
+    if args.pcap_at is not None and not args.pcap:
+        parser.error("argument --pcap-at: only with --pcap FILE (it chooses where that capture is taken)")
+    if args.pcap:
+        check_pcap_path(args.pcap, parser)
+        if args.data:
+            parser.error("argument --pcap: not with --data yet (the requests' segments are not written)")
     scenario = build_scenario(args, parser)
     if args.plot_clients is not None:
         n = len(scenario.client_times)
@@ -442,7 +486,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if bad or len(args.plot_clients) > 8:
             parser.error(f"argument --plot-clients: at most 8 client numbers from 0 to {n - 1}; got "
                          f"{','.join(map(str, args.plot_clients))}")
-    result = simulate(scenario)
+    result = simulate_with_progress(scenario, args.progress)
     if args.json:
         print(json.dumps(summary_document(result), indent=2))
     else:
@@ -457,6 +501,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             parser.error(f"argument --plot: cannot write {args.plot!r}: {err.strerror or err}")
         if not args.json:
             print(f"\nfigure written to {args.plot}")
+    if args.pcap:
+        at = args.pcap_at or "server"
+        try:
+            n = result.to_pcap(args.pcap, at=at)
+        except OSError as err:
+            parser.error(f"argument --pcap: cannot write {args.pcap!r}: {err.strerror or err}")
+        if not args.json:
+            print(f"\n{n} packets written to {args.pcap} (a capture on the {at}'s host)")
     return 0
 
 

@@ -4,10 +4,13 @@ The model, ``handshake-course simulate`` and the learners' ``check()`` need the 
 only, so ``pip install handshake-course`` installs anywhere (Pyodide included). The other parts
 need the packages of one extra (pyproject.toml, ``[project.optional-dependencies]``):
 
-* ``dashboards``: the figures (``views``) and the lessons' dashboards;
+* ``dashboards``: the figures (``views``) and the lessons' dashboards, and tqdm, the progress bars
+  of long command-line runs (``handshake_course.shell``; without it they run with no bar);
 * ``course``: ``handshake-course lab``, which starts JupyterLab with a kernel of the same Python;
 * ``grade``: ``handshake-course grade``, which runs submitted notebooks with nbclient;
 * ``nbgrader``: ``handshake-course release`` (nbgrader's checksums in the learners' notebooks).
+* ``capture``: pcap files (``handshake_course.capture``: ``Result.to_pcap``, ``simulate --pcap``,
+  ``capture.read``), read and written with dpkt.
 
 Each part calls ``require`` before it imports them, so a missing package is reported as the extra
 to install, for the Python that needs it, not as a bare ModuleNotFoundError deep in an import.
@@ -21,10 +24,11 @@ import sys
 #: extra -> the modules it provides that the package imports (tests/test_packaging.py checks that
 #: pyproject.toml's extra installs each of them)
 MODULES: dict[str, tuple[str, ...]] = {
-    "dashboards": ("matplotlib", "numpy", "networkx", "ipywidgets", "PIL"),
+    "dashboards": ("matplotlib", "numpy", "networkx", "ipywidgets", "PIL", "tqdm"),
     "course": ("jupyterlab", "ipykernel"),
     "grade": ("nbformat", "nbclient", "jupyter_client", "zmq", "ipykernel"),
     "nbgrader": ("nbgrader",),
+    "capture": ("dpkt",),
 }
 
 #: extras that install another one too (pyproject.toml: "handshake-course[...]" in the extra)

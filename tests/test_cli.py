@@ -65,7 +65,7 @@ def test_every_option_reaches_the_scenario_and_the_kernel(capsys):
                           drop=("ACK", "RST"), flood=50.0, duration=60.0, seed=7, syncnt=3))
     assert doc["scenario"] == {"kernel": "6.18", "backlog": 4, "clients": [0.0, 0.5, 1.0], "accept": [2.0, 3.0],
                                "rtt": 0.01, "loss": 0.1, "drop": ["ACK", "RST"], "flood": 50.0, "duration": 60.0,
-                               "seed": 7, "syncnt": 3}
+                               "seed": 7, "syncnt": 3, "data": False}
     assert doc["kernel"]["settings"]["ip_local_port_range"] == [40000, 40010]
     assert doc["kernel"]["settings"] == {k: list(v) if isinstance(v, tuple) else v
                                          for k, v in kernel.settings.items()}
@@ -97,6 +97,23 @@ def test_json_document_structure(capsys):
                      "syn_times": list(rec.syn_times), "connected_at": rec.connected_at,
                      "accepted_at": rec.accepted_at, "failed_at": rec.failed_at, "errno": rec.errno,
                      "latency": rec.latency}
+
+
+def test_data_makes_clients_send_a_request_and_the_json_shows_it(capsys):
+    code, out, _ = run(capsys, "--backlog", "2", "--connect-at", "0,0.2,0.2,0.2", "--accept-at", "0.5", "--rtt",
+                       "0.1", "--data", "--duration", "5", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    r = simulate(Scenario(backlog=2, clients=[0, 0.2, 0.2, 0.2], accept=[0.5], rtt=0.1, data=True, duration=5.0))
+    assert doc["scenario"]["data"] is True
+    last, rec = doc["clients"][3], r.clients[3]
+    assert (last["data_times"], last["data_acked_at"], last["rtt_sample"], last["request_latency"]) == (
+        list(rec.data_times), rec.data_acked_at, rec.rtt_sample, rec.request_latency)
+    assert len(rec.data_times) == 2  # its request was dropped once with the accept queue full
+    assert doc["packets"]["by_kind"]["DATA"] == sum(len(c.data_times) for c in r.clients)
+    code, out, _ = run(capsys, "--backlog", "2", "--connect-at", "0,0.2,0.2,0.2", "--accept-at", "0.5", "--rtt",
+                       "0.1", "--data", "--duration", "5")
+    assert code == 0 and "clients send a request" in out and "requests (4 sent, 1 sent more than once)" in out
 
 
 def test_no_listener(capsys):
@@ -144,6 +161,9 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--plot", "/no/such/folder/x.png"], ["--plot", "does not exist"]),
     (["--clients", "3", "--plot-clients", "5", "--plot", "x.png"], ["--plot-clients", "0 to 2"]),
     (["--plot-clients", "0"], ["--plot-clients", "--plot"]),
+    (["--pcap", "/no/such/folder/x.pcap"], ["--pcap", "does not exist"]),
+    (["--pcap-at", "client"], ["--pcap-at", "--pcap FILE"]),
+    (["--pcap", "x.pcap", "--pcap-at", "middle"], ["--pcap-at", "'server', 'client'"]),
 ])
 def test_bad_input_is_one_line_naming_the_option(capsys, argv, names):
     err = fails(capsys, *argv)
@@ -161,7 +181,8 @@ def test_help_explains_every_option_with_units(capsys):
                    "--loss", "--drop", "--flood", "--duration", "--seed", "--syncnt", "--somaxconn",
                    "--max-syn-backlog", "--syncookies", "--syn-retries", "--synack-retries",
                    "--abort-on-overflow", "--syn-linear-timeouts", "--rto-init", "--port-range",
-                   "--invalid-ratelimit", "--set", "--json", "--plot"):
+                   "--invalid-ratelimit", "--retries2", "--data", "--set", "--json", "--plot", "--pcap",
+                   "--pcap-at"):
         assert option in text
     for unit in ("second", "0.2 ms", "per second", "from 0 to 1", "SYNs per second"):
         assert unit in text
@@ -176,7 +197,7 @@ def test_every_setting_with_a_flag_is_an_option_named_after_it(capsys):
         main(["simulate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     flagged = [s for s in SETTINGS.values() if s.flag]
-    assert len(flagged) == 10
+    assert len(flagged) == 11
     for s in flagged:
         assert f"{s.flag} " in text and f"{s.name}: {s.short}" in text
     with pytest.raises(SystemExit):

@@ -236,3 +236,110 @@ def test_time_machine_outcome_bars_are_html():
     text = app.summary.value
     assert text.count("display:flex;align-items:center") == len(ERAS)  # one bar per era
     assert "still in SYN_SENT" in text and "TcpExtListenOverflows" in text
+
+
+# ---- speed machinery: remembered simulations, still axes, the progress bar -------------------------
+
+def test_a_control_moved_back_shows_the_remembered_result_without_simulating(monkeypatch):
+    from handshake_course.dashboards import memo
+
+    runs = []
+    real = memo.simulate
+    monkeypatch.setattr(memo, "simulate", lambda scenario, **kw: runs.append(scenario) or real(scenario, **kw))
+    memo.clear()
+    app = d.handshake_app()
+    first = app.result
+    app.controls["rtt_ms"].value = 150.0
+    app.controls["rtt_ms"].value = 100.0
+    assert len(runs) == 2  # the default and 150 ms; back at 100 ms: remembered
+    assert app.result is first
+    assert app.error is None
+
+
+def test_the_remembered_results_are_bounded_by_count_and_events_and_keep_the_newest(monkeypatch):
+    from handshake_course import Scenario
+    from handshake_course.dashboards import memo
+
+    memo.clear()
+    monkeypatch.setattr(memo, "MAX_RESULTS", 3)
+    scenarios = [Scenario(kernel="6.18", clients=n, accept=100.0, seed=1) for n in range(1, 6)]
+    results = [memo.simulated(s) for s in scenarios]
+    assert memo.size()[0] == 3
+    assert memo.simulated(scenarios[-1]) is results[-1]  # the newest are kept
+    assert memo.simulated(scenarios[0]) is not results[0]  # the oldest went
+    monkeypatch.setattr(memo, "MAX_EVENTS", 1)  # smaller than any result: the newest alone stays
+    memo.simulated(scenarios[1])
+    assert memo.size() == (1, results[1].events)
+    memo.clear()
+
+
+def test_the_state_graph_is_kept_and_its_pixels_reused_exactly_as_a_full_draw_would_draw_them():
+    """Lesson 0's state graph does not change with the round-trip time: later frames put its pixels
+    back instead of rendering it, and each frame equals a full draw of the same figure, pixel for
+    pixel; another path (every SYN-ACK lost) draws it again."""
+    import numpy as np
+
+    app = d.handshake_app()
+    graph = app.axes[1]
+    reused = []
+    for name, value in [("rtt_ms", 50.0), ("rtt_ms", 300.0), ("rtt_ms", 1.0), ("drop", ("SYN-ACK",)),
+                        ("rtt_ms", 120.0), ("drop", ()), ("rtt_ms", 7.0)]:
+        app.controls[name].value = value
+        assert app.error is None
+        reused.append(graph in app.frames.reused)
+        frame = np.asarray(app.canvas.buffer_rgba()).copy()
+        app.canvas.draw()  # everything, the state graph included
+        assert np.array_equal(frame, np.asarray(app.canvas.buffer_rgba())), (name, value)
+    assert reused[1] and reused[2] and reused[-1], reused
+    assert not reused[3], "a new path must be drawn"
+    assert any(t.get_text().startswith("1. connect()") for t in graph.texts)  # its artists are still there
+
+
+def test_an_unchanged_picture_is_not_encoded_again():
+    app = d.troubleshoot_app()
+    png = app.png
+    app.controls["hypothesis"].value = HYPOTHESES[0]  # the figure stays hidden until revealed
+    assert app.png == png and app.frames.encoded is False
+    app.controls["reveal"].value = True
+    assert app.png != png and app.frames.encoded is True
+
+
+def test_the_inspector_skips_other_clients_on_the_raw_trace_and_lists_the_same_events():
+    app = d.accept_app()
+    inspector = app.inspector
+    by_event = [i for i, _ in inspector.events(app.result, app.keep_event)]
+    by_raw = [i for i, _ in inspector.events(app.result, app.keep_event, clients=app.inspected_clients)]
+    assert by_raw == by_event and by_raw
+    latency = d.latency_app()
+    actions = {ev.action for _, ev in latency.inspector.events(latency.result, None, actions=latency.inspected_actions)}
+    assert actions and actions <= set(latency.inspected_actions)
+
+
+def test_the_progress_bar_appears_only_for_an_update_that_looks_long():
+    from handshake_course.dashboards.progress import SHOW_AFTER, SHOW_IF, UpdateProgress
+
+    now = [0.0]
+    bar = UpdateProgress(clock=lambda: now[0])
+    bar.start()
+    report = bar.callback(0, 2)  # the first of two simulations
+    now[0] = SHOW_AFTER / 2
+    report(5.0, 10.0)
+    assert bar.widget.layout.display == "none"  # too early to tell
+    now[0] = SHOW_AFTER
+    report(5.0, 10.0)  # a quarter done after SHOW_AFTER: it will take 4 x SHOW_AFTER
+    assert (bar.widget.layout.display == "none") == (4 * SHOW_AFTER < SHOW_IF)
+    now[0] = SHOW_IF
+    bar.callback(1, 2)(5.0, 10.0)  # three quarters done, SHOW_IF seconds in: shown whatever it predicts
+    assert bar.widget.layout.display == "" and bar.widget.value == pytest.approx(0.75)
+    bar.finish()
+    assert bar.widget.layout.display == "none"
+    bar.start()
+    now[0] += 0.1
+    bar.callback(0, 1)(10.0, 10.0)  # a quick update
+    assert bar.widget.layout.display == "none"
+
+
+def test_every_dashboard_carries_its_progress_bar_hidden_after_an_update(apps):
+    for name, app in apps.items():
+        assert app.progress.widget in app.widget.children, name
+        assert app.progress.widget.layout.display == "none", name

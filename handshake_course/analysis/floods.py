@@ -4,6 +4,8 @@ still connect, and their latency, at each attack rate and kernel setting.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..model import Kernel, Result, Scenario, simulate
 from .latency import percentile
 
@@ -26,14 +28,23 @@ def flood_scenario(kernel: Kernel, flood: float, backlog: int, legit_rate: float
 
 
 def flood_sweep(rates: list[float], kernels: dict[str, Kernel], backlog: int = 128, legit_rate: float = 20.0,
-                duration: float = 5.0) -> dict[str, list[tuple[float, float, float | None]]]:
+                duration: float = 5.0, progress: Callable[[int, int], None] | None = None,
+                ) -> dict[str, list[tuple[float, float, float | None]]]:
     """For each labelled kernel, (flood rate, share of legitimate clients connected, their p99 connect
-    latency in s or None, nearest rank) at each flood rate: the data of a success-rate-versus-attack-rate plot."""
+    latency in s or None, nearest rank) at each flood rate: the data of a success-rate-versus-attack-rate plot.
+
+    ``progress(done, total)``, if given, is called after each point (each kernel at each rate), with
+    the points done so far and the number of points: what a progress bar (tqdm's ``update``, an
+    ipywidgets bar) needs for a long sweep. It does not change the result."""
     out: dict[str, list[tuple[float, float, float | None]]] = {}
+    total, done = len(kernels) * len(rates), 0
     for label, kernel in kernels.items():
         rows = []
         for rate in rates:
             r = simulate(flood_scenario(kernel, rate, backlog, legit_rate, duration))
             rows.append((rate, legit_success(r), percentile(r.latencies(), 0.99)))
+            done += 1
+            if progress is not None:
+                progress(done, total)
         out[label] = rows
     return out

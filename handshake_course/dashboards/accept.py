@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis import latency_summary
-from ..model import Result, Scenario, TraceEvent, simulate
+from ..model import Result, Scenario, TraceEvent
 from ..views import OUTCOME_TEXT, plot_ladder, plot_latency, plot_queues
 from .base import (
     Dashboard,
@@ -36,6 +36,7 @@ class AcceptApp(Dashboard):
     intro = ("Clients arrive at a steady rate (RTT 20 ms); the application's accept() loop handles one "
              "connection per 1/rate seconds.")
     figsize = (11.5, 6.8)
+    inspected_clients = 40  # the inspector's list: the first 40 clients' events
 
     def __init__(self, version: str = "6.18", arrival_rate: float = 120.0, accept_rate: float = 100.0,
                  backlog: int = 16, duration: float = 5.0) -> None:
@@ -57,7 +58,7 @@ class AcceptApp(Dashboard):
         n = max(1, int(self.value("arrival_rate") * duration))
         if n > 40_000:
             raise ValueError(f"{n} connections is more than this dashboard simulates interactively (40000)")
-        self.result = simulate(Scenario(
+        self.result = self.simulate(Scenario(
             kernel=self.version, backlog=self.value("backlog"), clients=[i * duration / n for i in range(n)],
             accept=self.value("accept_rate"), rtt=0.02, duration=duration + 30.0, seed=1))
 
@@ -110,7 +111,7 @@ class HerdApp(Dashboard):
 
     def compute(self) -> None:
         n = self.value("clients")
-        self.result = simulate(Scenario(kernel=kernel_from(self.version, self.value("timers")),
+        self.result = self.simulate(Scenario(kernel=kernel_from(self.version, self.value("timers")),
                                         backlog=self.value("backlog"),
                                         clients=[i * 0.01 for i in range(n)], accept=[self.value("accept_at")],
                                         rtt=0.05, duration=self.value("accept_at") + 8.0, seed=1))

@@ -6,7 +6,12 @@ wired so that a control change re-simulates and redraws **in place**:
 * The figure is a plain ``matplotlib.figure.Figure`` on an Agg canvas (no pyplot), created once,
   so it is never auto-shown and never leaks. Each update clears and redraws its axes, draws the
   canvas once and sends the pixels as PNG to an ``ipywidgets.Image``: the picture changes without
-  flicker, in plain JupyterLab, with no ipympl.
+  flicker, in plain JupyterLab, with no ipympl. An axes that does not change with the controls is
+  drawn once and its pixels reused (``draw_once``, ``frames``); an unchanged picture is not encoded
+  again.
+* Simulations are remembered per scenario (``memo``): a control moved back to an earlier value
+  redraws without simulating. An update whose simulations take seconds shows a progress bar
+  (``progress``).
 * Everything runs kernel-side: tests and notebook cells drive ``app.controls[...]`` and read
   ``app.result``; no browser is needed.
 * A bad combination (a sysctl the chosen version lacks, a value out of range) becomes a friendly
@@ -19,22 +24,27 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
-from PIL import Image
+from matplotlib.transforms import Bbox
 
-from ..model import SETTINGS, VERSIONS, Kernel, Result, TraceEvent
+from ..model import SETTINGS, VERSIONS, Kernel, Result, Scenario, TraceEvent
+from ..model.result import trace_fields
+from ..views.style import column
+from . import memo
+from .frames import FrameRenderer, place
 from .links import linked_path
+from .progress import UpdateProgress
 
 DESCRIPTION_WIDTH = "300px"
 CONTROL_WIDTH = "600px"
@@ -174,28 +184,35 @@ class EventInspector:
         self.result: Result | None = None
         self.selector.observe(self._on_select, names="value")
 
-    def events(self, result: Result, keep: Callable[[TraceEvent], bool] | None) -> Iterator[tuple[int, TraceEvent]]:
-        """(index, event) of the events to list: those of real clients and the listener; a flood's
-        spoofed SYNs only up to a few, so that the list stays usable."""
-        spoofed = 0
+    def events(self, result: Result, keep: Callable[[TraceEvent], bool] | None, clients: int | None = None,
+               actions: Collection[str] | None = None) -> Iterator[tuple[int, TraceEvent]]:
+        """(index, event) of the events to list: those of real clients (with ``clients``, only
+        those numbered below it) and the listener, of the ``actions`` if given; a flood's spoofed
+        SYNs only up to a few, so that the list stays usable."""
         trace = result.trace
-        info = trace.info  # client << 8 | action index: read raw, so a flood's events cost no objects
-        for i in range(len(trace)):
-            if info[i] < 0:  # no client: the listener, or a spoofed SYN
-                spoofed += 1
-                if spoofed > 20:
-                    continue
+        # the raw columns, decoded all at once: events left out cost no objects
+        client, action = trace_fields(column(trace.info))
+        listed = np.ones(len(trace), dtype=bool)
+        listed[np.flatnonzero(client < 0)[20:]] = False  # no client: the listener, or a spoofed SYN
+        if clients is not None:
+            listed &= client < clients
+        if actions is not None:
+            listed &= np.isin(action, [i for i, a in enumerate(trace.actions) if a.name in actions])
+        for i in np.flatnonzero(listed).tolist():
             ev = trace[i]
             if keep is None or keep(ev):
                 yield i, ev
 
     def show(self, result: Result, keep: Callable[[TraceEvent], bool] | None = None,
-             select: int | None = None) -> None:
-        """List the events of `result`; select the event at index `select` or keep the position."""
+             select: int | None = None, clients: int | None = None,
+             actions: Collection[str] | None = None) -> None:
+        """List the events of `result` (those ``keep`` keeps; only those of the clients numbered
+        below ``clients`` and of no client, and of the ``actions``, if given); select the event at
+        index `select` or keep the position."""
         old_pos = self._position()
         self.result = result
         options: list[tuple[str, int]] = []
-        for i, ev in self.events(result, keep):
+        for i, ev in self.events(result, keep, clients, actions):
             options.append((_event_label(ev), i))
             if len(options) >= self.limit:
                 break
@@ -269,12 +286,26 @@ class Dashboard:
     * ``error`` -- the message shown for a bad combination, or None;
     * ``update()`` -- re-simulate and redraw (control changes call it);
     * ``fig`` / ``axes`` -- the matplotlib figure and its axes; ``png`` -- its last rendering.
+
+    Subclasses simulate with ``self.simulate(scenario)`` or ``self.simulate_all({label: scenario})``
+    (remembered per scenario, with the progress bar), and draw an axes that changes with few
+    controls through ``self.draw_once``.
     """
 
     title = ""
     intro = ""
     figsize: tuple[float, float] = (9.5, 4.0)
     version_settings: tuple[str, ...] = ()  # controls named after settings, reset when the version changes
+    inspected_clients: int | None = None
+    """The inspector lists events of the clients numbered below this (and of no client) only:
+    checked on the raw trace before ``keep_event``, so a run of thousands of clients costs no event
+    objects for the clients it leaves out. None: every client."""
+    inspected_actions: tuple[str, ...] | None = None
+    """Likewise, the only actions the inspector lists (None: every action)."""
+    steady_axes: tuple[int, ...] = ()
+    """Axes (indices) that keep the left and right edges the first layout gave them, whatever the
+    other axes' tick labels and legends do later: an axes drawn with ``draw_once`` stays in place,
+    so it need not be drawn again when a slider changes the axes above it."""
 
     def __init__(self, controls: dict[str, W.ValueWidget], describe: Callable[[TraceEvent], str] | None = None,
                  inspector: bool = True) -> None:
@@ -290,10 +321,15 @@ class Dashboard:
         self._layout = ConstrainedLayoutEngine(w_pad=EDGE_PAD)
         self._layout_key: tuple[Any, ...] | None = None
         self._layouts: dict[tuple[Any, ...], list[Any]] = {}  # layout key -> axes positions
+        self._steady_edges: dict[int, tuple[float, float]] = {}  # steady axes -> its left and right edges
         self.timings: dict[str, float] = {}  # seconds spent in the parts of the last update
         self._t_draw = 0.0
+        self.frames = FrameRenderer(self.canvas)
+        self._drawn_with: dict[Axes, Hashable] = {}  # axes drawn by draw_once -> what it was drawn from
+        self._still: set[Axes] = set()  # axes draw_once left as they were, this frame
         self.axes: list[Axes] = self.make_axes(self.fig)
         self.message = W.HTML()
+        self.progress = UpdateProgress()
         self.summary = W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
         self.inspector = EventInspector(describe) if inspector else None
@@ -302,7 +338,8 @@ class Dashboard:
         header = W.HTML(f"<h4 style='margin:4px 0'>{html.escape(self.title)}</h4>"
                         f"<div style='font-size:13px;color:#444'>{self.intro}</div>")
         controls_box = W.VBox(list(controls.values()))
-        parts: list[W.Widget] = [header, controls_box, self.message, self.image, self.summary]
+        parts: list[W.Widget] = [header, controls_box, self.message, self.progress.widget, self.image,
+                                 self.summary]
         if self.inspector is not None:
             parts.append(self.inspector.widget)
         self.widget = DashboardBox(parts, self)
@@ -332,6 +369,28 @@ class Dashboard:
 
     def sync_controls(self) -> None:
         """Enable or disable controls that depend on others (e.g. a sysctl the version lacks)."""
+
+    # -- for subclasses ------------------------------------------------------------------------------
+    def simulate(self, scenario: Scenario) -> Result:
+        """The result of ``scenario``: remembered from an earlier update, or simulated now (with the
+        progress bar if that takes long)."""
+        return self.simulate_all({"": scenario})[""]
+
+    def simulate_all(self, scenarios: Mapping[str, Scenario]) -> dict[str, Result]:
+        """The results of several scenarios (label -> scenario), one progress bar over them all."""
+        return {label: memo.simulated(scenario, self.progress.callback(i, len(scenarios)))
+                for i, (label, scenario) in enumerate(scenarios.items())}
+
+    def draw_once(self, ax: Axes, key: Hashable, paint: Callable[[], object]) -> None:
+        """Draw ``ax`` with ``paint()`` only when ``key`` (everything its picture depends on) or the
+        axes' place in the figure changed since it was last drawn; otherwise leave its artists as they
+        are, and the frame reuses its pixels instead of rendering them again (``frames``)."""
+        drawn_with = (key, place(ax))
+        if self._drawn_with.get(ax) == drawn_with:
+            self._still.add(ax)
+            return
+        paint()
+        self._drawn_with[ax] = drawn_with
 
     # -- machinery ---------------------------------------------------------------------------------
     def value(self, name: str) -> Any:
@@ -380,7 +439,11 @@ class Dashboard:
         self.sync_controls()
         try:
             t = time.perf_counter()
-            self.compute()
+            self.progress.start()
+            try:
+                self.compute()
+            finally:
+                self.progress.finish()
             self.timings["simulate"] = time.perf_counter() - t
         except (ValueError, TypeError, OverflowError) as err:
             self.error = str(err)
@@ -391,9 +454,12 @@ class Dashboard:
             return
         try:
             self.redraw()
+            t = time.perf_counter()
             self.summary.value = self.summary_html()
             if self.inspector is not None and self.result is not None:
-                self.inspector.show(self.result, self.keep_event)
+                self.inspector.show(self.result, self.keep_event, clients=self.inspected_clients,
+                                    actions=self.inspected_actions)
+            self.timings["summary"] = time.perf_counter() - t
         except Exception as err:  # a bug, not a bad setting: still no traceback in the dashboard
             self.error = f"could not draw this result ({type(err).__name__}: {err})"
             self.message.value = message_html(self.error)
@@ -410,9 +476,11 @@ class Dashboard:
     def redraw(self) -> None:
         """Draw the figure and send it to the Image widget as PNG."""
         self._t_draw = time.perf_counter()
+        self._still = set()
         self.draw()  # each plot empties its own axes (views do it lightly, keeping tick objects)
         key = layout_key(self.axes)
         reused = False
+        t = time.perf_counter()
         if key != self._layout_key:  # constrained layout costs a third of a frame: only when sizes change
             if key in self._layouts:
                 for ax, position in zip(self.axes, self._layouts[key], strict=True):
@@ -422,17 +490,31 @@ class Dashboard:
             else:
                 self._lay_out(key)
             self._layout_key = key
+        self.timings["layout"] = time.perf_counter() - t
         self.timings["draw"] = time.perf_counter() - self._t_draw
         t = time.perf_counter()
-        self.png = render_png(self.canvas)
+        self.png = self.frames.render(self._still, self._drawn_with)
         if reused and overflows(self.fig):  # the key said "same layout", the texts say otherwise
             self._lay_out(key)
-            self.png = render_png(self.canvas)
+            self.png = self.frames.render(self._still, self._drawn_with)
         self.timings["render"] = time.perf_counter() - t
         self.image.value = self.png
 
     def _lay_out(self, key: tuple[Any, ...]) -> None:
+        """Constrained layout, with each axes' corners moved to the nearest whole pixel (layouts for
+        slightly different texts then often place an axes exactly where it was, so that
+        ``draw_once`` can keep it and its pixels) and the ``steady_axes`` kept at their first left and
+        right edges."""
         self._layout.execute(self.fig)
+        width, height = self.fig.bbox.size
+        for i, ax in enumerate(self.axes):
+            box = ax.get_position()
+            x0, x1 = (round(x * width) / width for x in (box.x0, box.x1))
+            y0, y1 = (round(y * height) / height for y in (box.y0, box.y1))
+            if i in self.steady_axes:
+                x0, x1 = self._steady_edges.setdefault(i, (x0, x1))
+            ax.set_position(Bbox.from_extents(x0, y0, x1, y1))
+            ax.set_in_layout(True)  # set_position takes an axes out of the layout otherwise
         self._layouts[key] = [ax.get_position() for ax in self.axes]
 
     def text_summary(self) -> str:
@@ -475,23 +557,14 @@ def overflows(fig: Figure) -> bool:
         if not ax.get_visible():
             continue
         legend = ax.get_legend()
-        boxes = [ax.title.get_window_extent(renderer), ax.xaxis.get_tightbbox(renderer),
-                 ax.yaxis.get_tightbbox(renderer), legend.get_window_extent(renderer) if legend else None]
+        boxes = [ax.title.get_window_extent(renderer), legend.get_window_extent(renderer) if legend else None]
+        if ax.axison:  # an axes drawn without its axes (the state graph) keeps tick objects it never draws
+            boxes += [ax.xaxis.get_tightbbox(renderer), ax.yaxis.get_tightbbox(renderer)]
         for box in boxes:
             if box is not None and (box.x0 < page.x0 - 1 or box.y0 < page.y0 - 1 or box.x1 > page.x1 + 1
                                     or box.y1 > page.y1 + 1):
                 return True
     return False
-
-
-def render_png(canvas: FigureCanvasAgg) -> bytes:
-    """Draw the canvas once and encode its pixels as PNG (faster than savefig, which draws again)."""
-    canvas.draw()
-    width, height = canvas.get_width_height()
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    buf = io.BytesIO()
-    image.save(buf, format="png", compress_level=1)
-    return buf.getvalue()
 
 
 def note_html(text: str) -> str:

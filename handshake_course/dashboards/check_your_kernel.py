@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from .. import lab
-from ..model import Result, simulate
+from ..model import Result
 from ..views import plot_accept_capacity
 from .base import Dashboard, int_slider, note_html, toggle
 
@@ -46,7 +46,7 @@ class CheckApp(Dashboard):
         t = time.perf_counter()
         rec = lab.measure_accept_capacity(self.value("backlog"), live=None if mode == "live" else False)
         self.timings["measure"] = time.perf_counter() - t
-        model = simulate(lab.scenario_for(rec))
+        model = self.simulate(lab.scenario_for(rec))
         backlog = rec["params"]["backlog"]
         self.records[backlog], self.models[backlog] = rec, model
         self.record, self.result = rec, model

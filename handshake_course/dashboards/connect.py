@@ -6,7 +6,7 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import Kernel, Scenario, TraceEvent, simulate, syn_schedule
+from ..model import Kernel, Scenario, TraceEvent, syn_schedule
 from ..views import plot_ports, plot_syn_timeline
 from .base import (
     Dashboard,
@@ -30,6 +30,7 @@ class ConnectApp(Dashboard):
     intro = ("Several connect() calls to the same server, 10 ms apart. Left: the port each call got. "
              "Right: the SYNs of the first call and when connect() returns or gives up.")
     figsize = (12.5, 4.2)
+    inspected_clients = 2  # the inspector's list: the first 2 clients' events
     version_settings = ("tcp_timeout_init", "tcp_syn_retries", "tcp_syn_linear_timeouts")
 
     def __init__(self, version: str = "6.18", connections: int = 60, server: str = "blackhole") -> None:
@@ -62,7 +63,7 @@ class ConnectApp(Dashboard):
     def compute(self) -> None:
         server = self.value("server")
         n = self.value("connections")
-        self.result = simulate(Scenario(
+        self.result = self.simulate(Scenario(
             kernel=self.kernel(), backlog=None if server == "closed" else 4096,
             clients=[i * 0.01 for i in range(n)], accept=1000.0, rtt=0.02,
             drop=("SYN",) if server == "blackhole" else (), seed=1))

@@ -12,7 +12,7 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import ERAS, VERSIONS, Kernel, Scenario, TraceEvent, simulate
+from ..model import ERAS, VERSIONS, Kernel, Scenario, TraceEvent
 from ..model.rules import effective_backlog, syn_table_size
 from ..views import OUTCOME_TEXT, plot_capacities, plot_queues
 from .base import (
@@ -60,7 +60,7 @@ class QueuesApp(Dashboard):
 
     def compute(self) -> None:
         kernel = self.kernel()
-        self.result = simulate(Scenario(kernel=kernel, backlog=self.value("backlog"), clients=self.value("clients"),
+        self.result = self.simulate(Scenario(kernel=kernel, backlog=self.value("backlog"), clients=self.value("clients"),
                                         accept=None, rtt=self.rtt_ms / 1000, duration=self.value("duration"), seed=1))
 
     def draw(self) -> None:

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis import percentile
-from ..model import VERSIONS, Result, Scenario, TraceEvent, simulate
+from ..model import VERSIONS, Result, Scenario
 from ..views import plot_latency
 from .base import (
     CONTROL_WIDTH,
@@ -43,6 +43,8 @@ class LatencyApp(Dashboard):
              "with the chosen probability. Compare versions: the steps of the CDF are the retransmission "
              "times.")
     figsize = (11.0, 4.6)
+    # the inspector lists the retransmissions
+    inspected_actions = ("syn_rto_first", "syn_rto", "synack_rto", "syn_again", "synack_again")
 
     def __init__(self, versions: tuple[str, ...] = ("3.10", "6.18"), loss_pct: float = 5.0, rtt_ms: float = 20.0,
                  clients: int = 600, kind: str = "cdf") -> None:
@@ -69,14 +71,14 @@ class LatencyApp(Dashboard):
             raise ValueError("choose at least one kernel version")
         n = self.value("clients")
         rto = self.value("tcp_timeout_init")
-        results = {}
+        clients = [10.0 * i / n for i in range(n)]
+        scenarios = {}
         for v in versions:
             kernel = kernel_from(v) if rto == DEFAULT_RTO else kernel_from(v, tcp_timeout_init=rto)
-            results[v] = simulate(Scenario(kernel=kernel, backlog=4096, clients=[10.0 * i / n for i in range(n)],
-                                           accept=1e6, rtt=self.value("rtt_ms") / 1000,
-                                           loss=self.value("loss_pct") / 100, seed=1))
-        self.results = results
-        self.result = results[versions[0]]
+            scenarios[v] = Scenario(kernel=kernel, backlog=4096, clients=clients, accept=1e6,
+                                    rtt=self.value("rtt_ms") / 1000, loss=self.value("loss_pct") / 100, seed=1)
+        self.results = self.simulate_all(scenarios)
+        self.result = self.results[versions[0]]
 
     def draw(self) -> None:
         results = list(self.results.values())
@@ -97,9 +99,6 @@ class LatencyApp(Dashboard):
                 "connect() latency; percentiles by nearest rank (a latency some client saw)</caption>"
                 f"<tr><th style='padding:1px 10px;text-align:left'>kernel</th>{head}</tr>"
                 + "".join(rows).replace("<td>", f"<td style='{cell}'>") + "</table>")
-
-    def keep_event(self, ev: TraceEvent) -> bool:
-        return ev.action in ("syn_rto_first", "syn_rto", "synack_rto", "syn_again", "synack_again")
 
 
 def latency_app(versions: tuple[str, ...] = ("3.10", "6.18"), loss_pct: float = 5.0, rtt_ms: float = 20.0,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import Scenario, simulate
-from ..views import OUTCOME_TEXT, plot_ladder, plot_state_graph
+from ..model import Scenario
+from ..views import OUTCOME_TEXT, plot_ladder, plot_state_graph, state_graph_key
 from .base import Dashboard, dropdown, float_slider, version_dropdown
 
 DROPS = [("nothing", ()), ("every SYN", ("SYN",)), ("every SYN-ACK", ("SYN-ACK",)),
@@ -21,6 +21,7 @@ class HandshakeApp(Dashboard):
     intro = ("One client calls connect() at t = 0 to a server that listens and accepts. Choose what the "
              "network loses, then pick a kernel event below to see the kernel functions behind it.")
     figsize = (11.0, 9.0)
+    steady_axes = (1,)  # the state graph keeps its place when the ladder's tick labels change
 
     def __init__(self, version: str = "6.18", rtt_ms: float = 100.0) -> None:
         controls = {
@@ -35,13 +36,16 @@ class HandshakeApp(Dashboard):
         return [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])]
 
     def compute(self) -> None:
-        self.result = simulate(Scenario(kernel=self.version, backlog=128, clients=1, accept=1000.0,
+        self.result = self.simulate(Scenario(kernel=self.version, backlog=128, clients=1, accept=1000.0,
                                         rtt=self.value("rtt_ms") / 1000, drop=self.value("drop"), seed=1))
 
     def draw(self) -> None:
         assert self.result is not None
-        plot_ladder(self.result, clients=[0], ax=self.axes[0])
-        plot_state_graph(self.result, client=0, ax=self.axes[1])
+        result = self.result
+        plot_ladder(result, clients=[0], ax=self.axes[0])
+        # the state graph is mostly text, slow to render, and the same for most controls' values
+        self.draw_once(self.axes[1], state_graph_key(result, 0),
+                       lambda: plot_state_graph(result, client=0, ax=self.axes[1]))
 
     def summary_html(self) -> str:
         assert self.result is not None

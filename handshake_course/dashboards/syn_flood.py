@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import latency_summary
 from ..analysis.floods import DURATION, flood_scenario, legit_success
-from ..model import Kernel, TraceEvent, simulate
+from ..model import Kernel, TraceEvent
 from ..text import counters_view
 from ..views import plot_latency, plot_queues
 from .base import (
@@ -32,6 +32,7 @@ class FloodApp(Dashboard):
     intro = (f"Spoofed SYNs arrive for {DURATION:g} s from addresses that never answer; legitimate clients "
              "connect from t = 0.5 s on (RTT 20 ms) and the application accepts at once.")
     figsize = (11.5, 6.8)
+    inspected_clients = 30  # the inspector's list: the first 30 clients' events
     version_settings = ("tcp_syncookies", "tcp_max_syn_backlog")
 
     def __init__(self, version: str = "6.18", flood: float = 1000.0, syncookies: int | None = None,
@@ -56,7 +57,7 @@ class FloodApp(Dashboard):
         return [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])]
 
     def compute(self) -> None:
-        self.result = simulate(flood_scenario(self.kernel(), self.value("flood"), self.value("backlog"),
+        self.result = self.simulate(flood_scenario(self.kernel(), self.value("flood"), self.value("backlog"),
                                               self.value("legit_rate")))
 
     def draw(self) -> None:

@@ -8,7 +8,7 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import Kernel, Result, Scenario, TraceEvent, simulate
+from ..model import Kernel, Result, Scenario, TraceEvent
 from ..text import counters_view
 from ..views import OUTCOME_TEXT, plot_outcomes, plot_queues
 from .base import (
@@ -71,7 +71,7 @@ class SynApp(Dashboard):
         return [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])]
 
     def compute(self) -> None:
-        self.result = simulate(self.scenario())
+        self.result = self.simulate(self.scenario())
 
     def draw(self) -> None:
         assert self.result is not None

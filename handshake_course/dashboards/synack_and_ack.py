@@ -9,7 +9,7 @@ import html
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import Kernel, Scenario, TraceEvent, simulate, synack_schedule
+from ..model import Kernel, Scenario, TraceEvent, synack_schedule
 from ..views import OUTCOME_TEXT, plot_ladder, plot_queues, stretch_time_axis, stretched_seam
 from .base import (
     Dashboard,
@@ -64,7 +64,7 @@ class ThirdAckApp(Dashboard):
 
     def compute(self) -> None:
         n = self.value("clients")
-        self.result = simulate(Scenario(
+        self.result = self.simulate(Scenario(
             kernel=self.kernel(), backlog=self.value("backlog"), clients=[0.0] + [0.2] * (n - 1),
             accept=[self.value("accept_at")] * n, rtt=0.1, drop=("ACK",) if self.value("lose_ack") else (),
             duration=self.value("duration"), seed=1))

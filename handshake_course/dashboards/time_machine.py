@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..model import ERAS, VERSIONS, Result, Scenario, TraceEvent, simulate
+from ..model import ERAS, VERSIONS, Result, Scenario, TraceEvent
 from ..views import outcome_bars_html, plot_latency
 from .base import Dashboard, dropdown, float_slider, int_slider, kernel_from, toggle
 
@@ -48,6 +48,7 @@ class TimeMachineApp(Dashboard):
     intro = ("Pick a scenario, then change its knobs: each kernel runs it with its own defaults "
              "(except tcp_syncookies, set here for all). 'every profile' adds the LTS kernels people run.")
     figsize = (11.5, 4.0)
+    inspected_clients = 10  # the inspector's list: the first 10 clients' events
 
     def __init__(self, preset: str = "clients trickle in, accept queue full") -> None:
         p = PRESETS[preset]
@@ -85,7 +86,7 @@ class TimeMachineApp(Dashboard):
         return [fig.add_subplot(1, 1, 1)]
 
     def compute(self) -> None:
-        self.results = {v: simulate(self.scenario(v)) for v in KERNELS[self.value("kernels")]}
+        self.results = self.simulate_all({v: self.scenario(v) for v in KERNELS[self.value("kernels")]})
         self.result = self.results["6.18"]
 
     def draw(self) -> None:

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis.diagnosis import HYPOTHESES, Finding, diagnose_result
-from ..model import Kernel, Scenario, TraceEvent, simulate
+from ..model import Kernel, Scenario, TraceEvent
 from ..text import counters_table
 from ..views import plot_queues
 from .base import Dashboard, dropdown
@@ -88,6 +88,7 @@ class TroubleshootApp(Dashboard):
     intro = ("Read the symptom and the output an operator would collect, pick your hypothesis, then press "
              "'Show the diagnosis'.")
     figsize = (11.0, 3.6)
+    inspected_clients = 20  # the inspector's list: the first 20 clients' events
 
     def __init__(self, incident: str = next(iter(INCIDENTS)), hypothesis: str = "", reveal: bool = False) -> None:
         controls = {
@@ -120,7 +121,7 @@ class TroubleshootApp(Dashboard):
         return [fig.add_subplot(1, 1, 1)]
 
     def compute(self) -> None:
-        self.result = simulate(INCIDENTS[self.value("incident")].scenario)
+        self.result = self.simulate(INCIDENTS[self.value("incident")].scenario)
         self.findings = diagnose_result(self.result)
 
     def draw(self) -> None:

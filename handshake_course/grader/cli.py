@@ -8,7 +8,7 @@ adds
     handshake-course grade PATH [--json] [--csv FILE] [--details] [--exercise ID] [--jobs N]
                                 [--journal FILE] [--resume] [--no-sandbox] [--cell-timeout S]
                                 [--notebook-timeout S] [--memory MIB] [--processes N]
-                                [--file-size MIB] [--cpu S]
+                                [--file-size MIB] [--cpu S] [--progress | --no-progress]
     handshake-course release [--check]
 
 Each subcommand sets ``func`` (taking the parsed arguments, returning an exit status), as the
@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from ..extras import require
+from ..shell import add_progress_option, progress_bar
 from .limits import Limits
 
 JOURNAL = "grading-journal.jsonl"
@@ -39,17 +41,38 @@ def positive(kind: type) -> Any:
     return parse
 
 
-def show_progress(done: int, total: int, grade: Any) -> None:
-    from .report import one_line
+class FolderProgress:
+    """What ``grade`` on a folder shows on stderr as submissions finish: a line per submission
+    (``[3/30] alice/ex01.ipynb: 7/10 ok (12.5 s)``) and, on a terminal or with ``--progress``, a
+    tqdm bar under them with the time left (``shell``; lines only without tqdm), which goes away
+    at the end (the lines stay). ``grade`` calls it from its worker threads, one at a time here."""
 
-    score = f"{grade.points}/{grade.max_points}"
-    print(f"[{done}/{total}] {one_line(grade.path)}: {score} {grade.status} ({grade.seconds:g} s)", file=sys.stderr)
+    def __init__(self, total: int, choice: bool | None) -> None:
+        self.bar = progress_bar(total, desc="grading", unit="notebook", choice=choice, delay=0.0, leave=False)
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int, total: int, grade: Any) -> None:
+        from .report import one_line
+
+        score = f"{grade.points}/{grade.max_points}"
+        line = f"[{done}/{total}] {one_line(grade.path)}: {score} {grade.status} ({grade.seconds:g} s)"
+        with self.lock:
+            if self.bar is None:
+                print(line, file=sys.stderr)
+                return
+            self.bar.write(line, file=sys.stderr)
+            self.bar.total = total
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
     """Grade PATH and print a score table (or JSON); write a CSV gradebook if asked."""
     require("grade", "handshake-course grade")
-    from .autograde import NO_SANDBOX, grade
+    from .autograde import NO_SANDBOX, grade, submissions
     from .sandbox import SandboxUnavailable, caveats
 
     limits = Limits(cell=args.cell_timeout, notebook=args.notebook_timeout, memory=args.memory,
@@ -61,16 +84,21 @@ def cmd_grade(args: argparse.Namespace) -> int:
     else:
         for caveat in caveats():
             print(f"handshake-course grade: note: {caveat}", file=sys.stderr)
+    progress = None
+    if folder and not args.json:
+        progress = FolderProgress(len(submissions(Path(args.path))[0]), args.progress)
     try:
         report = grade(args.path, exercise=args.exercise, limits=limits, sandbox=not args.no_sandbox,
-                       jobs=args.jobs, journal=journal, resume=args.resume,
-                       progress=show_progress if folder and not args.json else None)
+                       jobs=args.jobs, journal=journal, resume=args.resume, progress=progress)
     except SandboxUnavailable as err:
         print(f"handshake-course grade: cannot grade in a sandbox here: {err}.\n"
               "A submitted notebook may run any code, so the grader runs each one in a sandbox. To grade "
               "anyway, pass --no-sandbox: every notebook then runs as you, with your files, network and "
               "processes within its reach (fine for your own notebook, not for other people's).", file=sys.stderr)
         return 2
+    finally:
+        if progress is not None:
+            progress.close()
     if args.json:
         print(report.to_json())
     else:
@@ -135,6 +163,7 @@ def register(subparsers: Any) -> None:
                             f"(default {Limits.file_size})")
     grade.add_argument("--cpu", type=positive(float), default=Limits.cpu, metavar="S",
                        help=f"CPU seconds of each process in the sandbox (default {Limits.cpu:g})")
+    add_progress_option(grade)
     grade.set_defaults(func=cmd_grade)
 
     rel = subparsers.add_parser("release", help="generate exercises/release from exercises/source")

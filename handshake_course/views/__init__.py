@@ -6,7 +6,8 @@ plt.show(). One module per idea:
 - ``queues``: ``plot_queues`` - SYN-queue and accept-queue length over time, with their limits;
 - ``ladder``: ``plot_ladder`` - the packets of 1 to 8 clients as arrows between client and server;
 - ``latency``: ``plot_latency`` - connect() latency, CDF or histogram;
-- ``state_graph``: ``plot_state_graph``, ``state_path`` - the TCP state machine and one client's path;
+- ``state_graph``: ``plot_state_graph``, ``state_path`` - the TCP state machine and one client's path
+  (``state_graph_key``: what its picture depends on, for a dashboard that redraws it only on change);
 - ``events``: ``describe_event`` - the kernel function path, counters and queues behind one event;
 - ``overview``: ``overview_figure`` - queues above a ladder, for the command line's ``--plot``;
 - ``measured``: ``plot_accept_capacity``, ``plot_herd`` - a measurement of the running kernel
@@ -38,7 +39,7 @@ from .outcomes import OUTCOME_COLOURS, OUTCOME_TEXT, outcome_bars_html, plot_out
 from .overview import overview_figure
 from .ports import plot_ports
 from .queues import plot_queues
-from .state_graph import PathStep, plot_state_graph, state_graph, state_path
+from .state_graph import PathStep, plot_state_graph, state_graph, state_graph_key, state_path
 from .style import KIND_COLOURS, OKABE_ITO
 from .syn_timeline import plot_syn_timeline
 
@@ -71,6 +72,7 @@ __all__ = [
     "plot_syn_timeline",
     "select_clients",
     "state_graph",
+    "state_graph_key",
     "state_path",
     "stretch_time_axis",
     "stretched_seam",

@@ -92,6 +92,13 @@ ACTION_EDGES: dict[str, tuple[str | None, str | None]] = {
     "ack_for_child": (None, None),
     "ack_no_request": (None, None),  # answered with RST, nothing changes
     "ack_cookie_invalid": (None, None),
+    # a client's request (Scenario(data=True)): where no child exists yet it is the final ACK too
+    "data_give_up": ("ESTABLISHED", "FAILED"),
+    "data_accept_queue_full": ("SYN_RECV", "SYN_RECV"),
+    "data_accept_queue_full_abort": ("SYN_RECV", "DROPPED"),
+    "data_new_child": ("SYN_RECV", "ACCEPT_QUEUE"),
+    "data_cookie": ("COOKIE", "ACCEPT_QUEUE"),
+    "data_cookie_accept_queue_full": ("COOKIE", "COOKIE"),
 }
 
 FONT = 8.0  # points, node labels
@@ -122,6 +129,18 @@ def state_path(result: Result, client: int) -> list[PathStep]:
         steps.append(PathStep(ev.time, ev.host, ev.action, source, target))
         here[ev.host] = target
     return steps
+
+
+def state_graph_key(result: Result | None = None, client: int = 0) -> tuple[object, ...]:
+    """Everything ``plot_state_graph(result, client)`` draws from: the version and outcome in the
+    title, and the path (each step's edge; its action too where the edge is not one of EDGES, whose
+    label then names it). Equal keys draw the same picture on the same axes, so a dashboard can keep
+    the last one: the round-trip time, say, changes the times of a path but rarely the path."""
+    if result is None:
+        return (None,)
+    steps = tuple((s.source, s.target, "" if (s.source, s.target) in EDGES else s.action)
+                  for s in state_path(result, client))
+    return (result.kernel.version, client, result.clients[client].outcome, steps)
 
 
 def plot_state_graph(result: Result | None = None, client: int = 0, ax: Axes | None = None) -> Axes:

@@ -1,0 +1,56 @@
+"""Simulations remembered per scenario, for the dashboards: a slider moved back to a value it had, a
+toggle flipped back, or a lesson's second dashboard on the same scenario shows the result at once
+instead of simulating it again.
+
+A ``Scenario`` is a frozen dataclass (its kernel, client times and accept times hashable too), and
+the same scenario always gives the same result, so the scenario is the whole key. The cache is
+shared by every dashboard of the process and bounded twice: by the number of results and by their
+total kernel events (a result costs about 50 to 110 bytes per event), so that a learner sweeping a
+flood slider does not hold gigabytes; the newest result is always kept. Results are read, never
+changed, by the views and dashboards, so handing the same one out twice is safe.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from ..model import Result, Scenario, simulate
+from ..model.simulation import Progress
+
+MAX_RESULTS = 48
+MAX_EVENTS = 1_500_000
+"""Bounds of the cache: at most this many results, of at most this many kernel events together
+(about 100 MB); the least recently used go first."""
+
+_results: OrderedDict[Scenario, Result] = OrderedDict()
+
+
+def simulated(scenario: Scenario, progress: Progress | None = None) -> Result:
+    """``simulate(scenario)``, or the result of an earlier call with an equal scenario.
+    ``progress`` is passed on when the scenario has to be simulated (a remembered one needs none)."""
+    result = _results.get(scenario)
+    if result is not None:
+        _results.move_to_end(scenario)
+        return result
+    result = simulate(scenario, progress=progress)
+    _results[scenario] = result
+    _trim()
+    return result
+
+
+def _trim() -> None:
+    """Forget the least recently used results beyond the bounds, never the newest."""
+    events = sum(r.events for r in _results.values())
+    while len(_results) > 1 and (len(_results) > MAX_RESULTS or events > MAX_EVENTS):
+        _, oldest = _results.popitem(last=False)
+        events -= oldest.events
+
+
+def clear() -> None:
+    """Forget every remembered result (the benchmark does, to time new control states)."""
+    _results.clear()
+
+
+def size() -> tuple[int, int]:
+    """(results remembered, their kernel events together)."""
+    return len(_results), sum(r.events for r in _results.values())
