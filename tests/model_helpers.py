@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from handshake_course.model import VERSIONS, Kernel, Result, TraceEvent
+from handshake_course.model import VERSIONS, Kernel, Result, Scenario, TraceEvent
 
 TEXTBOOK = {"timer_wheel": "off"}
 """Kernel settings for tests that assert a time exactly (the kernel's rule, a closed form, or a
 measurement rounded to it): textbook timers fire on time. How late real kernel timers fire is
 tested in test_model_timers.py."""
+
+
+CAPTURED = {
+    "3.10 loss": Scenario(kernel="3.10", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
+    "6.18 loss": Scenario(kernel="6.18", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
+    "6.18 SYN-ACKs dropped": Scenario(kernel="6.18", backlog=8, clients=3, drop=("SYN-ACK",), duration=20, seed=2),
+    "3.10 accept queue full": Scenario(kernel="3.10", backlog=1, clients=6, duration=20, seed=3),
+    "3.10 abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=2, rtt=0.01,
+                                       clients=[0.001 * i for i in range(8)], duration=5, seed=1),
+}
+"""Runs the capture tests write as pcap files and read back: loss, dropped SYN-ACKs, a full accept
+queue, tcp_abort_on_overflow, on a 3.10 and a 6.18 kernel."""
 
 
 def versions_where(**behaviour: Any) -> list[str]:

@@ -20,6 +20,8 @@ import pytest
 
 pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e '.[capture]')")
 
+from model_helpers import CAPTURED  # noqa: E402
+
 from handshake_course import Kernel, Scenario, simulate  # noqa: E402
 from handshake_course.capture import EPOCH  # noqa: E402
 from handshake_course.cli import main  # noqa: E402
@@ -41,12 +43,7 @@ needs_tshark = pytest.mark.skipif(TSHARK is None, reason="tshark is not installe
 
 SCENARIOS = {
     # name: a scenario whose packets Wireshark must analyse as the model says
-    "3.10 loss": Scenario(kernel="3.10", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
-    "6.18 loss": Scenario(kernel="6.18", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
-    "6.18 SYN-ACKs dropped": Scenario(kernel="6.18", backlog=8, clients=3, drop=("SYN-ACK",), duration=20, seed=2),
-    "3.10 accept queue full": Scenario(kernel="3.10", backlog=1, clients=6, duration=20, seed=3),
-    "3.10 abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=2, rtt=0.01,
-                                       clients=[0.001 * i for i in range(8)], duration=5, seed=1),
+    **CAPTURED,
     "3.10 flood, cookies": Scenario(kernel="3.10", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,
                                     flood=400, loss=0.3, duration=15, seed=7),
     "6.18 flood, cookies": Scenario(kernel="6.18", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,

@@ -21,16 +21,13 @@ import pytest
 
 dpkt = pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e '.[capture]')")
 
-from handshake_course import Kernel, Scenario, simulate  # noqa: E402
+from model_helpers import CAPTURED  # noqa: E402
+
+from handshake_course import Scenario, simulate  # noqa: E402
 from handshake_course.capture import EPOCH, CaptureWarning, load, read, vantage  # noqa: E402
 
 ROUND_TRIPS = {
-    "6.18 loss": Scenario(kernel="6.18", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
-    "3.10 loss": Scenario(kernel="3.10", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
-    "6.18 SYN-ACKs dropped": Scenario(kernel="6.18", backlog=8, clients=3, drop=("SYN-ACK",), duration=20, seed=2),
-    "3.10 accept queue full": Scenario(kernel="3.10", backlog=1, clients=6, duration=20, seed=3),
-    "3.10 abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=2, rtt=0.01,
-                                       clients=[0.001 * i for i in range(8)], duration=5, seed=1),
+    **CAPTURED,
     "6.18 flood, cookies": Scenario(kernel="6.18", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,
                                     flood=200, loss=0.2, duration=10, seed=7),
     "3.10 nothing listens": Scenario(kernel="3.10", backlog=None, clients=3, seed=1),
