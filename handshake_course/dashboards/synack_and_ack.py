@@ -1,6 +1,6 @@
 """Lesson 4: the SYN-ACK and the third ACK - the client is ESTABLISHED first; a full accept queue at
 the third ACK (the acked flag and SYN-ACK retransmission, or an RST with tcp_abort_on_overflow); a
-lost third ACK."""
+lost third ACK; clients that speak first (their request completes the handshake)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class ThirdAckApp(Dashboard):
     version_settings = ("tcp_synack_retries", "tcp_abort_on_overflow")
 
     def __init__(self, version: str = "6.18", backlog: int = 2, clients: int = 4, accept_at: float = 5.0,
-                 lose_ack: bool = False, duration: float = 10.0) -> None:
+                 lose_ack: bool = False, duration: float = 10.0, data: bool = False) -> None:
         k = Kernel(version)
         controls = {
             "version": version_dropdown(version),
@@ -44,6 +44,7 @@ class ThirdAckApp(Dashboard):
             "tcp_abort_on_overflow": toggle("tcp_abort_on_overflow", [0, 1], k.tcp_abort_on_overflow),
             "tcp_synack_retries": int_slider("tcp_synack_retries (retransmissions)", k.tcp_synack_retries, 0, 8),
             "lose_ack": checkbox("the network loses every third ACK (and every later ACK)", lose_ack),
+            "data": checkbox("clients send a request as soon as connect() returns", data),
             "duration": dropdown("simulated time (s)", [5.0, 10.0, 30.0, 70.0, 200.0], duration),
             "timers": timers_toggle(),
         }
@@ -67,7 +68,7 @@ class ThirdAckApp(Dashboard):
         self.result = self.simulate(Scenario(
             kernel=self.kernel(), backlog=self.value("backlog"), clients=[0.0] + [0.2] * (n - 1),
             accept=[self.value("accept_at")] * n, rtt=0.1, drop=("ACK",) if self.value("lose_ack") else (),
-            duration=self.value("duration"), seed=1))
+            duration=self.value("duration"), seed=1, data=self.value("data")))
 
     def draw(self) -> None:
         assert self.result is not None
@@ -83,16 +84,21 @@ class ThirdAckApp(Dashboard):
         assert r is not None
         sched = synack_schedule(r.kernel)
         rows = []
+        data = r.scenario.data
         for c in r.clients:
             established = f"{c.connected_at:.3g} s" if c.connected_at is not None else "-"
             accepted = f"{c.accepted_at:.3g} s" if c.accepted_at is not None else "-"
-            rows.append(f"<tr><td>{c.index}</td><td>{established}</td><td>{accepted}</td>"
+            request = (f"<td>{', '.join(f'{t:.3g}' for t in c.data_times) or '-'}</td>"
+                       f"<td>{f'{c.data_acked_at:.3g} s' if c.data_acked_at is not None else '-'}</td>") if data else ""
+            rows.append(f"<tr><td>{c.index}</td><td>{established}</td>{request}<td>{accepted}</td>"
                         f"<td>{html.escape(OUTCOME_TEXT[c.outcome])}{' (' + c.errno + ')' if c.errno else ''}"
                         "</td></tr>")
         return ("<div style='font-size:13px'>Server's SYN-ACK schedule for one request without an answer: "
                 f"sends at {', '.join(f'{t:g}' for t in sched.send_times)} s, request dropped at "
                 f"{sched.give_up:g} s.</div><table style='font-size:13px'><tr><th>client</th>"
-                "<th>client ESTABLISHED at</th><th>accept() returned at</th><th>outcome</th></tr>"
+                "<th>client ESTABLISHED at</th>"
+                + ("<th>request sent at (s)</th><th>request ACKed at</th>" if data else "")
+                + "<th>accept() returned at</th><th>outcome</th></tr>"
                 + "".join(rows) + "</table>")
 
     def keep_event(self, ev: TraceEvent) -> bool:
@@ -100,6 +106,6 @@ class ThirdAckApp(Dashboard):
 
 
 def third_ack_app(version: str = "6.18", backlog: int = 2, clients: int = 4, accept_at: float = 5.0,
-                  lose_ack: bool = False, duration: float = 10.0) -> ThirdAckApp:
+                  lose_ack: bool = False, duration: float = 10.0, data: bool = False) -> ThirdAckApp:
     """The lesson 4 dashboard: ``app = third_ack_app(); app.widget``."""
-    return ThirdAckApp(version, backlog, clients, accept_at, lose_ack, duration)
+    return ThirdAckApp(version, backlog, clients, accept_at, lose_ack, duration, data)
