@@ -11,11 +11,16 @@ theirs): the model says what happens, this says when.
   breaks ties in scheduling order, which makes every run reproducible. ``cancel`` blanks an entry's
   handler and ``run`` skips it when it comes up (lazy deletion): how the kernel's ``del_timer`` and
   ``mod_timer`` are modelled, at no cost to the heap.
+* **A queue beside the heap.** Events scheduled a fixed delay ahead (every packet's arrival, one
+  one-way delay after it was sent) come due in the order they are scheduled, so ``soon`` appends
+  them to a FIFO instead of pushing them on the heap; ``run`` takes the earlier of the two heads by
+  (time, seq): the same order as one heap, without the heap's work for those events.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +42,7 @@ class EventList:
 
     def __init__(self, end: int | None = None) -> None:
         self.heap: list[Entry] = []
+        self.fifo: deque[Entry] = deque()  # events in (time, seq) order as scheduled: see ``soon``
         self.seq = 0
         self.now = 0
         self.end = end
@@ -50,6 +56,12 @@ class EventList:
         heapq.heappush(self.heap, entry)
         return entry
 
+    def soon(self, t: int, fn: Callable[[Any], None], arg: Any = None) -> None:
+        """Schedule ``fn(arg)`` at ``t``, no earlier than any event scheduled with ``soon`` before
+        (a fixed delay from now): it joins the FIFO, and cannot be cancelled."""
+        self.seq += 1
+        self.fifo.append([t, self.seq, fn, arg])
+
     @staticmethod
     def cancel(entry: Entry | None) -> None:
         """Cancel a scheduled event (None, or an event already run or cancelled, is fine)."""
@@ -59,8 +71,9 @@ class EventList:
     def first_at(self, t: int) -> bool:
         """Whether an event scheduled now for ``t`` would be the next to run (nothing else is due
         by then, and ``t`` is within the end), so that its handler may take it in place."""
-        heap = self.heap
-        return (not heap or heap[0][0] > t) and (self.end is None or t <= self.end)
+        heap, fifo = self.heap, self.fifo
+        return ((not heap or heap[0][0] > t) and (not fifo or fifo[0][0] > t)
+                and (self.end is None or t <= self.end))
 
     def took(self, t: int, count: int = 1) -> None:
         """A handler took ``count`` events in place, the last at ``t``: the clock moves there, and
@@ -77,23 +90,38 @@ class EventList:
             self.events = self._run_until(self.end) + self.taken
         else:
             events = 0
-            while self.heap and (self.end is None or self.heap[0][0] <= self.end):
-                limit = self.heap[0][0] + every
+            while (head := self.head()) is not None and (self.end is None or head[0] <= self.end):
+                limit = head[0] + every
                 events += self._run_until(limit if self.end is None else min(limit, self.end))
                 progress(self.now)
             self.events = events + self.taken
         if self.end is not None:
             self.now = self.end
 
+    def head(self) -> Entry | None:
+        """The next entry to run (cancelled or not), from the heap or the FIFO."""
+        heap, fifo = self.heap, self.fifo
+        if fifo and (not heap or fifo[0] < heap[0]):
+            return fifo[0]
+        return heap[0] if heap else None
+
     def _run_until(self, end: int | None) -> int:
         """Run the events due up to ``end`` (all of them for None); return how many ran."""
-        heap, pop = self.heap, heapq.heappop
+        heap, pop, fifo, popleft = self.heap, heapq.heappop, self.fifo, self.fifo.popleft
         events = 0
-        while heap:
-            entry = heap[0]
-            if end is not None and entry[0] > end:
+        while True:
+            if fifo and (not heap or fifo[0] < heap[0]):
+                entry = fifo[0]
+                if end is not None and entry[0] > end:
+                    break
+                popleft()
+            elif heap:
+                entry = heap[0]
+                if end is not None and entry[0] > end:
+                    break
+                pop(heap)
+            else:
                 break
-            pop(heap)
             fn = entry[2]
             if fn is None:
                 continue

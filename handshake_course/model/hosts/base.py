@@ -84,5 +84,5 @@ class Core(EventList):
         lost = kind in self.dropped or (self.loss > 0.0 and self.loss_rng.random() < self.loss)
         self.packets.add(self.now, sender, kind, client, retrans, int(lost))
         if not lost and deliver is not None:
-            self.at(self.now + self.one_way, deliver, arg)
+            self.soon(self.now + self.one_way, deliver, arg)
 

@@ -68,8 +68,8 @@ class FloodSource(Core):
     def due_arrivals(self, first: int) -> list[int]:
         """The arrival times from the next SYN's (``first``) on, while each would still be the next
         event to run (before anything on the event list, within the end)."""
-        heap, end, n = self.heap, self.end, self.flood_count
-        limit = heap[0][0] - 1 if heap else None
+        head, end, n = self.head(), self.end, self.flood_count
+        limit = head[0] - 1 if head is not None else None
         if end is not None:
             limit = end if limit is None else min(limit, end)
         if limit is None:
