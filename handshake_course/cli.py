@@ -477,8 +477,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         parser.error("argument --pcap-at: only with --pcap FILE (it chooses where that capture is taken)")
     if args.pcap:
         check_pcap_path(args.pcap, parser)
-        if args.data:
-            parser.error("argument --pcap: not with --data yet (the requests' segments are not written)")
     scenario = build_scenario(args, parser)
     if args.plot_clients is not None:
         n = len(scenario.client_times)

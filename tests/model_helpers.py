@@ -13,6 +13,10 @@ measurement rounded to it): textbook timers fire on time. How late real kernel t
 tested in test_model_timers.py."""
 
 
+LESSON_04_REQUESTS = dict(backlog=2, clients=[0.0, 0.2, 0.2, 0.2], accept=[0.5], rtt=0.1, data=True)
+"""Lesson 04's accept queue with requests: client 3's request meets the full queue at 0.35 s and is
+resent (a loss probe, or the RTO on 2.6.32) after accept() made room at 0.5 s."""
+
 CAPTURED = {
     "3.10 loss": Scenario(kernel="3.10", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
     "6.18 loss": Scenario(kernel="6.18", backlog=8, clients=12, loss=0.25, duration=30, seed=5),
@@ -20,9 +24,17 @@ CAPTURED = {
     "3.10 accept queue full": Scenario(kernel="3.10", backlog=1, clients=6, duration=20, seed=3),
     "3.10 abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=2, rtt=0.01,
                                        clients=[0.001 * i for i in range(8)], duration=5, seed=1),
+    **{f"{v} lesson 04, requests": Scenario(kernel=v, **LESSON_04_REQUESTS) for v in ("2.6.32", "3.10", "6.18")},
+    **{f"{v} requests, loss": Scenario(kernel=v, **LESSON_04_REQUESTS, loss=0.2) for v in ("2.6.32", "3.10", "6.18")},
+    "3.10 requests, abort on overflow": Scenario(kernel=Kernel("3.10", tcp_abort_on_overflow=1), backlog=1, clients=4,
+                                                 drop=("ACK",), rtt=0.01, duration=5, data=True),
 }
 """Runs the capture tests write as pcap files and read back: loss, dropped SYN-ACKs, a full accept
-queue, tcp_abort_on_overflow, on a 3.10 and a 6.18 kernel."""
+queue, tcp_abort_on_overflow, on a 3.10 and a 6.18 kernel; and clients that send a request
+(``data=True``) on 2.6.32 (no tail loss probe), 3.10 and 6.18: lesson 04's full accept queue (a
+request resent by a loss probe or, on 2.6.32, the RTO), the same with loss (loss probes, RTOs, copies
+the server already holds, resent SYN-ACKs answered after the request), and requests whose final ACK
+was dropped meeting a full accept queue with tcp_abort_on_overflow (RSTs to DATA)."""
 
 
 def versions_where(**behaviour: Any) -> list[str]:

@@ -5,8 +5,9 @@ What the segments carry is checked against the kernel rules it follows (model/wi
 records' option facts, syncookies that decode as cookie_v4_check decodes them, one ISN per socket
 and per request sock). Then tshark (Wireshark's command line, Debian package ``tshark``) opens the
 files and its own TCP analysis is held to the model's packets: how many SYNs and SYN-ACKs the
-capture holds, when, and which of them Wireshark calls retransmissions. Without tshark those tests
-are skipped, saying so.
+capture holds, when, and which of them Wireshark calls retransmissions (clients' requests too: their
+loss probes and RTOs, the copies the server already held, its duplicate ACKs). Without tshark those
+tests are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ from handshake_course.capture import EPOCH  # noqa: E402
 from handshake_course.cli import main  # noqa: E402
 from handshake_course.model import VERSIONS  # noqa: E402
 from handshake_course.model.wire import (  # noqa: E402
+    ACK,
     MSS,
+    PSH,
+    REQUEST,
+    RST,
     TCP_MSS_DEFAULT,
+    WINDOW,
     Keys,
     cookie_counter,
     cookie_mss_index,
@@ -129,6 +135,56 @@ def test_a_cookie_keeps_the_options_only_when_the_syn_had_timestamps(results):
     assert all(option_names(s.options) == ("MSS",) for s in flood)  # the flood's SYNs had no options
 
 
+REQUESTS = [name for name, scenario in SCENARIOS.items() if scenario.data]
+
+
+def tsval(segment) -> tuple[int, int]:
+    """(TSval, TSecr) of a segment's timestamp option."""
+    data = dict(segment.options)[8]
+    return int.from_bytes(data[:4], "big"), int.from_bytes(data[4:], "big")
+
+
+def sack_blocks(segment) -> list[tuple[int, int]]:
+    data = dict(segment.options).get(5, b"")
+    return [(int.from_bytes(data[i:i + 4], "big"), int.from_bytes(data[i + 4:i + 8], "big"))
+            for i in range(0, len(data), 8)]
+
+
+@pytest.mark.parametrize("name", REQUESTS)
+def test_a_request_follows_the_syn_and_the_servers_ack_points_past_it(results, name):
+    result = results[name]
+    k, size, mask = result.kernel, len(REQUEST), 2**32 - 1
+    assert size == 100 and REQUEST.startswith(b"GET / HTTP/1.1\r\n") and REQUEST.endswith(b"\r\n\r\n")
+    by_client = defaultdict(list)
+    for s in segments(result):
+        by_client[s.client].append(s)
+    for client, segs in by_client.items():
+        isn = segs[0].seq  # the SYN's
+        datas = [s for s in segs if s.kind == "DATA"]
+        assert datas, client  # every client of these runs connects and writes its request
+        third_ack = next(s for s in segs if s.kind == "ACK" and s.sender == "client")
+        server_isn = (third_ack.ack - 1) & mask  # the SYN-ACK it connected with
+        connected_with = next(s for s in segs if s.kind == "SYN-ACK" and s.seq == server_isn and not s.lost)
+        for d in datas:  # every copy: the same bytes right after the SYN, acknowledging that SYN-ACK
+            assert (d.seq, d.ack, d.flags, d.payload) == ((isn + 1) & mask, third_ack.ack, PSH | ACK, REQUEST)
+            assert option_names(d.options) == ("NOP", "NOP", "TIMESTAMP") and d.window == WINDOW >> k.rcv_wscale
+            assert tsval(d)[1] == tsval(connected_with)[0]  # ts_recent: that SYN-ACK's TSval
+        first_data = segs.index(datas[0])
+        for s in segs[first_data:]:
+            if s.kind == "ACK" and s.sender == "client":  # a resent SYN-ACK answered after the request
+                assert (s.seq, s.ack, s.payload) == ((isn + 1 + size) & mask, third_ack.ack, b"")
+            if s.kind == "RST" and s.sender == "server":  # tcp_v4_send_reset: the DATA's ack_seq, RST alone
+                assert (s.seq, s.ack, s.flags) == (third_ack.ack, 0, RST)
+        acks = [s for s in segs if s.kind == "ACK" and s.sender == "server"]
+        for n, a in enumerate(acks):
+            assert (a.seq, a.ack, a.flags, a.payload) == (third_ack.ack, (isn + 1 + size) & mask, ACK, b"")
+            arrived = [d for d in datas if d.arrives is not None and d.arrives <= a.time]
+            assert tsval(a)[1] == tsval(arrived[-1])[0]  # it echoes the copy it answers
+            # the child's first ACK of the request, then a D-SACK naming it for each copy it already held
+            assert sack_blocks(a) == ([] if n == 0 else [((isn + 1) & mask, (isn + 1 + size) & mask)])
+            assert option_names(a.options)[:3] == ("NOP", "NOP", "TIMESTAMP")
+
+
 def test_to_pcap_refuses_an_unknown_vantage_point(results, tmp_path):
     with pytest.raises(ValueError, match=r"at must be one of 'server', 'client'; got 'middle'"):
         results["6.18 loss"].to_pcap(tmp_path / "x.pcap", at="middle")
@@ -137,8 +193,11 @@ def test_to_pcap_refuses_an_unknown_vantage_point(results, tmp_path):
 # ---- what Wireshark makes of it ----------------------------------------------------------------
 
 FIELDS = ("frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset",
-          "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission", "tcp.analysis.spurious_retransmission",
-          "tcp.analysis.duplicate_ack", "_ws.malformed", "_ws.expert.severity")
+          "tcp.len", "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
+          "tcp.analysis.spurious_retransmission", "tcp.analysis.duplicate_ack", "_ws.malformed", "_ws.expert.severity")
+EXPERT_ERROR = 0x00800000
+"""Wireshark's expert severity "error" (PI_ERROR), as ``-T fields`` prints it: note 0x00400000, warning
+0x00600000."""
 
 
 def tshark(path: Path) -> list[dict[str, str]]:
@@ -184,31 +243,47 @@ def synack_identities(result, client):
 
 
 def expected_flags(result, at):
-    """Per captured frame: (kind, whether Wireshark should call it a retransmission, whether a
-    duplicate ACK). A SYN is a retransmission if the capture already holds a SYN of that socket; a
-    SYN-ACK if it already holds that same transmission (a request sock's, which the model resends,
-    or the same cookie); the client's ACK answering a resent SYN-ACK is a duplicate ACK if the
-    capture already holds an ACK of that client. A SYN-ACK to a flood address is a retransmission
-    when the model says so: its first copy left the server before."""
+    """Per captured frame: (kind, whether Wireshark should call it a retransmission, a duplicate ACK,
+    a spurious retransmission). A SYN or a DATA is a retransmission if the capture already holds one
+    of that socket; a SYN-ACK if it already holds that same transmission (a request sock's, which the
+    model resends, or the same cookie); a DATA is a spurious one if the capture already holds the
+    server's ACK of the request (a copy that crossed it: at the server). A client's ACK is a
+    duplicate ACK if the capture already holds a segment of that client with the same numbers: an
+    ACK, or once the request went out, the request (an ACK sent after it carries the sequence
+    number past it); the server's ACK of a request is one if the capture already holds one (a copy
+    answered again). A SYN-ACK to a flood address is a retransmission when the model says so: its
+    first copy left the server before."""
     packets = list(result.packets)
     ids = {c.index: iter(synack_identities(result, c.index)) for c in result.clients}
     identity = {i: next(ids[p.client]) for i, p in enumerate(packets) if p.kind == "SYN-ACK" and p.client is not None}
+    first_data = {}
+    for i, p in enumerate(packets):
+        if p.kind == "DATA":
+            first_data.setdefault(p.client, i)
     held, rows = set(), []
     for _, i in seen_by(result, at):
         p = packets[i]
         if p.client is None:
-            rows.append((p.kind, p.retransmission, False))
+            rows.append((p.kind, p.retransmission, False, False))
             continue
-        key = (p.kind, p.client, identity.get(i))
-        repeat = key in held and p.kind in ("SYN", "SYN-ACK", "ACK")
+        key = (p.sender, p.kind, p.client, identity.get(i))
+        repeat = key in held
         held.add(key)
-        if repeat and not (p.kind == "SYN-ACK" and identity[i][0] == "cookie"):
+        if repeat and not (p.kind == "SYN-ACK" and identity[i][0] == "cookie") and p.sender == "client":
             assert p.retransmission, (i, p)  # only what the model resends repeats, cookies aside
-        rows.append((p.kind, repeat and p.kind != "ACK", repeat and p.kind == "ACK"))
+        dup = False
+        if p.kind == "ACK" and p.sender == "server":
+            dup = repeat
+        elif p.kind == "ACK":
+            dup = ("client", "DATA", p.client, None) in held if first_data.get(p.client, i) < i else repeat
+        spurious = p.kind == "DATA" and ("server", "ACK", p.client, None) in held
+        rows.append((p.kind, repeat and p.kind in ("SYN", "SYN-ACK", "DATA"), dup, spurious))
     return rows
 
 
 def kind_of(frame: dict[str, str]) -> str:
+    if frame["tcp.len"] != "0":
+        return "DATA"
     if frame["tcp.flags.reset"] == "1":
         return "RST"
     if frame["tcp.flags.syn"] == "1":
@@ -227,32 +302,72 @@ def test_wireshark_sees_the_models_packets_and_retransmissions(results, tmp_path
     expected = expected_flags(result, at)
     assert written == len(frames) == len(expected)
     assert not any(f["_ws.malformed"] for f in frames)
-    assert "error" not in {f["_ws.expert.severity"] for f in frames}
+    assert all(int(s) < EXPERT_ERROR for f in frames for s in f["_ws.expert.severity"].split(",") if s)
     times = [t for t, _ in seen_by(result, at)]
     assert [float(f["frame.time_epoch"]) - EPOCH for f in frames] == pytest.approx(times, abs=1e-6)
-    assert [kind_of(f) for f in frames] == [kind for kind, _, _ in expected]
+    assert [kind_of(f) for f in frames] == [kind for kind, _, _, _ in expected]
     wireshark = [f["tcp.analysis.retransmission"] == "1" for f in frames]
-    assert wireshark == [retrans for _, retrans, _ in expected]
-    assert not any(f["tcp.analysis.fast_retransmission"] or f["tcp.analysis.spurious_retransmission"] for f in frames)
+    assert wireshark == [retrans for _, retrans, _, _ in expected]
+    assert not any(f["tcp.analysis.fast_retransmission"] for f in frames)
+    assert [bool(f["tcp.analysis.spurious_retransmission"]) for f in frames] == [s for _, _, _, s in expected]
     dup_acks = [bool(f["tcp.analysis.duplicate_ack"]) for f in frames]
-    assert dup_acks == [dup for _, _, dup in expected]
+    assert dup_acks == [dup for _, _, dup, _ in expected]
+
+
+@needs_tshark
+@pytest.mark.parametrize("at", ["server", "client"])
+@pytest.mark.parametrize("name", REQUESTS)
+def test_wireshark_flags_the_resent_requests_the_model_marks(results, tmp_path, name, at):
+    """Each DATA frame carries the request's 100 bytes, and Wireshark calls it a retransmission
+    exactly when the model marks it one: every copy at the client; at the server, the copies that
+    found an earlier one there. Wireshark has no flag of its own for a tail loss probe: the probe
+    is a retransmission like the RTO's."""
+    result = results[name]
+    path = tmp_path / "run.pcap"
+    result.to_pcap(path, at=at)
+    frames = [f for f in tshark(path) if kind_of(f) == "DATA"]
+    assert not any(f["_ws.malformed"] for f in frames)
+    assert {f["tcp.len"] for f in frames} == {str(len(REQUEST))}
+    packets = list(result.packets)
+    datas = [packets[i] for _, i in seen_by(result, at) if packets[i].kind == "DATA"]
+    assert len(frames) == len(datas)
+    probes = {(e.client, e.time) for e in result.trace if e.action == "data_tlp"}
+    assert bool(probes) == (result.kernel.tail_loss_probe != "off")  # 2.6.32 has none
+    if at == "client":
+        expected = [p.retransmission for p in datas]
+    else:
+        expected, arrived = [], set()
+        for p in datas:
+            expected.append(p.client in arrived)
+            assert p.retransmission or p.client not in arrived
+            arrived.add(p.client)
+    flagged = [f["tcp.analysis.retransmission"] == "1" for f in frames]
+    assert flagged == expected and any(flagged)
+    if at == "client":  # every loss probe is in the capture, and flagged
+        assert probes <= {(p.client, p.time) for p, flag in zip(datas, flagged, strict=True) if flag}
 
 
 def test_the_scenarios_hold_every_kind_of_repeat_wireshark_can_flag(results):
     """So that the comparison above means something: between them, the scenarios' captures hold
     resent SYNs, resent SYN-ACKs, a cookie sent again for the same SYN (which the kernel does not
-    count as a resend), duplicate ACKs and RSTs."""
+    count as a resend), resent requests (some of them after the server's ACK: spurious), duplicate
+    ACKs from both hosts and RSTs."""
     found = set()
     for result in results.values():
         for at in ("server", "client"):
             packets = list(result.packets)
-            for (_, i), (kind, retrans, dup) in zip(seen_by(result, at), expected_flags(result, at), strict=True):
+            for (_, i), (kind, retrans, dup, spurious) in zip(seen_by(result, at), expected_flags(result, at),
+                                                              strict=True):
+                p = packets[i]
                 if retrans:
-                    found.add((kind, "resent" if packets[i].retransmission else "same cookie"))
+                    found.add((p.sender, kind, "resent" if p.retransmission else "same cookie"))
+                if spurious:
+                    found.add((p.sender, kind, "spurious"))
                 if dup or kind == "RST":
-                    found.add((kind, "duplicate" if dup else "reset"))
-    assert found == {("SYN", "resent"), ("SYN-ACK", "resent"), ("SYN-ACK", "same cookie"), ("ACK", "duplicate"),
-                     ("RST", "reset")}
+                    found.add((p.sender, kind, "duplicate" if dup else "reset"))
+    assert found == {("client", "SYN", "resent"), ("server", "SYN-ACK", "resent"), ("server", "SYN-ACK", "same cookie"),
+                     ("client", "DATA", "resent"), ("client", "DATA", "spurious"), ("client", "ACK", "duplicate"),
+                     ("server", "ACK", "duplicate"), ("server", "RST", "reset")}
 
 
 @needs_tshark
@@ -266,11 +381,3 @@ def test_simulate_pcap_writes_a_capture_wireshark_opens(tmp_path, capsys):
     assert f"{len(frames)} packets written to {path} (a capture on the client's host)" in out
     assert [kind_of(f) for f in frames] == ["SYN"] * len(frames)  # every SYN-ACK dropped on its way
     assert sum(f["tcp.analysis.retransmission"] == "1" for f in frames) == len(frames) - 4
-
-
-def test_a_run_with_requests_is_refused_with_the_reason(tmp_path):
-    """DATA segments are not in model.wire yet: to_pcap says so, naming ``data``, and writes nothing."""
-    result = simulate(Scenario(clients=2, data=True))
-    with pytest.raises(ValueError, match="data=True"):
-        result.to_pcap(tmp_path / "run.pcap")
-    assert not (tmp_path / "run.pcap").exists()

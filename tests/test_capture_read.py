@@ -1,9 +1,9 @@
 """``handshake_course.capture.read``: the connection attempts of a capture, whoever wrote it.
 
-A run written with ``to_pcap`` reads back as the model's clients (their SYN times, outcomes and
-connect() latencies); captures built here with dpkt cover each link type tcpdump writes on Linux,
-pcapng, IPv6, a file cut short and traffic that is not TCP; and, as root, tcpdump records a real
-connect() on loopback.
+A run written with ``to_pcap`` reads back as the model's clients (their SYN times, outcomes,
+connect() latencies and when their requests went out); captures built here with dpkt cover each
+link type tcpdump writes on Linux, pcapng, IPv6, a file cut short and traffic that is not TCP; and,
+as root, tcpdump records a real connect() on loopback.
 """
 
 from __future__ import annotations
@@ -47,10 +47,11 @@ def at_client(result, tmp_path: Path, at: str = "client"):
 
 def expected_outcome(result, client) -> str:
     """What a capture on the client host shows of one connect(): an RST ended it (refused, reset, or
-    the client's own RST to a SYN-ACK that came after connect() gave up), its ACK went out, or no
-    SYN-ACK ever reached it."""
+    the client's own RST to a SYN-ACK that came after connect() gave up) before its request went out,
+    its ACK or its request went out, or no SYN-ACK ever reached it. ``read`` calls an attempt reset
+    only when the RST came before any data: a request answered with RST was established first."""
     sent_rst = any(p.kind == "RST" for p in result.packets.of_client(client.index))
-    if client.errno in ("ECONNREFUSED", "ECONNRESET") or sent_rst:
+    if (client.errno in ("ECONNREFUSED", "ECONNRESET") or sent_rst) and not client.data_times:
         return "reset"
     return "established" if client.connected_at is not None else "unanswered"
 
@@ -71,6 +72,10 @@ def test_a_capture_at_the_client_reads_back_as_the_models_clients(results, tmp_p
             assert h.latency is None
         else:
             assert h.latency == pytest.approx(c.latency, abs=2e-6)
+        if c.data_times:  # the request, as the client sent it first
+            assert h.data_at - EPOCH == pytest.approx(c.data_times[0], abs=1e-6)
+        else:
+            assert h.data_at is None
     assert capture.vantage == ("client" if any(c.connected_at for c in clients) else "unknown")
     assert capture.notes == () and not capture.truncated
 

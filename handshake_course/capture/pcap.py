@@ -61,7 +61,8 @@ def frame(segment: Segment) -> dpkt.ethernet.Ethernet:
     """``segment`` in an Ethernet frame between the two hosts (a flood SYN arrives from the router)."""
     opts = option_bytes(segment.options)
     tcp = dpkt.tcp.TCP(sport=segment.sport, dport=segment.dport, seq=segment.seq, ack=segment.ack,
-                       flags=segment.flags, win=segment.window, opts=opts, off=5 + len(opts) // 4)
+                       flags=segment.flags, win=segment.window, opts=opts, off=5 + len(opts) // 4,
+                       data=segment.payload)
     ip = dpkt.ip.IP(src=_addr(segment.src), dst=_addr(segment.dst), p=dpkt.ip.IP_PROTO_TCP, ttl=64,
                     df=1, data=tcp)
     ip.len = len(ip)
@@ -86,9 +87,6 @@ def write_pcap(result: Result, path: str | os.PathLike[str], at: str = "server")
     the server or the client (see ``Result.to_pcap``); return the number of packets written."""
     if at not in AT:
         raise ValueError(f"at must be one of {', '.join(map(repr, AT))}; got {at!r}")
-    if result.scenario.data:
-        raise ValueError("data=True: a run whose clients send requests cannot be written as a pcap file "
-                         "yet (model.wire does not know the DATA segments); simulate it with data=False")
     n = 0
     with open(path, "wb") as f:
         writer: Any = dpkt.pcap.Writer(f, snaplen=SNAPLEN, linktype=dpkt.pcap.DLT_EN10MB)

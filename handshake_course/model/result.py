@@ -407,8 +407,9 @@ class Result:
         included); ``at="client"``: the client host: what the clients send, when they send it, and
         the server's packets that reach them, when they arrive (lost ones never; the flood and the
         listener's answers to it do not pass there). Addresses, ports, sequence numbers, options
-        and windows are what each kernel would write (``model.wire``); packet times are the
-        model's clock from ``handshake_course.capture.EPOCH``.
+        and windows are what each kernel would write (``model.wire``; with ``data=True`` every
+        request carries ``model.wire.REQUEST``, a 100-byte HTTP GET); packet times are the model's
+        clock from ``handshake_course.capture.EPOCH``.
 
         This needs the ``capture`` extra (dpkt): the model itself imports nothing of the project, so
         the import of ``handshake_course.capture.pcap`` is made here, when the method is called.

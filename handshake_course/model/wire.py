@@ -27,7 +27,16 @@ library only, like the rest of the model.
   The flood's SYNs carry no options and a window of 64 (hping3's defaults), so the listener answers
   them with the MSS option alone and a cookie encodes the default MSS, 536.
 * **Windows**: 64240 on a SYN and a SYN-ACK (44 segments of 1460: what 4.20+ kernels offer on
-  Ethernet; older kernels offer less, which the model does not record), scaled on the third ACK.
+  Ethernet; older kernels offer less, which the model does not record), scaled on the third ACK and
+  on every segment after it.
+* **Requests** (``Scenario(data=True)``): the model has no sizes, so every client writes the same
+  ``REQUEST``, a 100-byte HTTP GET, in one segment: PSH|ACK, sequence number ISN + 1, acknowledging
+  the SYN-ACK it connected with, timestamps as on its ACK; a loss probe or an RTO resends the same
+  bytes. The child ACKs them (sequence number its ISN + 1, ACK number past the request), echoing the
+  TSval of the DATA that arrived; a copy it already held gets a D-SACK block naming those bytes
+  (tcp_data_queue's tcp_dsack_set). A client's ACK sent after its request carries the sequence
+  number past it. RSTs answering a DATA are those answering a bare ACK (tcp_v4_send_reset: the
+  segment's ACK number as the sequence number).
 """
 
 from __future__ import annotations
@@ -62,9 +71,15 @@ COOKIEBITS = 24  # syncookies.c: the minute counter lives above these bits
 COOKIE_AGE_MINUTES = 2  # MAX_SYNCOOKIE_AGE (4.4+); check_cookie's default
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "TIMESTAMP": 8}
+OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "SACK": 5, "TIMESTAMP": 8}
 """TCP option kinds (IANA), by the names the records use."""
-_NOP, _MSS, _WSCALE, _SACK_PERM, _TS = (OPTION_KINDS[n] for n in ("NOP", "MSS", "WSCALE", "SACK_PERM", "TIMESTAMP"))
+_NOP, _MSS, _WSCALE, _SACK_PERM, _SACK, _TS = (OPTION_KINDS[n] for n in ("NOP", "MSS", "WSCALE", "SACK_PERM", "SACK",
+                                                                        "TIMESTAMP"))
+REQUEST = (f"GET / HTTP/1.1\r\nHost: {SERVER_ADDR}:{SERVER_PORT}\r\nUser-Agent: handshake-course\r\n"
+           "Accept: */*\r\nPragma: no-cache\r\n\r\n").encode()
+"""The request every client of ``Scenario(data=True)`` writes, the payload of its DATA segments. The
+model has no sizes, so this one is chosen: a 100-byte HTTP/1.1 GET for the listener (Wireshark
+dissects port 8080 as HTTP), one segment well under the MSS, as a small HTTP request is."""
 
 Option = tuple[int, bytes]
 """One TCP option: its kind and its data (without the kind and length bytes)."""
@@ -79,8 +94,13 @@ SENDS = {
     "no_listener_rst": "RST", "syn_new": "SYN-ACK", "syn_cookie": "SYN-ACK", "syn_again": "SYN-ACK",
     "synack_rto": "SYN-ACK", "ack_wrong_isn": "RST", "ack_no_request": "RST", "ack_cookie_invalid": "RST",
     "ack_accept_queue_full_abort": "RST",
+    "data_send": "DATA", "data_tlp": "DATA", "data_rto_first": "DATA", "data_rto": "DATA",
+    "data_in": "ACK", "data_in_new_child": "ACK", "data_again": "ACK",
+    "data_accept_queue_full_abort": "RST", "data_cookie_invalid": "RST", "data_wrong_isn": "RST",
+    "data_no_request": "RST",
 }
 _FLOOD_EVENTS = frozenset({"syn_new", "syn_cookie", "synack_rto", "synack_give_up"})
+_DATA_ACKS = frozenset({"data_in", "data_in_new_child", "data_again"})  # the child's ACKs of a request
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +124,7 @@ class Segment:
     window: int
     options: tuple[Option, ...]
     cookie: bool = False  # a SYN-ACK whose ISN is a syncookie
+    payload: bytes = b""  # the TCP data: a DATA segment's REQUEST, else nothing
 
     @property
     def lost(self) -> bool:
@@ -224,6 +245,23 @@ class _Flow:
     request_isn: int | None = None  # the pending request sock's ISN
     connected: tuple[int, int] | None = None  # (ISN, TSval) of the SYN-ACK the client connected with
     timeouts: int = 0  # a flood request's SYN-ACK timeouts
+    data_sent: bool = False  # the client wrote its request: its sequence number is past it
+    datas: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival, TSval) of DATA in flight
+    data_ts_recent: int = 0  # TSval of the last DATA that reached the server
+    data_acks: deque[int] = field(default_factory=deque)  # arrivals of the server's ACKs of the data in flight
+
+
+@dataclass(frozen=True, slots=True)
+class _Header:
+    """The TCP header fields (and payload) one kernel action writes; a bare RST by default."""
+
+    seq: int
+    ack: int = 0
+    flags: int = RST
+    window: int = 0
+    options: tuple[Option, ...] = ()
+    cookie: bool = False
+    payload: bytes = b""
 
 
 class _Replay:
@@ -286,44 +324,117 @@ class _Replay:
         flow = self.flows[ci]
         c_end, s_end = (CLIENT_ADDR, flow.sport), (SERVER_ADDR, SERVER_PORT)
         src, dst = (c_end, s_end) if sender == _CLIENT else (s_end, c_end)
-        seq, ack, flags, window, options, cookie = 0, 0, RST, 0, (), False
-        if name in ("connect", "syn_rto_first", "syn_rto"):
-            tsval = self.tsval(t, *c_end, *s_end)
-            seq, flags, window = flow.isn, SYN, WINDOW
-            options = options_write(MSS, (tsval, 0), True, self.k.rcv_wscale)
-            if arrives is not None:
-                flow.syns.append((arrives, tsval))
-        elif kind == "SYN-ACK":
-            while flow.syns and flow.syns[0][0] <= t:
-                flow.ts_recent = flow.syns.popleft()[1]
-            if name == "syn_cookie":
-                seq, tsval, cookie = self._cookie(t, flow), self._cookie_tsval(t, flow), True
-            else:
-                if name == "syn_new" or flow.request_isn is None:
-                    flow.request_isn = self.keys.isn(*s_end, *c_end, t)
-                seq, tsval = flow.request_isn, self.tsval(t, *s_end, *c_end)
-            ack, flags, window = flow.isn + 1, SYN | ACK, WINDOW
-            options = options_write(MSS, (tsval, flow.ts_recent), True, self.k.rcv_wscale)
-            if arrives is not None:
-                flow.synacks.append((arrives, seq, tsval))
-        elif name in ("synack_in", "synack_again", "no_socket_rst"):
-            _, isn, tsval = flow.synacks.popleft()  # the SYN-ACK that arrived now
-            if name == "synack_in":
-                flow.connected = (isn, tsval)
-            if name == "no_socket_rst":
-                seq = flow.isn + 1
-            else:
-                assert flow.connected is not None
-                seq, ack, flags = flow.isn + 1, flow.connected[0] + 1, ACK
-                window = WINDOW >> self.k.rcv_wscale
-                options = options_write(None, (self.tsval(t, *c_end, *s_end), tsval), False, None)
-        elif name == "no_listener_rst":  # tcp_v4_send_reset to a SYN: RST|ACK, seq 0
-            ack, flags = flow.isn + 1, RST | ACK
-        else:  # the listener's RST to an ACK takes its sequence number from the ACK's ack_seq
-            assert flow.connected is not None
-            seq = flow.connected[0] + 1
+        h = self._header(t, arrives, flow, name, kind)
         return Segment(t / US, None if arrives is None else arrives / US, SENDERS[sender], kind, ci, retrans,
-                       *src, *dst, seq & _MASK32, ack & _MASK32, flags, window, options, cookie)
+                       *src, *dst, h.seq & _MASK32, h.ack & _MASK32, h.flags, h.window, h.options, h.cookie,
+                       h.payload)
+
+    def _header(self, t: int, arrives: int | None, flow: _Flow, name: str, kind: str) -> _Header:
+        """What the kernel action ``name`` writes on the ``kind`` segment it sends at ``t``."""
+        if kind == "SYN":
+            return self._syn(t, arrives, flow)
+        if kind == "SYN-ACK":
+            return self._synack(t, arrives, flow, name)
+        if kind == "DATA":
+            return self._data(t, arrives, flow)
+        if name in _DATA_ACKS:
+            return self._data_ack(t, arrives, flow, name == "data_again")
+        if name in ("synack_in", "synack_again"):
+            return self._ack(t, flow, name == "synack_in")
+        if name == "no_socket_rst":
+            return self._client_rst(t, flow)
+        if name == "no_listener_rst":  # tcp_v4_send_reset to a SYN: RST|ACK, seq 0
+            return _Header(0, flow.isn + 1, RST | ACK)
+        # the listener's RST to an ACK or a DATA takes its sequence number from the segment's ack_seq
+        assert flow.connected is not None
+        return _Header(flow.connected[0] + 1)
+
+    def _client_tsval(self, t: int, flow: _Flow) -> int:
+        """The TSval the client writes at ``t`` on this connection."""
+        return self.tsval(t, CLIENT_ADDR, flow.sport, SERVER_ADDR, SERVER_PORT)
+
+    def _server_tsval(self, t: int, flow: _Flow) -> int:
+        """The TSval the listener (or the child) writes at ``t`` on this connection."""
+        return self.tsval(t, SERVER_ADDR, SERVER_PORT, CLIENT_ADDR, flow.sport)
+
+    def _syn(self, t: int, arrives: int | None, flow: _Flow) -> _Header:
+        """A client's SYN (first or resent): its socket's ISN and the full option set."""
+        tsval = self._client_tsval(t, flow)
+        if arrives is not None:
+            flow.syns.append((arrives, tsval))
+        return _Header(flow.isn, 0, SYN, WINDOW, options_write(MSS, (tsval, 0), True, self.k.rcv_wscale))
+
+    def _synack(self, t: int, arrives: int | None, flow: _Flow, name: str) -> _Header:
+        """The listener's SYN-ACK: the request sock's ISN (a new request, a new ISN) or a cookie,
+        echoing the TSval of the last SYN that arrived."""
+        while flow.syns and flow.syns[0][0] <= t:
+            flow.ts_recent = flow.syns.popleft()[1]
+        if name == "syn_cookie":
+            seq, tsval, cookie = self._cookie(t, flow), self._cookie_tsval(t, flow), True
+        else:
+            if name == "syn_new" or flow.request_isn is None:
+                flow.request_isn = self.keys.isn(SERVER_ADDR, SERVER_PORT, CLIENT_ADDR, flow.sport, t)
+            seq, tsval, cookie = flow.request_isn, self._server_tsval(t, flow), False
+        if arrives is not None:
+            flow.synacks.append((arrives, seq, tsval))
+        options = options_write(MSS, (tsval, flow.ts_recent), True, self.k.rcv_wscale)
+        return _Header(seq, flow.isn + 1, SYN | ACK, WINDOW, options, cookie)
+
+    def _ack(self, t: int, flow: _Flow, connects: bool) -> _Header:
+        """The client's ACK of the SYN-ACK that arrived now: the third ACK (``connects``), or the
+        answer to one resent later, which acknowledges the SYN-ACK the client connected with and,
+        once the request is written, carries the sequence number past it."""
+        _, isn, tsval = flow.synacks.popleft()
+        if connects:
+            flow.connected = (isn, tsval)
+        assert flow.connected is not None
+        seq = flow.isn + 1 + (len(REQUEST) if flow.data_sent else 0)
+        options = options_write(None, (self._client_tsval(t, flow), tsval), False, None)
+        return _Header(seq, flow.connected[0] + 1, ACK, WINDOW >> self.k.rcv_wscale, options)
+
+    def _data(self, t: int, arrives: int | None, flow: _Flow) -> _Header:
+        """The client's request, first sent or resent (a loss probe and an RTO resend the same
+        bytes): PSH|ACK right after the SYN, acknowledging the SYN-ACK it connected with, its
+        timestamps as on the third ACK (the TSecr is that SYN-ACK's TSval: ts_recent)."""
+        assert flow.connected is not None
+        flow.data_sent = True
+        tsval = self._client_tsval(t, flow)
+        if arrives is not None:
+            flow.datas.append((arrives, tsval))
+        options = options_write(None, (tsval, flow.connected[1]), False, None)
+        return _Header(flow.isn + 1, flow.connected[0] + 1, PSH | ACK, WINDOW >> self.k.rcv_wscale, options,
+                       payload=REQUEST)
+
+    def _data_ack(self, t: int, arrives: int | None, flow: _Flow, again: bool) -> _Header:
+        """The child's ACK of the request that arrived now: right after its ISN (that of the SYN-ACK
+        the client connected with: only that one makes a child), acknowledging the request's bytes,
+        echoing that DATA's TSval; for a copy it already held (``again``) with a D-SACK block
+        naming those bytes (tcp_dsack_set; both SYNs offered SACK), after the timestamps as
+        tcp_options_write puts it."""
+        while flow.datas and flow.datas[0][0] <= t:
+            flow.data_ts_recent = flow.datas.popleft()[1]
+        assert flow.connected is not None
+        start, end = (flow.isn + 1) & _MASK32, (flow.isn + 1 + len(REQUEST)) & _MASK32
+        options = options_write(None, (self._server_tsval(t, flow), flow.data_ts_recent), False, None)
+        if again:
+            options += ((_NOP, b""), (_NOP, b""), (_SACK, start.to_bytes(4, "big") + end.to_bytes(4, "big")))
+        if arrives is not None:
+            flow.data_acks.append(arrives)
+        return _Header(flow.connected[0] + 1, end, ACK, WINDOW >> self.k.rcv_wscale, options)
+
+    def _client_rst(self, t: int, flow: _Flow) -> _Header:
+        """tcp_v4_send_reset from a client whose socket is gone, to the server segment that arrived
+        now: RST alone, with that segment's ACK number as its sequence number (a SYN-ACK's: ISN + 1;
+        an ACK of the request's: past it)."""
+        if flow.synacks and flow.synacks[0][0] <= t:  # every SYN-ACK that arrives is answered at once
+            flow.synacks.popleft()
+            return _Header(flow.isn + 1)
+        while flow.data_acks and flow.data_acks[0] < t:  # those the socket took without answering
+            flow.data_acks.popleft()
+        if not flow.data_acks or flow.data_acks[0] != t:
+            raise RuntimeError(f"an RST of a closed client at {t} us answers no segment that arrived then")
+        flow.data_acks.popleft()
+        return _Header(flow.isn + 1 + len(REQUEST))
 
     def _cookie(self, t: int, flow: _Flow) -> int:
         count = self.clocks.cookie_counter(t)
