@@ -219,7 +219,7 @@ def test_stored_measurements_are_the_package_data():
     assert lab.stored_names() == sorted(RECORDS)
     assert (files("handshake_course.lab") / "measurements" / "loopback_herd.json").is_file()
     pyproject = (FIXTURES.parents[2] / "pyproject.toml").read_text()
-    assert '"handshake_course.lab" = ["measurements/*.json"]' in pyproject
+    assert '"handshake_course.lab" = ["measurements/*.json", "measurements/*.pcap"]' in pyproject
     rec = lab.stored("loopback_herd")
     assert rec["source"] == "stored: Linux 6.18.44-fc-v669" == f"stored: Linux {lab.stored_release()}"
     assert {k: v for k, v in rec.items() if k != "source"} == RECORDS["loopback_herd"]

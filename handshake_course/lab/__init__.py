@@ -16,20 +16,22 @@ Where it cannot measure, a lesson uses the measurements stored with the package 
     rec["source"]                                # "live: Linux <release>" / "stored: Linux 6.18.44-..."
     rec = lab.measure_herd()
     lab.stored("loopback_herd"), lab.stored_names()
+    lab.stored_pcap("herd")                      # the packets of a stored record: capture.read() it
 
 Modules: ``host`` (what this machine can do), ``netns`` (namespace pairs), ``nft`` (drop rules),
 ``capture`` (packet capture), ``procnet`` (counters, /proc/net/tcp, ss), ``sockets`` (the
 applications), ``rawtcp`` (a hand-driven client), ``bench`` (one experiment's apparatus),
 ``loopback`` and ``experiments`` (the measurements), ``timing`` (timer-wheel tolerances and
 lateness), ``compare`` (model versus measurement), ``record`` (writes the stored measurements),
-``store`` (reads them: ``measurements/*.json``), ``measure`` (live, else stored).
+``pcapfile`` (writes a capture as a pcap file), ``store`` (reads them: ``measurements/*.json``
+and the ``*.pcap`` beside them), ``measure`` (live, else stored).
 """
 
 from .compare import Check, checks, scenario_for
 from .host import LabUnavailable, privileged_reason
 from .loopback import loopback_accept_capacity, loopback_herd
 from .measure import is_live, measure_accept_capacity, measure_herd
-from .store import stored, stored_names, stored_records, stored_release
+from .store import stored, stored_names, stored_pcap, stored_records, stored_release
 
 __all__ = [
     "Check",
@@ -44,6 +46,7 @@ __all__ = [
     "scenario_for",
     "stored",
     "stored_names",
+    "stored_pcap",
     "stored_records",
     "stored_release",
 ]

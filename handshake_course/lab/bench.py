@@ -4,7 +4,8 @@ A Bench is a fresh namespace pair (with the experiment's sysctls), the sockets i
 /proc/net views of both namespaces, nftables rules, an optional packet capture, and the counters as
 they were at the start. ``record()`` turns what happened into the JSON-ready dict stored as a
 fixture: kernel release, sysctls as the namespaces report them, rules, packets, counter deltas,
-``ss`` lines, plus the experiment's own result.
+``ss`` lines, plus the experiment's own result, and (a ``Measurement``) the frames the capture saw,
+which ``record.save`` writes as the pcap file beside the JSON.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from ..model import sysctls
 from . import netns, nft
-from .capture import Capture, Segment
+from .capture import Capture, Frames, Segment, segments_of
 from .host import config_hz, kernel_release
 from .procnet import ProcNet, delta, ss
 from .sockets import PORT, Sockets
@@ -26,6 +27,16 @@ from .sockets import PORT, Sockets
 RECORDED_SYSCTLS = [*(s.proc for s in sysctls()), "net.ipv4.tcp_rto_max_ms"]
 """Every sysctl the model has (model.SETTINGS), and one it does not model but a record should show."""
 COUNTER_PREFIXES = ("Tcp",)  # TcpX and TcpExtX; the Ip* counters only repeat packet counts
+
+
+class Measurement(dict[str, Any]):
+    """A record (the JSON-ready dict that is stored) that also carries ``frames``, what its capture
+    saw (None without one), for ``record.save`` to write as a pcap file. It is a dict, so whatever
+    reads records reads it unchanged; the frames never go into the JSON."""
+
+    def __init__(self, record: Mapping[str, Any], frames: Frames | None = None) -> None:
+        super().__init__(record)
+        self.frames = frames
 
 
 class Bench:
@@ -92,7 +103,12 @@ class Bench:
         time.sleep(seconds)
 
     def segments(self, where: Callable[[Segment], bool] | None = None) -> list[Segment]:
-        return [] if self.capture is None else self.capture.segments(where)
+        """The captured segments (those matching `where`), including any the capture thread has
+        not read yet (``Capture.flush``)."""
+        if self.capture is None:
+            return []
+        self.capture.flush()
+        return self.capture.segments(where)
 
     def ss_summary(self) -> dict[str, Any]:
         """The server's ``ss -tan``: the listener line and how many sockets are in each state."""
@@ -101,11 +117,24 @@ class Bench:
         listener = [line.split() for line in lines if line.startswith("LISTEN") and f":{PORT}" in line]
         return {"listener": " ".join(listener[0][:5]) if listener else None, "states": dict(sorted(states.items()))}
 
+    def _captured(self, packets: Callable[[Segment], bool] | None) -> tuple[Frames | None, list[Segment]]:
+        """What the capture saw until now, taken once: its frames (for the pcap file, None without
+        one) and the segments among them that `packets` accepts, so the two agree exactly."""
+        if self.capture is None:
+            return None, []
+        self.capture.flush()
+        frames = self.capture.frames()
+        if frames is None:
+            return None, self.segments(packets)
+        return frames, [s for s in segments_of(frames) if packets is None or packets(s)]
+
     # ---- the record -------------------------------------------------------------------------------
     def record(self, result: Mapping[str, Any], t0: float | None = None, *,
-               packets: Callable[[Segment], bool] | None = None, keep_packets: bool = True) -> dict[str, Any]:
-        """Everything the fixture keeps about this run. Packet times are seconds from `t0`."""
-        segs = self.segments(packets)
+               packets: Callable[[Segment], bool] | None = None, keep_packets: bool = True) -> Measurement:
+        """Everything the fixture keeps about this run. Packet times are seconds from `t0`.
+        ``capture`` says where the capture (and so the pcap file) was taken; ``packets`` lists its
+        segments unless `keep_packets` is false; the frames themselves ride along for the pcap."""
+        frames, segs = self._captured(packets)
         if t0 is None:
             t0 = segs[0].time if segs else time.time()
         rec: dict[str, Any] = {
@@ -119,7 +148,9 @@ class Bench:
             "ss": self.ss_summary(),
             "result": dict(result),
         }
-        if keep_packets and self.capture is not None:
-            rec["capture"] = "client veth" if self._capture_on == "client" else "server veth"
+        if self.capture is None:
+            return Measurement(rec)
+        rec["capture"] = "client veth" if self._capture_on == "client" else "server veth"
+        if keep_packets:
             rec["packets"] = [s.to_json(t0) for s in segs]
-        return rec
+        return Measurement(rec, frames)

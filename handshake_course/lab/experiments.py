@@ -13,6 +13,9 @@ record that is stored as a fixture and compared with the model (see ``compare``)
 | herd | clients waiting on a full accept queue: who gets in after each accept(), and when | ``accept=[...]`` |
 | accept_capacity | connections a listener that never accept()s takes | ``ss().recv_q`` |
 
+Each captures its packets on a veth (the client's; the server's for synack_schedule), and its record
+carries the frames, which ``record.save`` stores beside the JSON as a pcap file.
+
 Every experiment is bounded: it ends when the kernel's own timers have played out or at its
 `limit`, whichever is first. Timings are kept short so that all of them together run in under a
 minute (see ``run_all``).
@@ -286,7 +289,7 @@ def loss(percent: int, clients: int = 250, limit: float = 6.5) -> Record:
 def ports(count: int = 300) -> Record:
     """`count` consecutive connect()s from one address to one listener (each finished before the
     next starts, all kept open): the local port each got."""
-    with Bench("ports", {"count": count}, capture=None) as b:
+    with Bench("ports", {"count": count}) as b:
         b.listen(4096)
         t0 = time.time()
         got, times = [], []
@@ -323,7 +326,7 @@ def accept_capacity(backlog: int, extra: int = 3, settle: float = 0.2) -> Record
     """listen(backlog) and backlog + 1 + `extra` connect()s, nobody accept()s: how many complete,
     the listener's Recv-Q/Send-Q, and the counters of the SYNs dropped for a full accept queue."""
     params = {"backlog": backlog, "clients": backlog + 1 + extra, "settle": settle}
-    with Bench("accept_capacity", params, capture=None) as b:
+    with Bench("accept_capacity", params) as b:
         t0 = time.time()
         run = accept_capacity_run(b.sockets, b.pair.server, b.pair.client, b.pair.server_ip, PORT,
                                   backlog, backlog + 1 + extra, settle)

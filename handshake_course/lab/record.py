@@ -7,7 +7,10 @@
 
 The stored records are what tests/test_lab_fixtures.py holds the model to on every test run, on
 any machine, and what lesson 10 shows where it cannot measure. Re-record them when the kernel under
-test changes; the file names stay the same.
+test changes; the file names stay the same. An experiment that captures packets also leaves its
+capture beside its record, ``<name>.pcap`` (``lab.pcapfile``; needs dpkt, the ``capture`` extra,
+without which only the JSON is written and a line says why), which ``handshake_course.capture.read``
+reads back and tests/test_lab_captures.py holds to the JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import experiments, loopback
+from . import experiments, loopback, pcapfile
+from .bench import Measurement
 from .host import privileged_reason
 from .netns import cleanup_stale
 from .store import MEASUREMENTS
@@ -52,10 +56,20 @@ def dumps(value: Any, indent: int = 0) -> str:
     return pad + json.dumps(value)
 
 
-def save(directory: Path, name: str, record: dict[str, Any]) -> Path:
+def save(directory: Path, name: str, record: dict[str, Any]) -> list[Path]:
+    """Write `record` as ``<name>.json`` and, if it carries the frames its capture saw (a
+    ``Measurement``) and dpkt is installed, those as ``<name>.pcap``; return the paths written. A
+    pcap file left by an earlier run of the same name is removed when this run writes none, so a
+    pcap file beside a record always comes from the same run."""
     path = directory / f"{name}.json"
     path.write_text(dumps(record) + "\n")
-    return path
+    pcap = directory / f"{name}.pcap"
+    frames = record.frames if isinstance(record, Measurement) else None
+    if frames is None or pcapfile.missing() is not None:
+        pcap.unlink(missing_ok=True)
+        return [path]
+    pcapfile.write(pcap, frames)
+    return [path, pcap]
 
 
 def load_all(directory: Path) -> dict[str, dict[str, Any]]:
@@ -86,8 +100,12 @@ def main(argv: list[str] | None = None) -> int:
         records.update(experiments.run_all(select))
     else:
         print(f"skipping the privileged experiments: {reason}", file=sys.stderr)
+    no_pcap = pcapfile.missing()
+    if no_pcap is not None and any(isinstance(r, Measurement) and r.frames for r in records.values()):
+        print(f"writing the records without their pcap files: {no_pcap}", file=sys.stderr)
     for name, rec in records.items():
-        print(save(args.directory, name, rec))
+        for path in save(args.directory, name, rec):
+            print(path)
     print(f"{len(records)} records in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
