@@ -51,6 +51,9 @@ def scenarios(draw):
     clients = draw(st.one_of(st.integers(0, 12), st.lists(times, max_size=12)))
     backlog = draw(st.one_of(st.integers(-2, 12), st.none()))
     accept = draw(st.one_of(st.none(), st.floats(0.5, 50.0), st.lists(st.floats(0.0, duration), max_size=8)))
+    # a SO_REUSEPORT group (3.9+) and TCP_DEFER_ACCEPT, on a listener
+    listeners = draw(st.sampled_from([1, 1, 2, 3])) if backlog is not None and kernel.reuseport != "none" else 1
+    defer_accept = draw(st.sampled_from([0, 0, 1, 3, 30])) if backlog is not None else 0
     return Scenario(
         kernel=kernel, backlog=backlog, clients=clients, accept=accept,
         rtt=draw(st.sampled_from([0.0, 0.0002, 0.01, 0.3, 1.5])),
@@ -58,7 +61,8 @@ def scenarios(draw):
         drop=tuple(draw(st.lists(st.sampled_from(KINDS), unique=True, max_size=2))),
         flood=draw(st.sampled_from([0.0, 0.0, 0.0, 20.0, 200.0])),
         duration=duration, seed=draw(st.integers(0, 2**16)),
-        syncnt=draw(st.one_of(st.none(), st.integers(1, 4))), data=draw(st.booleans()))
+        syncnt=draw(st.one_of(st.none(), st.integers(1, 4))), data=draw(st.booleans()), listeners=listeners,
+        defer_accept=defer_accept)
 
 
 def nondecreasing(xs):
@@ -78,12 +82,14 @@ def test_queues_never_exceed_their_limits(scenario):
         return
     acc_cap, syn_cap = r.listener.accept_capacity, r.listener.syn_capacity
     assert acc_cap == r.listener.backlog + 1
-    assert all(0 <= q <= acc_cap for q in r.queues.accept)
-    assert all(0 <= q <= syn_cap for q in r.queues.syn)
+    assert len(r.listeners) == scenario.listeners and r.queues is r.queues_of(0)
+    for i in range(scenario.listeners):  # each listener of a SO_REUSEPORT group within its own limits
+        assert all(0 <= q <= acc_cap for q in r.queues_of(i).accept)
+        assert all(0 <= q <= syn_cap for q in r.queues_of(i).syn)
+        for t in (0.0, r.end / 3, r.end / 2, r.end):
+            ss = r.ss(t, listener=i)
+            assert ss.recv_q <= acc_cap and ss.syn_recv <= syn_cap and ss.send_q == r.listener.backlog
     assert all(e.accept_queue <= acc_cap and e.syn_queue <= syn_cap for e in r.trace)
-    for t in (0.0, r.end / 3, r.end / 2, r.end):
-        ss = r.ss(t)
-        assert ss.recv_q <= acc_cap and ss.syn_recv <= syn_cap and ss.send_q == r.listener.backlog
 
 
 # ---- outcomes -----------------------------------------------------------------------------------------------
@@ -112,8 +118,8 @@ def test_every_client_ends_in_exactly_one_outcome_and_errno_agrees(scenario):
         else:
             assert c.data_acked_at is None and c.rtt_sample is None
         assert (c.accepted_at is not None) == (c.outcome == "accepted")
-    if r.listener is not None:  # Recv-Q at the end = the connections nobody accept()ed
-        assert r.ss().recv_q == r.outcomes()["queued"]
+    if r.listener is not None:  # Recv-Q at the end = the connections nobody accept()ed, on every listener
+        assert sum(r.ss(listener=i).recv_q for i in range(len(r.listeners))) == r.outcomes()["queued"]
 
 
 @FAST
@@ -240,6 +246,20 @@ def test_counters_agree_with_trace_and_packets(scenario):
     assert s["TcpExtDelayedACKLost"] == actions["data_again"]
     # cookies: one counted per cookie SYN-ACK
     assert s["TcpExtSyncookiesSent"] == sum(1 for e in r.trace if e.action == "syn_cookie")
+    # TCP_DEFER_ACCEPT: one TCPDeferAcceptDrop per bare ACK tcp_check_req dropped (3.x+), shown only when set
+    drops = actions["ack_defer_drop"]
+    assert drops == 0 or scenario.defer_accept > 0
+    if scenario.kernel.defer_accept_drop_counter and scenario.defer_accept:
+        assert s["TcpExtTCPDeferAcceptDrop"] == drops
+    else:
+        assert "TcpExtTCPDeferAcceptDrop" not in s
+    # a SO_REUSEPORT group: all of one connection's server events are on one listener
+    if scenario.listeners > 1:
+        on: dict[int, set[int]] = {}
+        for e in r.trace:
+            if e.host == "server" and e.client is not None:
+                on.setdefault(e.client, set()).add(e.listener)
+        assert all(len(listeners) == 1 for listeners in on.values())
 
 
 @FAST

@@ -33,6 +33,12 @@ BUSY = dict(backlog=2, clients=[0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0], accept=[3.0,
             duration=40, seed=4)  # requests, cookies, overflows, retransmissions, accept() - a bit of everything
 
 
+FEATURES = {"plain": {}, "data": {"data": True}, "defer_accept": {"defer_accept": 3},
+            "reuseport": {"listeners": 3, "defer_accept": 1, "data": True}}
+"""BUSY with clients that speak first, TCP_DEFER_ACCEPT, and a SO_REUSEPORT group (3.9+) with both."""
+CASES = [(v, f) for v in VERSIONS for f in FEATURES if "listeners" not in FEATURES[f] or Kernel(v).reuseport != "none"]
+
+
 def first(r, action):
     return next(e for e in r.trace if e.action == action)
 
@@ -118,10 +124,9 @@ def test_trace_events_carry_the_client_and_the_queue_lengths_after_them():
 
 # ---- counters ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data", [False, True])
-@pytest.mark.parametrize("version", VERSIONS)
-def test_counters_are_named_as_nstat_prints_them(version, data):
-    r = simulate(Scenario(kernel=version, data=data, **BUSY))
+@pytest.mark.parametrize(("version", "feature"), CASES)
+def test_counters_are_named_as_nstat_prints_them(version, feature):
+    r = simulate(Scenario(kernel=version, **FEATURES[feature], **BUSY))
     assert set(r.counters) <= NSTAT_6_18
     assert set(r.server_counters) <= NSTAT_6_18 and set(r.client_counters) <= NSTAT_6_18
 
@@ -136,11 +141,11 @@ def test_counters_that_3_10_does_not_have_are_absent():
     assert "TcpExtTCPSynRetrans" in r.counters
 
 
-@pytest.mark.parametrize("data", [False, True])
-@pytest.mark.parametrize("version", VERSIONS)
-def test_counters_are_the_sum_of_the_trace_events(version, data):
-    r = simulate(Scenario(kernel=version, data=data, **BUSY))
-    assert not data or any(e.action.startswith("data_") for e in r.trace)
+@pytest.mark.parametrize(("version", "feature"), CASES)
+def test_counters_are_the_sum_of_the_trace_events(version, feature):
+    r = simulate(Scenario(kernel=version, **FEATURES[feature], **BUSY))
+    assert not r.scenario.data or any(e.action.startswith("data_") for e in r.trace)
+    assert not r.scenario.defer_accept or any(e.action == "ack_defer_drop" for e in r.trace)
     for host, counters in (("server", r.server_counters), ("client", r.client_counters)):
         summed = Counter(c for e in r.trace if e.host == host for c in e.counters)
         assert {k: v for k, v in counters.items() if v} == dict(summed)

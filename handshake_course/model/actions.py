@@ -149,6 +149,13 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
                       f"{_RCV_OLD} tcp_rcv_state_process", "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process"),
     "rst_for_request": ("server", "RST for a pending request: request sock dropped",
                         f"{_REQ_OLD} inet_csk_reqsk_queue_drop", f"{_REQ_NEW} inet_csk_reqsk_queue_drop"),
+    # ---- TCP_DEFER_ACCEPT (Scenario(defer_accept=...)) ----
+    "ack_defer_drop": ("server", "final ACK without data while TCP_DEFER_ACCEPT is active (fewer SYN-ACK timeouts "
+                                 "than rskq_defer_accept): dropped, the request marked acked; it waits for the "
+                                 "client's data", _REQ_OLD, _REQ_NEW),
+    "synack_defer_wait": ("server", "SYN-ACK timer of an acked request while TCP_DEFER_ACCEPT waits for data: no "
+                                    "SYN-ACK sent (syn_ack_recalc: resend only from the last deferred round), "
+                                    "timer re-armed", _TIMER_OLD, _TIMER_NEW),
     "accept": ("server", "accept(): the oldest connection leaves the accept queue",
                "inet_accept inet_csk_accept reqsk_queue_remove",
                "do_accept inet_accept inet_csk_accept reqsk_queue_remove"),
@@ -214,6 +221,8 @@ for _name, (_twin, _what) in DATA_TWINS.items():
     _TABLE[_name] = (_TABLE[_twin][0], _what, *_TABLE[_twin][2:])
 DATA_ACTIONS = frozenset(n for n in _TABLE if n.startswith("data_"))
 """The actions of clients' requests: only ``Scenario(data=True)`` runs them."""
+DEFER_ACTIONS = frozenset({"ack_defer_drop", "synack_defer_wait"})
+"""The actions of TCP_DEFER_ACCEPT: only ``Scenario(defer_accept=...)`` runs them."""
 
 # Where a tcp_v4_conn_request-era release's source differs from its era's path; releases of the
 # tcp_conn_request era follow their own function index (_spelled_for).
@@ -227,6 +236,7 @@ _RELEASE_PATHS: dict[str, dict[str, str]] = {
         # rsk_ops->rtx_syn_ack is tcp_v4_send_synack itself; no inet_rtx_syn_ack, no tcp_syn_ack_timeout
         "syn_again": f"{_REQ_OLD} tcp_v4_send_synack",
         "synack_rto": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune tcp_v4_send_synack",
+        "synack_defer_wait": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune",
         "synack_give_up": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune "
                           "inet_csk_reqsk_queue_unlink",
         # tcp_rcv_synsent_state_process goes ESTABLISHED itself (tcp_finish_connect came in 3.x)
@@ -281,6 +291,7 @@ SERVER_COUNTERS = (
     "TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
     "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtSyncookiesFailed", "TcpExtTCPTimeouts",
     "TcpExtTCPSynRetrans", "TcpExtEmbryonicRsts", "TcpExtTCPACKSkippedSynRecv", "TcpExtDelayedACKLost",
+    "TcpExtTCPDeferAcceptDrop",
 )
 CLIENT_COUNTERS = (
     "TcpActiveOpens", "TcpAttemptFails", "TcpEstabResets", "TcpRetransSegs", "TcpOutRsts", "TcpInErrs",
@@ -338,6 +349,9 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         "ack_no_request": ("TcpOutRsts",),
         "ack_wrong_isn": ("TcpOutRsts",),
         "rst_for_request": ("TcpAttemptFails", "TcpExtEmbryonicRsts"),  # tcp_check_req RST branch
+        # tcp_check_req, "While TCP_DEFER_ACCEPT is active, drop bare ACK" (3.x+; 2.6.32 counts nothing)
+        "ack_defer_drop": ("TcpExtTCPDeferAcceptDrop",) if k.defer_accept_drop_counter else (),
+        "synack_defer_wait": ("TcpExtTCPTimeouts",),  # tcp_syn_ack_timeout runs whether or not it resends
         # tcp_send_loss_probe counts TCPLossProbes; __tcp_retransmit_skb counts RetransSegs since 4.x (record)
         "data_tlp": () if k.tail_loss_probe == "off" else
         ("TcpExtTCPLossProbes",) + (("TcpRetransSegs",) if k.loss_probe_retrans_segs else ()),
@@ -364,10 +378,10 @@ def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     )
 
 
-def counters_of(kernel: Kernel, host: str, data: bool = False) -> tuple[str, ...]:
+def counters_of(kernel: Kernel, host: str, data: bool = False, defer: bool = False) -> tuple[str, ...]:
     """The counters `host` shows for this kernel, in nstat's order: those its actions can bump (those
-    of clients' requests only with ``data``)."""
+    of clients' requests only with ``data``, those of TCP_DEFER_ACCEPT only with ``defer``)."""
     names = SERVER_COUNTERS if host == "server" else CLIENT_COUNTERS
-    used = {c for a in actions_for(kernel) if a.host == host and (data or a.name not in DATA_ACTIONS)
-            for c in a.counters}
+    left_out = (frozenset() if data else DATA_ACTIONS) | (frozenset() if defer else DEFER_ACTIONS)
+    used = {c for a in actions_for(kernel) if a.host == host and a.name not in left_out for c in a.counters}
     return tuple(c for c in names if c in used)

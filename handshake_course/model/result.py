@@ -219,10 +219,16 @@ class TraceEvent:
     counters: tuple[str, ...]
     syn_queue: int
     accept_queue: int
+    listener: int | None = None  # the SO_REUSEPORT listener of a server event (Scenario(listeners > 1))
 
     @property
     def function_path(self) -> str:
         return " -> ".join(self.path)
+
+    def __repr__(self) -> str:
+        """The fields, as a dataclass shows them; the listener only where a group has one."""
+        shown = [f for f in fields(self) if f.name != "listener" or self.listener is not None]
+        return f"TraceEvent({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
 
 class Trace(_Columns[TraceEvent]):
@@ -233,9 +239,16 @@ class Trace(_Columns[TraceEvent]):
         self.time_us = array("q")
         self.info = array("q")  # client << CLIENT_SHIFT | action index
         self.queues = array("q")  # syn << SYN_QUEUE_SHIFT | accept
+        self.listeners: array | None = None  # with a SO_REUSEPORT group: the listener each event was on
+        self.listener = 0  # the listener the kernel works on now (the group's ``use_listener`` sets it)
 
     def __len__(self) -> int:
         return len(self.time_us)
+
+    def track_listeners(self) -> None:
+        """Record, from now on, which listener of a SO_REUSEPORT group each event was on (the
+        ``listener`` attribute when it is recorded); only a group needs the column."""
+        self.listeners = array("q")
 
     def recorder(self) -> Callable[[int, int, int, int, int], None]:
         """``add(t, client, action, syn_queue, accept_queue)``: record that action number ``action``
@@ -248,7 +261,15 @@ class Trace(_Columns[TraceEvent]):
             info((client << CLIENT_SHIFT) | action)
             queues((syn_queue << SYN_QUEUE_SHIFT) | accept_queue)
 
-        return add
+        if self.listeners is None:
+            return add
+        on_listener = self.listeners.append
+
+        def add_on_listener(t: int, client: int, action: int, syn_queue: int, accept_queue: int) -> None:
+            add(t, client, action, syn_queue, accept_queue)
+            on_listener(self.listener)
+
+        return add_on_listener
 
     def add_many(self, times: Sequence[int], client: int, action: int, syn_queue: int, accept_queue: int) -> None:
         """The same action at each of ``times``, with the queues unchanged throughout."""
@@ -256,12 +277,15 @@ class Trace(_Columns[TraceEvent]):
         self.time_us.extend(times)
         self.info.extend([(client << CLIENT_SHIFT) | action] * count)
         self.queues.extend([(syn_queue << SYN_QUEUE_SHIFT) | accept_queue] * count)
+        if self.listeners is not None:
+            self.listeners.extend([self.listener] * count)
 
     def _make(self, i: int) -> TraceEvent:
         client, action = trace_fields(self.info[i])
         a = self.actions[action]
+        listener = None if self.listeners is None or a.host != "server" else self.listeners[i]
         return TraceEvent(self.time_us[i] / US, a.host, a.name, None if client < 0 else client,
-                          a.what, a.path, a.counters, *queue_fields(self.queues[i]))
+                          a.what, a.path, a.counters, *queue_fields(self.queues[i]), listener)
 
 
     def of_client(self, client: int) -> list[TraceEvent]:
@@ -360,30 +384,44 @@ class Result:
     clients: tuple[ClientRecord, ...]
     packets: PacketLog
     trace: Trace
-    queues: Queues
+    queues: Queues  # the (first) listener's queue lengths over time
     server_counters: Mapping[str, int]
     client_counters: Mapping[str, int]
-    listener: Listener | None
+    listener: Listener | None  # the (first) listener, None when nothing listens
     log: tuple[tuple[float, str], ...]  # kernel log lines (dmesg)
     end: float  # the time the simulation stopped
     events: int  # discrete events processed
+    listeners: tuple[Listener, ...] = ()  # every listener of the port (Scenario(listeners)), the first is listener
+    listener_queues: tuple[Queues, ...] = ()  # the queue lengths of each listener; the first is queues
     counters: Mapping[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
         merged = Counter(self.server_counters)
         merged.update(self.client_counters)
         object.__setattr__(self, "counters", dict(sorted(merged.items())))
+        if self.listener is not None and not self.listeners:  # one listener
+            object.__setattr__(self, "listeners", (self.listener,))
+        if self.listener is not None and not self.listener_queues:
+            object.__setattr__(self, "listener_queues", (self.queues,))
 
     @property
     def kernel(self) -> Kernel:
         return self.scenario.kernel  # type: ignore[return-value]
 
-    def ss(self, t: float | None = None) -> SsListener:
-        """The listener at time t (default: the end), as ``ss`` reports it."""
+    def queues_of(self, listener: int) -> Queues:
+        """The queue lengths of one listener of a SO_REUSEPORT group (0: the first, ``queues``)."""
+        count = len(self.listener_queues)
+        if isinstance(listener, bool) or not isinstance(listener, int) or not 0 <= listener < count:
+            raise ValueError(f"listener must be a listener's number from 0 to {count - 1}; got {listener!r}"
+                             if count else "there is no listener in this scenario (backlog=None)")
+        return self.listener_queues[listener]
+
+    def ss(self, t: float | None = None, listener: int = 0) -> SsListener:
+        """A listener (default: the first) at time t (default: the end), as ``ss`` reports it."""
         if self.listener is None:
             raise ValueError("there is no listener in this scenario (backlog=None)")
-        syn, acc = self.queues.at(self.end if t is None else t)
-        return SsListener(acc, self.listener.backlog, syn)
+        syn, acc = self.queues_of(listener).at(self.end if t is None else t)
+        return SsListener(acc, self.listeners[listener].backlog, syn)
 
     def outcomes(self) -> Counter[str]:
         """How many clients ended in each outcome."""

@@ -13,7 +13,7 @@ from functools import lru_cache
 from itertools import pairwise
 
 from .clock import US, to_us
-from .profiles import TCP_DELACK_MAX, TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
+from .profiles import SETTINGS, TCP_DELACK_MAX, TCP_RTO_MAX, TCP_RTO_MIN, Kernel, as_kernel
 from .timers import interval_bounds
 
 RTO_MAX_US = int(TCP_RTO_MAX * US)
@@ -243,6 +243,150 @@ def synack_schedule(kernel: Kernel | str) -> Schedule:
                             polled=k.synack_timer == "listener_scan")
         sends.append(t)
         num_timeout += 1
+
+
+# ---- TCP_DEFER_ACCEPT: a bare final ACK waits for data ------------------------------------------
+
+def defer_accept_rounds(kernel: Kernel | str, seconds: int) -> int:
+    """rskq_defer_accept after setsockopt(TCP_DEFER_ACCEPT, seconds): secs_to_retrans (net/ipv4/tcp.c,
+    every modelled version; lines in the records' ``defer_accept_drop_counter``) counts the SYN-ACK
+    timeouts whose sum first covers ``seconds``, from TCP_TIMEOUT_INIT / HZ doubling up to
+    TCP_RTO_MAX / HZ, at most 255 (a u8); 0 for seconds <= 0. The setsockopt uses the compiled-in
+    TCP_TIMEOUT_INIT (3 s on 2.6.32, 1 s since 3.1), which the ``tcp_timeout_init`` switch (a BPF
+    sock_ops timeout on a live kernel) does not change.
+
+    >>> [defer_accept_rounds("6.18", s) for s in (0, 1, 2, 3, 4, 7, 8, 60)]
+    [0, 1, 2, 2, 3, 3, 4, 6]
+    >>> [defer_accept_rounds("2.6.32", s) for s in (1, 3, 4, 9, 10)]
+    [1, 1, 2, 2, 3]
+    """
+    k = as_kernel(kernel)
+    timeout = int(SETTINGS["tcp_timeout_init"].defaults[k.version])  # TCP_TIMEOUT_INIT / HZ
+    rto_max = int(TCP_RTO_MAX)  # TCP_RTO_MAX / HZ
+    if seconds <= 0:
+        return 0
+    res, period = 1, timeout
+    while seconds > period and res < 255:
+        res += 1
+        timeout = min(timeout << 1, rto_max)
+        period += timeout
+    return res
+
+
+def defer_accept_drops(num_timeout: int, defer_rounds: int, bare: bool) -> bool:
+    """tcp_check_req: "While TCP_DEFER_ACCEPT is active, drop bare ACK": a segment whose end_seq is
+    rcv_isn + 1 (no data, and the client has sent none) is dropped, and the request marked acked, as
+    long as req->num_timeout (2.6.32: req->retrans) < rskq_defer_accept. Every modelled version (lines in
+    the records' ``defer_accept_drop_counter``). A syncookie ACK is never deferred: cookie_v4_check has
+    no such test."""
+    return bare and num_timeout < defer_rounds
+
+
+def syn_ack_recalc(num_timeout: int, thresh: int, defer_rounds: int, acked: bool) -> tuple[bool, bool]:
+    """(expire, resend) for a request whose SYN-ACK timer fires: syn_ack_recalc (net/ipv4/
+    inet_connection_sock.c, every modelled version; 2.6.32 counts req->retrans). Without
+    TCP_DEFER_ACCEPT: expire once num_timeout >= thresh, resend otherwise. With it, an acked request
+    (its bare ACK was dropped, or met a full accept queue) lives until num_timeout >= max(thresh,
+    rskq_defer_accept), and its SYN-ACK is resent only from num_timeout >= rskq_defer_accept - 1, "to
+    give last chance for data or ACK to create established socket"; the timer runs (and counts
+    TCPTimeouts, tcp_syn_ack_timeout) either way."""
+    if not defer_rounds:
+        return num_timeout >= thresh, True
+    expire = num_timeout >= thresh and (not acked or num_timeout >= defer_rounds)
+    resend = not acked or num_timeout >= defer_rounds - 1
+    return expire, resend
+
+
+# ---- SO_REUSEPORT: which listener of a group a SYN reaches -----------------------------------------
+
+U32 = 0xFFFFFFFF
+JHASH_INITVAL = 0xDEADBEEF  # include/linux/jhash.h, 2.6.36+
+JHASH_GOLDEN_RATIO = 0x9E3779B9  # include/linux/jhash.h before 2.6.36
+
+
+def _rol32(word: int, shift: int) -> int:
+    return ((word << shift) | (word >> (32 - shift))) & U32
+
+
+def _jhash_final(a: int, b: int, c: int) -> int:
+    """__jhash_final (include/linux/jhash.h, 2.6.36+): lookup3's final mix of (a, b, c) into c."""
+    c = ((c ^ b) - _rol32(b, 14)) & U32
+    a = ((a ^ c) - _rol32(c, 11)) & U32
+    b = ((b ^ a) - _rol32(a, 25)) & U32
+    c = ((c ^ b) - _rol32(b, 16)) & U32
+    a = ((a ^ c) - _rol32(c, 4)) & U32
+    b = ((b ^ a) - _rol32(a, 14)) & U32
+    return ((c ^ b) - _rol32(b, 24)) & U32
+
+
+def _jhash_mix(a: int, b: int, c: int) -> int:
+    """__jhash_mix (include/linux/jhash.h before 2.6.36): lookup2's mix, c returned."""
+    for sa, sb, sc in ((13, 8, 13), (12, 16, 5), (3, 10, 15)):
+        a = ((a - b - c) & U32) ^ (c >> sa)
+        b = ((b - c - a) & U32) ^ ((a << sb) & U32)
+        c = ((c - a - b) & U32) ^ (b >> sc)
+    return c
+
+
+def jhash_3words(style: str, a: int, b: int, c: int, initval: int) -> int:
+    """jhash_3words (include/linux/jhash.h) as the ``ehashfn`` fact's version has it: 'jhash_golden'
+    (2.6.32: a, b += JHASH_GOLDEN_RATIO, c += initval, lookup2 mix), 'jhash_initval' (3.10: a, b +=
+    JHASH_INITVAL, c += initval), else (3.17+) each += initval + JHASH_INITVAL + 12, lookup3 final."""
+    if style == "jhash_golden":
+        return _jhash_mix((a + JHASH_GOLDEN_RATIO) & U32, (b + JHASH_GOLDEN_RATIO) & U32, (c + initval) & U32)
+    if style == "jhash_initval":
+        return _jhash_final((a + JHASH_INITVAL) & U32, (b + JHASH_INITVAL) & U32, (c + initval) & U32)
+    init = (initval + JHASH_INITVAL + 12) & U32
+    return _jhash_final((a + init) & U32, (b + init) & U32, (c + init) & U32)
+
+
+def inet_ehashfn(kernel: Kernel, secret: int, laddr: int, lport: int, faddr: int, fport: int) -> int:
+    """The 4-tuple hash a listener lookup hands to SO_REUSEPORT (the ``ehashfn`` fact): jhash_3words(
+    laddr, faddr, lport << 16 | fport, secret), where ``secret`` is inet_ehash_secret + net_hash_mix,
+    drawn at boot; 6.18 adds lport outside the hash (lport + __inet_ehashfn(laddr, 0, ...)).
+    Addresses and fport as the kernel holds them (network byte order read as a little-endian u32 /
+    u16), lport in host order."""
+    style = kernel.ehashfn
+    if style == "lport_outside":
+        return (lport + jhash_3words(style, laddr, faddr, fport, secret)) & U32
+    return jhash_3words(style, laddr, faddr, ((lport << 16) | fport) & U32, secret)
+
+
+def next_pseudo_random32(seed: int) -> int:
+    """include/linux/random.h: seed * 1664525 + 1013904223, a u32 (3.9-4.5 reuseport)."""
+    return (seed * 1664525 + 1013904223) & U32
+
+
+def reciprocal_scale(value: int, ep_ro: int) -> int:
+    """include/linux/kernel.h: (u32)(((u64) value * ep_ro) >> 32), a value in [0, ep_ro)."""
+    return (value * ep_ro) >> 32
+
+
+def reuseport_listener(kernel: Kernel, listeners: int, phash: int) -> int:
+    """The listener (0: the first to call listen()) of a SO_REUSEPORT group of ``listeners`` sockets
+    that a segment with 4-tuple hash ``phash`` reaches (the ``reuseport`` fact):
+
+    * 'group' (4.6+): the group's sockets in listen() order (reuseport_add_sock appends),
+      reuseport_select_sock -> socks[reciprocal_scale(phash, num_socks)];
+    * 'score' (3.9-4.5): __inet_lookup_listener walks the port's listening bucket, where listen()
+      put each socket at the head (newest first); the first takes the hash, each later one of equal
+      score replaces it when reciprocal_scale(phash, matches) == 0 (3.10: ((u64)phash * matches) >> 32),
+      and phash steps by next_pseudo_random32.
+    """
+    if listeners <= 1:
+        return 0
+    rule = kernel.reuseport
+    if rule == "group":
+        return reciprocal_scale(phash, listeners)
+    if rule != "score":
+        raise ValueError(f"listeners must be 1 on Linux {kernel.version}: SO_REUSEPORT came in 3.9")
+    chosen, matches = listeners - 1, 1  # the walk starts at the newest listener
+    for sk in range(listeners - 2, -1, -1):
+        matches += 1
+        if reciprocal_scale(phash, matches) == 0:
+            chosen = sk
+        phash = next_pseudo_random32(phash)
+    return chosen
 
 
 # ---- the client's request (Scenario(data=True)): RTT sample, RTO, loss probe, give-up ----------------

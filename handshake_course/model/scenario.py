@@ -16,6 +16,8 @@ from .result import KINDS as PACKET_KINDS
 MAX_CLIENTS = 1_000_000
 MAX_DURATION = 100_000.0  # seconds; about 28 hours of simulated time
 MAX_JIFFIES = float(2**32)  # a 32-bit jiffies counter wraps here
+MAX_LISTENERS = 65535  # a sock_reuseport group counts its sockets in a u16 (num_socks)
+INT_MAX = 2**31 - 1  # setsockopt's int
 
 
 def _plain(x: float) -> str:
@@ -69,6 +71,15 @@ class Scenario:
                 (a tail loss probe, then RTOs from the RTT measured on the SYN-ACK) until the server
                 ACKs it. A DATA that reaches a request whose ACK was dropped completes the handshake
                 if the accept queue has room. False: clients send nothing after the handshake.
+    listeners -- how many listening sockets share the port with SO_REUSEPORT (3.9+), as nginx, envoy
+                and HAProxy workers do: each has its own backlog-sized SYN and accept queues and its
+                own accept() (``accept`` applies to each), and the kernel spreads the connections
+                over them by the hash of their addresses and ports, so all of one connection's
+                segments reach the same one. 1: one listener, as without SO_REUSEPORT.
+    defer_accept -- TCP_DEFER_ACCEPT on the listener(s), in whole seconds (setsockopt's int; nginx
+                ``deferred``): a final ACK without data is dropped and the connection waits for the
+                client's first data, or for the SYN-ACK round that the seconds become (the kernel
+                counts them in SYN-ACK timeouts: 1 s is one round, 5 s three: 1 + 2 + 4 s). 0: off.
     """
 
     kernel: Kernel | str = "6.18"
@@ -84,6 +95,8 @@ class Scenario:
     syncnt: int | None = None
     jiffies: float | None = None
     data: bool = False
+    listeners: int = 1
+    defer_accept: float = 0.0
     client_times: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -141,11 +154,38 @@ class Scenario:
             setattr_(self, "jiffies", _number("jiffies", self.jiffies, 0.0, MAX_JIFFIES, " ticks"))
         if not isinstance(self.data, bool):
             raise ValueError(f"data must be True (clients send a request after connect()) or False; got {self.data!r}")
+        self._check_listeners()
+        self._check_defer_accept()
+
+    def _check_listeners(self) -> None:
+        """listeners: 1 to MAX_LISTENERS; more than one needs SO_REUSEPORT (3.9+) and a listener."""
+        n = self.listeners
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_LISTENERS:
+            raise ValueError(f"listeners must be a whole number from 1 to {MAX_LISTENERS} (SO_REUSEPORT "
+                             f"sockets on the port); got {n!r}")
+        if n > 1:
+            kernel: Kernel = self.kernel  # type: ignore[assignment]
+            if kernel.reuseport == "none":
+                raise ValueError(f"listeners must be 1 on Linux {kernel.version}: SO_REUSEPORT came in Linux 3.9; "
+                                 f"got {n}")
+            if self.backlog is None:
+                raise ValueError(f"listeners must be 1 when nothing listens (backlog=None); got {n}")
+
+    def _check_defer_accept(self) -> None:
+        """defer_accept: TCP_DEFER_ACCEPT's int, in seconds, on a listener."""
+        value = self.defer_accept
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer()
+                or not 0 <= value <= INT_MAX):
+            raise ValueError(f"defer_accept must be whole seconds from 0 to {INT_MAX} (TCP_DEFER_ACCEPT takes an "
+                             f"int); got {value!r}")
+        if value and self.backlog is None:
+            raise ValueError(f"defer_accept must be 0 when nothing listens (backlog=None); got {value!r}")
+        object.__setattr__(self, "defer_accept", float(value))
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (and checked again)."""
         fields = {n: getattr(self, n) for n in (
             "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt",
-            "jiffies", "data")}
+            "jiffies", "data", "listeners", "defer_accept")}
         fields.update(changes)
         return Scenario(**fields)

@@ -12,6 +12,11 @@ Design
 * **Clients that speak first.** With ``Scenario(data=True)`` each client writes a request once
   connected: a DATA segment with its own timer (a loss probe, then RTOs from the RTT the client
   measured on the SYN-ACK), which the server takes as the final ACK where no child exists yet.
+* **SO_REUSEPORT groups.** With ``Scenario(listeners=N)`` the server host holds N listening sockets
+  (``hosts.group``): each handler first picks the listener the kernel's lookup finds for the segment
+  or timer, which puts that listener's queues, counts and timers in place, so the rooms' code is the
+  same for one listener or many. ``Scenario(defer_accept=...)`` (TCP_DEFER_ACCEPT) is two rules:
+  tcp_check_req drops a bare final ACK, syn_ack_recalc holds back the SYN-ACK meanwhile.
 * **Kernel behaviour.** Every decision is taken by a rule in ``rules`` or a switch of the Kernel,
   and every consequence is recorded as an ``actions`` entry, which bumps the counters the real
   kernel bumps at that point. Function paths and counters per version live in ``actions``.
@@ -29,7 +34,7 @@ from typing import Any
 
 from . import rules
 from .clock import US, to_us
-from .hosts.application import Application
+from .hosts.application import ACCEPT_STATE, Application
 from .hosts.base import NO_CLIENT
 from .hosts.client import ESTABLISHED, ClientHost, _Client
 from .hosts.flood import FloodSource
@@ -42,16 +47,22 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
     """One run: the rooms together on one event list."""
 
     def start(self) -> None:
+        if self.grouped:
+            names, fresh = self.listener_state()
+            self.open_group(names + ACCEPT_STATE, fresh)
         if self.listening:
-            self.act("listen", NO_CLIENT)
-            self.queues_changed()
+            for listener in range(self.group):  # each worker's listen() (SO_REUSEPORT joins the group)
+                self.use_listener(listener)
+                self.act("listen", NO_CLIENT)
+                self.queues_changed()
         self.schedule_connects()
         accept = self.scenario.accept
-        if isinstance(accept, float):
-            self.at(0, self.accept_call)
-        elif accept is not None:
-            for t in accept:
-                self.at(to_us(t), self.accept_call)
+        for listener in range(self.group):  # each listener's own accept() loop or calls
+            if isinstance(accept, float):
+                self.at(0, self.accept_call, listener)
+            elif accept is not None:
+                for t in accept:
+                    self.at(to_us(t), self.accept_call, listener)
         if self.flood_period:
             self.at(self.one_way, self.flood_syn)
 
@@ -100,11 +111,14 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
             listener = Listener(self.backlog, self.backlog + 1,
                                 rules.syn_queue_capacity(self.k, self.scenario.backlog, last_quarter=False),
                                 self.table)
+        queues = tuple(Queues(*(self.listener_value(i, name) for name in ("q_times", "q_syn", "q_acc")))
+                       for i in range(self.group))
         return Result(
             scenario=self.scenario, clients=tuple(records), packets=self.packets, trace=self.trace,
-            queues=Queues(self.q_times, self.q_syn, self.q_acc),
-            server_counters=self.server_counters, client_counters=self.client_counters,
-            listener=listener, log=tuple(self.log), end=self.now / US, events=self.events)
+            queues=queues[0], server_counters=self.server_counters, client_counters=self.client_counters,
+            listener=listener, log=tuple(self.log), end=self.now / US, events=self.events,
+            listeners=(listener,) * self.group if listener is not None else (),
+            listener_queues=queues if listener is not None else ())
 
     def outcome(self, c: _Client) -> str:
         if c.errno is not None:

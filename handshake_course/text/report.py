@@ -24,6 +24,8 @@ def scenario_line(result: Result) -> str:
     extra += [f"drop {'+'.join(sc.drop)}"] if sc.drop else []
     extra += [f"flood {sc.flood:g} SYN/s"] if sc.flood else []
     extra += ["clients send a request"] if sc.data else []
+    extra += [f"{sc.listeners} SO_REUSEPORT listeners"] if sc.listeners > 1 else []
+    extra += [f"TCP_DEFER_ACCEPT {sc.defer_accept:g} s"] if sc.defer_accept else []
     overrides = "".join(f", {k}={v}" for k, v in result.kernel.overrides.items())
     return (f"Linux {result.kernel.version}{overrides}: backlog {sc.backlog}, {clients}, {accept}, "
             f"rtt {sc.rtt * 1000:g} ms" + "".join(f", {e}" for e in extra) + f", seed {sc.seed}")
@@ -44,6 +46,18 @@ def request_line(result: Result) -> str:
             f"p99 {format_seconds(p99)}, max {format_seconds(waits[-1])}")
 
 
+def ss_lines(result: Result) -> list[str]:
+    """The listener(s) as ``ss -lnt`` shows them at the end (a SO_REUSEPORT group: one LISTEN line per
+    socket, in listen() order), and how many SYN-RECV sockets ``ss -nt state syn-recv`` lists."""
+    ss = [result.ss(listener=i) for i in range(len(result.listeners))]
+    header, *_ = str(ss[0]).splitlines()
+    listening = [str(one).splitlines()[1] for one in ss]
+    syn_recv = f"SYN-RECV sockets (ss -nt state syn-recv): {sum(one.syn_recv for one in ss)}"
+    if len(ss) > 1:
+        syn_recv += f" (per listener: {', '.join(str(one.syn_recv) for one in ss)})"
+    return [f"ss -lnt at t = {result.end:g} s:", header, *listening, syn_recv, ""]
+
+
 def report(result: Result) -> str:
     """The report: scenario, nstat counters, ss, outcomes and latencies, kernel log."""
     lines = [scenario_line(result),
@@ -52,9 +66,7 @@ def report(result: Result) -> str:
     if result.listener is None:
         lines += ["ss -lnt: nothing listens on the port (--backlog none)", ""]
     else:
-        ss = result.ss()
-        lines += [f"ss -lnt at t = {result.end:g} s:", str(ss),
-                  f"SYN-RECV sockets (ss -nt state syn-recv): {ss.syn_recv}", ""]
+        lines += ss_lines(result)
     lines += latency_summary(result).lines()
     if result.scenario.data:
         lines.append(request_line(result))

@@ -1,17 +1,20 @@
 """The server application: a loop of blocking accept() calls at a given rate, or accept() at given
-times (inet_csk_accept), taking children from the accept queue.
+times (inet_csk_accept), taking children from the accept queue; with a SO_REUSEPORT group, one such
+loop (or set of calls) per listener, as each worker of nginx or envoy has its own.
 
-Uses of the other rooms: the accept queue and ``children`` (server), ``clients`` (client).
+Uses of the other rooms: the accept queue and ``children`` (server), ``clients`` (client), the
+listener in use (group: ``use_listener``, ``in_use``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from ..clock import to_us
 from ..scenario import Scenario
 from .base import Core
 from .server import ACCEPTED
+
+ACCEPT_STATE = ("accept_waiting",)
+"""What each listener of a SO_REUSEPORT group has of its own here: its blocked accept() calls."""
 
 
 class Application(Core):
@@ -24,8 +27,11 @@ class Application(Core):
         if isinstance(scenario.accept, float):
             self.accept_period = max(1, to_us(1.0 / scenario.accept))
 
-    def accept_call(self, _: Any = None) -> None:
-        """One blocking accept() call: it returns at once if a connection waits, else when one comes."""
+    def accept_call(self, listener: int | None = None) -> None:
+        """One blocking accept() call on ``listener`` (of a SO_REUSEPORT group; None: the only one): it
+        returns at once if a connection waits, else when one comes."""
+        if listener is not None and self.grouped:  # type: ignore[attr-defined]
+            self.use_listener(listener)  # type: ignore[attr-defined]
         if self.accept_queue:
             self.take()
         else:
@@ -43,4 +49,4 @@ class Application(Core):
         self.queues_changed()
         self.act("accept", ci)
         if self.accept_period is not None:  # the loop handles it, then calls accept() again
-            self.at(self.now + self.accept_period, self.accept_call)
+            self.at(self.now + self.accept_period, self.accept_call, self.in_use)  # type: ignore[attr-defined]

@@ -45,7 +45,8 @@ class Core(EventList):
         self.actions = actions_for(k)
         self.trace = Trace(self.actions)
         self.trace_add = self.trace.recorder()
-        self.server_counters = dict.fromkeys(counters_of(k, "server", scenario.data), 0)
+        defer = scenario.defer_accept > 0  # TCP_DEFER_ACCEPT's counter is shown only where it is set
+        self.server_counters = dict.fromkeys(counters_of(k, "server", scenario.data, defer), 0)
         self.client_counters = dict.fromkeys(counters_of(k, "client", scenario.data), 0)
         self.bumps = {a.name: (i, self.server_counters if a.host == "server" else self.client_counters, a.counters)
                       for i, a in enumerate(self.actions)}  # action name -> (index, its host's counters, names)

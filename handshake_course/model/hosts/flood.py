@@ -1,6 +1,7 @@
 """The flood source: spoofed SYNs at a steady rate that nobody will ever answer.
 
-Uses of the other rooms: each SYN that arrives goes to ``conn_request`` (server) when it listens.
+Uses of the other rooms: each SYN that arrives goes to ``conn_request`` (server) when it listens,
+on the listener of a SO_REUSEPORT group its random address picks (group: ``spoofed_listener``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class FloodSource(Core):
         lost = SYN in self.dropped or (self.loss > 0.0 and self.loss_rng.random() < self.loss)
         self.packets.add_unordered(sent, FLOOD, SYN, NO_CLIENT, 0, int(lost))
         if not lost and self.listening:
+            if self.grouped:
+                self.use_listener(self.spoofed_listener())
             self.conn_request(NO_CLIENT)
 
     def arrival(self, n: int) -> int:

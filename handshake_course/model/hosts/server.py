@@ -2,10 +2,14 @@
 the third ACK against the accept queue, a client's request (DATA: it carries that ACK too, and a
 child socket ACKs it), and the kernel log's SYN-flood line (tcp_v4_conn_request / tcp_conn_request,
 inet_csk_reqsk_queue_prune / reqsk_timer_handler, tcp_check_req, tcp_v4_syn_recv_sock,
-cookie_v4_check, tcp_data_queue).
+cookie_v4_check, tcp_data_queue), with TCP_DEFER_ACCEPT (tcp_check_req, syn_ack_recalc).
+
+With a SO_REUSEPORT group every handler first works out which listener the segment or timer is for
+(``use_listener``): the listener's state below (``listener_state``) is then that one's.
 
 Uses of the other rooms: answers ``client_synack``, ``client_rst`` and ``client_data_ack`` (client),
-reads and marks ``clients`` (client), wakes the application with ``wake_accept`` (application).
+reads and marks ``clients`` (client), wakes the application with ``wake_accept`` (application), picks
+the listener with ``use_listener``, ``listener_of`` and ``spoofed_listener`` (group).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from ..clock import US, Entry, to_us
 from ..ports import DADDR, DPORT
 from ..profiles import TCP_SYNQ_INTERVAL
 from ..scenario import Scenario
-from .base import ACK, NO_CLIENT, RST, SERVER, SYNACK, Core
+from .base import ACK, NO_CLIENT, RST, SERVER, SYNACK
+from .group import ListenerGroup
 
 QUEUED, ACCEPTED = 1, 2  # server-side child states
 SYN_QUEUE_FULL = frozenset({"syn_drop_syn_queue_full", "syn_cookie_drop_accept_queue_full", "syn_cookie"})
@@ -37,9 +42,10 @@ OLD_COOKIE_AGE, NEW_COOKIE_AGE = 4, 2  # COUNTER_TRIES (2.6.32, 3.10), MAX_SYNCO
 class _Request:
     """A request sock (struct request_sock) waiting in the SYN queue."""
 
-    __slots__ = ("client", "expires", "num_timeout", "acked", "bucket", "timer", "last_oow", "alive", "ts_recent")
+    __slots__ = ("client", "expires", "num_timeout", "acked", "bucket", "timer", "last_oow", "alive", "ts_recent",
+                 "listener")
 
-    def __init__(self, client: int, expires: int, bucket: int, ts_recent: int = 0) -> None:
+    def __init__(self, client: int, expires: int, bucket: int, ts_recent: int = 0, listener: int = 0) -> None:
         self.client = client
         self.expires = expires
         self.num_timeout = 0
@@ -49,9 +55,10 @@ class _Request:
         self.last_oow = -1
         self.alive = True
         self.ts_recent = ts_recent  # when the SYN that made it was sent: its TSval (tcp_openreq_init)
+        self.listener = listener  # its listener in a SO_REUSEPORT group (req->rsk_listener)
 
 
-class ServerHost(Core):
+class ServerHost(ListenerGroup):
     """The listening host."""
 
     def __init__(self, scenario: Scenario) -> None:
@@ -80,6 +87,23 @@ class ServerHost(Core):
             self.scan_timer: Entry | None = None
             self.hash_rng = random.Random(f"synq-hash:{scenario.seed}")
             self.hash_key = self.hash_rng.getrandbits(32)
+        self.defer = rules.defer_accept_rounds(k, int(scenario.defer_accept))  # rskq_defer_accept
+
+    def listener_state(self) -> tuple[tuple[str, ...], dict[str, list[Any]]]:
+        """What each listener of a SO_REUSEPORT group has of its own (the names of this room's
+        attributes), and the values that differ between them from listen() on. Its queues and their
+        history, its young count and SYN-flood warning (request_sock_queue); 2.6.32-4.5 its own
+        syncookie overflow stamp (4.19+: the group's synq_overflow_ts, shared); 2.6.32/3.10 its SYN
+        table, with a hash key of its own (lopt->hash_rnd), its clock hand and scan timer."""
+        names = ["qlen", "accept_queue", "q_times", "q_syn", "q_acc", "young", "synflood_warned"]
+        fresh: dict[str, list[Any]] = {}
+        if self.k.synq_overflow_stamp == "listener":
+            names.append("last_overflow")
+        if self.scan:
+            names += ["buckets", "clock_hand", "scan_timer", "hash_key"]
+            fresh["hash_key"] = [self.hash_key] + [random.Random(f"synq-hash:{self.scenario.seed}:{i}").getrandbits(32)
+                                                   for i in range(1, self.group)]
+        return tuple(names), fresh
 
     # ---- server host: SYN ----------------------------------------------------------------------
     def server_syn(self, ci: int) -> None:
@@ -87,6 +111,8 @@ class ServerHost(Core):
             self.act("no_listener_rst", ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
             return
+        if self.grouped:
+            self.use_listener(self.listener_of(ci))
         req = self.requests.get(ci)
         if req is not None:
             self.syn_again(req)
@@ -142,7 +168,7 @@ class ServerHost(Core):
 
     def new_request(self, ci: int) -> None:
         """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK."""
-        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way)
+        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way, self.in_use)
         self.qlen += 1
         self.young += 1
         if ci >= 0:
@@ -159,7 +185,10 @@ class ServerHost(Core):
         """The path every spoofed SYN takes from now until something else happens, if they can be
         taken as a batch (``spoofed_syns``): one that leaves nothing behind (a cookie SYN-ACK or a
         drop) and decides no log line; None when they must be taken one by one (a request sock,
-        a log line to decide, SYN-ACKs that loss or a drop rule may lose)."""
+        a log line to decide, SYN-ACKs that loss or a drop rule may lose, a SO_REUSEPORT group whose
+        listeners each take their share)."""
+        if self.grouped:
+            return None
         path = self.syn_path()
         if path == "syn_new" or (path in SYN_QUEUE_FULL and not self.flood_warning_settled()):
             return None
@@ -249,7 +278,7 @@ class ServerHost(Core):
         self.buckets[req.bucket].append(req)
         if self.qlen == 1:
             self.cancel(self.scan_timer)
-            self.scan_timer = self.at(self.timer_at(rules.synack_timeout_us(self.k, 0)), self.scan_tick)
+            self.scan_timer = self.at(self.timer_at(rules.synack_timeout_us(self.k, 0)), self.scan_tick, self.in_use)
 
     def drop_request(self, req: _Request) -> None:
         """Unlink a request sock from the SYN queue (reqsk_queue_removed)."""
@@ -266,14 +295,18 @@ class ServerHost(Core):
         self.queues_changed()
 
     def synack_timeout(self, req: _Request, thresh: int) -> None:
-        """One SYN-ACK timeout of one request: resend, or drop it when its retries are used up
-        (syn_ack_recalc without TCP_DEFER_ACCEPT: expire = num_timeout >= thresh)."""
-        if req.num_timeout >= thresh:
+        """One SYN-ACK timeout of one request: resend, or drop it when its retries are used up, or,
+        with TCP_DEFER_ACCEPT, wait for the client's data (syn_ack_recalc)."""
+        expire, resend = rules.syn_ack_recalc(req.num_timeout, thresh, self.defer, req.acked)
+        if expire:
             self.drop_request(req)
             self.act("synack_give_up", req.client)
             return
-        self.act("synack_rto", req.client)
-        self.send_synack(req.client, req, 1)
+        if resend:
+            self.act("synack_rto", req.client)
+            self.send_synack(req.client, req, 1)
+        else:
+            self.act("synack_defer_wait", req.client)
         if req.num_timeout == 0:
             self.young -= 1
         req.num_timeout += 1
@@ -283,14 +316,18 @@ class ServerHost(Core):
         """reqsk_timer_handler (4.1+): each request sock's own timer."""
         if not req.alive:
             return
+        if self.grouped:
+            self.use_listener(req.listener)
         thresh = rules.synack_retries(self.k, self.qlen, self.young, self.backlog, None)
         self.synack_timeout(req, thresh)
         if req.alive:
             req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
 
-    def scan_tick(self, _: Any) -> None:
+    def scan_tick(self, listener: int) -> None:
         """inet_csk_reqsk_queue_prune (2.6.32/3.10): every TCP_SYNQ_INTERVAL the listener timer scans
         a budget of hash buckets from its clock hand and handles the expired requests in them."""
+        if self.grouped:
+            self.use_listener(listener)
         self.scan_timer = None
         if self.qlen == 0:
             return
@@ -308,7 +345,7 @@ class ServerHost(Core):
             i = (i + 1) & mask
         self.clock_hand = i
         if self.qlen:
-            self.scan_timer = self.at(self.timer_at(interval), self.scan_tick)
+            self.scan_timer = self.at(self.timer_at(interval), self.scan_tick, listener)
 
     # ---- server host: the final ACK, RSTs ------------------------------------------------------
     def server_ack(self, arg: tuple[int, Any, bool]) -> None:
@@ -317,10 +354,12 @@ class ServerHost(Core):
         ci, token, first_seq = arg
         if not self.listening:
             return
+        if self.grouped:
+            self.use_listener(self.listener_of(ci))
         if ci in self.children and ci not in self.requests:
             self.act("ack_for_child", ci)
-        else:
-            self.final_ack(ci, token, first_seq, ACK_PATHS)
+        else:  # no data: a bare ACK while its sequence number is the one right after the SYN
+            self.final_ack(ci, token, first_seq, ACK_PATHS, bare=first_seq)
 
     def server_data(self, arg: tuple[int, Any]) -> None:
         """A client's DATA: (client, the SYN-ACK it acknowledges). Without a child socket it is the
@@ -330,6 +369,8 @@ class ServerHost(Core):
         ci, token = arg
         if not self.listening:
             return
+        if self.grouped:
+            self.use_listener(self.listener_of(ci))
         if ci in self.children and ci not in self.requests:
             self.child_takes_data(ci, "data_again" if ci in self.child_data else "data_in")
         elif self.final_ack(ci, token, True, DATA_PATHS):
@@ -341,14 +382,15 @@ class ServerHost(Core):
         self.act(action, ci)
         self.send(SERVER, ACK, ci, 0, self.client_data_ack, ci)
 
-    def final_ack(self, ci: int, token: Any, first_seq: bool, paths: dict[str, str]) -> bool:
+    def final_ack(self, ci: int, token: Any, first_seq: bool, paths: dict[str, str], bare: bool = False) -> bool:
         """A segment with the handshake's final ACK and no child socket to take it: complete the
         request or the cookie, or drop it, or answer with RST; the action names come from ``paths``
-        (the ACK's or the DATA's). True if it made a child."""
+        (the ACK's or the DATA's); ``bare``: an ACK whose end_seq is the client's ISN + 1, which
+        TCP_DEFER_ACCEPT holds back. True if it made a child."""
         req = self.requests.get(ci)
         if req is not None:
             if token is req:
-                return self.check_req_ack(req, paths)
+                return self.check_req_ack(req, paths, bare)
             # tcp_check_req: ack_seq != snt_isn + 1, so the listener itself answers with RST
             self.act(paths["ack_wrong_isn"], ci)
             self.send(SERVER, RST, ci, 0, self.client_rst, ci)
@@ -376,9 +418,14 @@ class ServerHost(Core):
         minute = 60 * US
         return (self.now + self.cookie_phase) // minute - (minted + self.cookie_phase) // minute < self.cookie_age
 
-    def check_req_ack(self, req: _Request, paths: dict[str, str]) -> bool:
-        """tcp_check_req with a valid ACK: create the child (True), unless the accept queue is full."""
+    def check_req_ack(self, req: _Request, paths: dict[str, str], bare: bool) -> bool:
+        """tcp_check_req with a valid ACK: create the child (True), unless TCP_DEFER_ACCEPT holds a bare
+        ACK back or the accept queue is full."""
         ci = req.client
+        if rules.defer_accept_drops(req.num_timeout, self.defer, bare):
+            req.acked = True
+            self.act("ack_defer_drop", ci)
+            return False
         if len(self.accept_queue) > self.backlog:  # sk_acceptq_is_full in tcp_v4_syn_recv_sock
             if self.k.tcp_abort_on_overflow:
                 self.drop_request(req)
@@ -400,6 +447,8 @@ class ServerHost(Core):
         self.queues_changed()
 
     def server_rst(self, ci: int) -> None:
+        if self.grouped and self.listening:
+            self.use_listener(self.listener_of(ci))
         req = self.requests.get(ci)
         if req is not None:
             self.drop_request(req)

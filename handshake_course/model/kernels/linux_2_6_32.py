@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((64, 256, 512, 536, 1024, 1440, 1460, 4312), "net/ipv4/syncookies.c:145 msstab"),
         "cookie_ts_layout": Value('tsbits9', "net/ipv4/syncookies.c:22 TSBITS; syncookies.c:66 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(False, "no loss probe; TcpRetransSegs is counted in tcp_retransmit_skb (net/ipv4/tcp_output.c:1963)"),
+        "reuseport": Value('none', "include/asm-generic/socket.h:25 `/* To add :#define SO_REUSEPORT 15 */`: no SO_REUSEPORT (it came in 3.9)"),
+        "ehashfn": Value('jhash_golden', "include/net/inet_sock.h:180 inet_ehashfn; include/linux/jhash.h:122 jhash_3words (JHASH_GOLDEN_RATIO, __jhash_mix)"),
+        "synq_overflow_stamp": Value('listener', "include/net/tcp.h:270 tcp_synq_overflow: the listener's rx_opt.ts_recent_stamp"),
+        "defer_accept_drop_counter": Value(False, "net/ipv4/tcp_minisocks.c:645-649 tcp_check_req drops a bare ACK while req->retrans < rskq_defer_accept, counting nothing (no TCPDeferAcceptDrop in net/ipv4/proc.c); net/ipv4/tcp.c:330 secs_to_retrans; net/ipv4/inet_connection_sock.c:450 syn_ack_recalc"),
     },
 )

@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((64, 512, 536, 1024, 1440, 1460, 4312, 8960), "net/ipv4/syncookies.c:148 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:23 TSBITS; syncookies.c:67 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(False, "net/ipv4/tcp_output.c:2026 tcp_send_loss_probe calls __tcp_retransmit_skb; RetransSegs is counted only in tcp_retransmit_skb (:2401)"),
+        "reuseport": Value('score', "net/ipv4/inet_hashtables.c:177 __inet_lookup_listener: :205-209 equal scores, ((u64)phash * matches) >> 32, next_pseudo_random32; :440 __inet_hash puts each listener at the bucket's head"),
+        "ehashfn": Value('jhash_initval', "include/net/inet_sock.h:209 inet_ehashfn; include/linux/jhash.h:149 jhash_3words (a, b += JHASH_INITVAL; c += initval)"),
+        "synq_overflow_stamp": Value('listener', "include/net/tcp.h:337 tcp_synq_overflow, :343 tcp_synq_no_recent_overflow: the listener's rx_opt.ts_recent_stamp"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:685-690 tcp_check_req; net/ipv4/proc.c:258 TCPDeferAcceptDrop; net/ipv4/tcp.c:333 secs_to_retrans; net/ipv4/inet_connection_sock.c:539 syn_ack_recalc"),
     },
 )

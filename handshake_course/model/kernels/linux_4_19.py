@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:154 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:49 TSBITS; syncookies.c:69 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2558 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:2923)"),
+        "reuseport": Value('group', "net/ipv4/inet_hashtables.c:303 __inet_lookup_listener -> :358 reuseport_select_sock; net/core/sock_reuseport.c:263 reuseport_select_sock: :299 reciprocal_scale(hash, socks); :179 reuseport_add_sock appends"),
+        "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:35 inet_ehashfn; include/net/inet_sock.h:322 __inet_ehashfn; include/linux/jhash.h:159 jhash_3words"),
+        "synq_overflow_stamp": Value('group', "include/net/tcp.h:477 tcp_synq_overflow: :487-490 reuse->synq_overflow_ts; :501 tcp_synq_no_recent_overflow: :511"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:776-781 tcp_check_req; net/ipv4/proc.c:247 TCPDeferAcceptDrop; net/ipv4/tcp.c:353 secs_to_retrans; net/ipv4/inet_connection_sock.c:651 syn_ack_recalc"),
     },
 )

@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:167 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:50 TSBITS; syncookies.c:82 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2322 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:2700)"),
+        "reuseport": Value('score', "net/ipv4/inet_hashtables.c:207 __inet_lookup_listener: :235-239 equal scores, reciprocal_scale(phash, matches), next_pseudo_random32; :466 __inet_hash puts each listener at the bucket's head (sock_reuseport groups for TCP came in 4.6)"),
+        "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:28 inet_ehashfn; include/net/inet_sock.h:278 __inet_ehashfn; include/linux/jhash.h:160 jhash_3words"),
+        "synq_overflow_stamp": Value('listener', "include/net/tcp.h:503 tcp_synq_overflow, :513 tcp_synq_no_recent_overflow: the listener's rx_opt.ts_recent_stamp"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:757-762 tcp_check_req; net/ipv4/proc.c:267 TCPDeferAcceptDrop; net/ipv4/tcp.c:342 secs_to_retrans; net/ipv4/inet_connection_sock.c:499 syn_ack_recalc"),
     },
 )

@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:144 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:45 TSBITS; syncookies.c:64 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2865 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:3249)"),
+        "reuseport": Value('group', "net/ipv4/inet_hashtables.c:258 inet_lookup_reuseport -> :270 reuseport_select_sock; net/core/sock_reuseport.c:273 reuseport_select_sock: :309 reciprocal_scale(hash, socks); :185 reuseport_add_sock appends"),
+        "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:31 inet_ehashfn; include/net/inet_sock.h:346 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
+        "synq_overflow_stamp": Value('group', "include/net/tcp.h:488 tcp_synq_overflow: :498-501 reuse->synq_overflow_ts; :512 tcp_synq_no_recent_overflow: :522"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:759-764 tcp_check_req; net/ipv4/proc.c:245 TCPDeferAcceptDrop; net/ipv4/tcp.c:355 secs_to_retrans; net/ipv4/inet_connection_sock.c:682 syn_ack_recalc"),
     },
 )

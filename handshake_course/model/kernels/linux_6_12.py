@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:143 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:43 TSBITS; syncookies.c:61 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2998 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:3411)"),
+        "reuseport": Value('group', "net/ipv4/inet_hashtables.c:351 inet_lookup_reuseport -> :363 reuseport_select_sock; net/core/sock_reuseport.c:568 reuseport_select_sock -> :527 reuseport_select_sock_by_hash: :533 reciprocal_scale(hash, num_socks); :127 __reuseport_add_sock appends"),
+        "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:32 inet_ehashfn; include/net/inet_sock.h:386 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
+        "synq_overflow_stamp": Value('group', "include/net/tcp.h:530 tcp_synq_overflow: :540-543 reuse->synq_overflow_ts; :554 tcp_synq_no_recent_overflow: :564"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:839-844 tcp_check_req; net/ipv4/proc.c:248 TCPDeferAcceptDrop; net/ipv4/tcp.c:368 secs_to_retrans; net/ipv4/inet_connection_sock.c:885 syn_ack_recalc"),
     },
 )

@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:144 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:44 TSBITS; syncookies.c:62 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:3155 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:3583)"),
+        "reuseport": Value('group', "net/ipv4/inet_hashtables.c:387 inet_lookup_reuseport -> :399 reuseport_select_sock; net/core/sock_reuseport.c:568 reuseport_select_sock -> :527 reuseport_select_sock_by_hash: :533 reciprocal_scale(hash, num_socks); :127 __reuseport_add_sock appends"),
+        "ehashfn": Value('lport_outside', "net/ipv4/inet_hashtables.c:33 inet_ehashfn: :39 lport + __inet_ehashfn(laddr, 0, faddr, fport, ...); include/net/inet_sock.h:399 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
+        "synq_overflow_stamp": Value('group', "include/net/tcp.h:603 tcp_synq_overflow: :613-616 reuse->synq_overflow_ts; :627 tcp_synq_no_recent_overflow: :637"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:901-906 tcp_check_req; net/ipv4/proc.c:248 TCPDeferAcceptDrop; net/ipv4/tcp.c:370 secs_to_retrans; net/ipv4/inet_connection_sock.c:831 syn_ack_recalc"),
     },
 )

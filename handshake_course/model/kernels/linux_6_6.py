@@ -47,5 +47,9 @@ RECORD = KernelRecord(
         "cookie_mss_table": Value((536, 1300, 1440, 1460), "net/ipv4/syncookies.c:142 msstab"),
         "cookie_ts_layout": Value('tsbits6', "net/ipv4/syncookies.c:43 TSBITS; syncookies.c:62 cookie_init_timestamp"),
         "loss_probe_retrans_segs": Value(True, "net/ipv4/tcp_output.c:2939 tcp_send_loss_probe calls __tcp_retransmit_skb, which counts RetransSegs (:3350)"),
+        "reuseport": Value('group', "net/ipv4/inet_hashtables.c:357 inet_lookup_reuseport -> :369 reuseport_select_sock; net/core/sock_reuseport.c:569 reuseport_select_sock -> :528 reuseport_select_sock_by_hash: :534 reciprocal_scale(hash, num_socks); :127 __reuseport_add_sock appends"),
+        "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:31 inet_ehashfn; include/net/inet_sock.h:378 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
+        "synq_overflow_stamp": Value('group', "include/net/tcp.h:510 tcp_synq_overflow: :520-523 reuse->synq_overflow_ts; :534 tcp_synq_no_recent_overflow: :544"),
+        "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:787-792 tcp_check_req; net/ipv4/proc.c:247 TCPDeferAcceptDrop; net/ipv4/tcp.c:359 secs_to_retrans; net/ipv4/inet_connection_sock.c:871 syn_ack_recalc"),
     },
 )

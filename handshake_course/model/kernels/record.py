@@ -80,5 +80,20 @@ FACTS: Mapping[str, str] = {
     "cookie_ts_layout": "how cookie_init_timestamp hides the SYN's options in the low bits of a cookie "
                         "SYN-ACK's timestamp: 'tsbits9' - snd_wscale | rcv_wscale << 4 | sack << 8 (0 "
                         "without window scaling); 'tsbits6' - snd_wscale (0xf without) | sack << 4 | ecn << 5",
+    "reuseport": "how a SYN picks one of the SO_REUSEPORT listeners of a port: 'none' - no SO_REUSEPORT (it "
+                 "came in 3.9); 'score' - __inet_lookup_listener scores the listeners of the port's bucket, "
+                 "newest listen() first, and picks among equal scores with the 4-tuple hash stepped by "
+                 "next_pseudo_random32 (3.9-4.5); 'group' - the sock_reuseport group in listen() order, "
+                 "reuseport_select_sock -> socks[reciprocal_scale(hash, num_socks)] (4.6+)",
+    "ehashfn": "the 4-tuple hash inet_ehashfn hands to SO_REUSEPORT: jhash_3words(laddr, faddr, lport << 16 | "
+               "fport, secret) with 'jhash_golden' (lookup2, before 2.6.36), 'jhash_initval' (lookup3, a and b "
+               "+= JHASH_INITVAL) or 'jhash_nwords' (3.17+: each += initval + JHASH_INITVAL + 12); "
+               "'lport_outside': lport + the jhash of (laddr, faddr, fport)",
+    "synq_overflow_stamp": "where tcp_synq_overflow stamps a cookie SYN for a SO_REUSEPORT listener, which "
+                           "tcp_synq_no_recent_overflow checks cookie ACKs against: 'listener' - each socket's "
+                           "own (rx_opt.ts_recent_stamp); 'group' - the group's one synq_overflow_ts",
+    "defer_accept_drop_counter": "whether tcp_check_req counts TcpExtTCPDeferAcceptDrop when TCP_DEFER_ACCEPT "
+                                 "drops a bare final ACK (the drop, secs_to_retrans and syn_ack_recalc are "
+                                 "the same in every modelled version; their lines are cited with it)",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
