@@ -4,7 +4,9 @@
 starts JupyterLab there at the first lesson. ``handshake-course simulate ...``
 runs one scenario and prints what you would see on the two machines: the nstat counters, the
 listener as ``ss`` shows it, and how connect() went for the clients (or a JSON document, or a
-figure). Bad input ends with one line naming the option and its valid range, and exit status 2.
+figure). ``handshake-course diagnose CAPTURE`` reads a pcap or pcapng capture and says, per
+listener, what its handshakes show, and which scenario the model reproduces it with. Bad input ends
+with one line naming the option and its valid range, and exit status 2.
 """
 
 from __future__ import annotations
@@ -199,7 +201,8 @@ def sysctl_options() -> dict[str, str]:
 # Scenario field -> option that sets it (for the model's error messages)
 FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--clients", "accept": "--accept",
                  "rtt": "--rtt", "loss": "--loss", "drop": "--drop", "flood": "--flood", "duration": "--duration",
-                 "seed": "--seed", "syncnt": "--syncnt", "data": "--data"}
+                 "seed": "--seed", "syncnt": "--syncnt", "data": "--data", "listeners": "--listeners",
+                 "defer_accept": "--defer-accept"}
 
 
 def _add_simulate(sub: Any) -> None:
@@ -217,7 +220,8 @@ def _add_simulate(sub: Any) -> None:
             "  handshake-course simulate --kernel 3.10 --backlog 8 --clients 20 --duration 60\n"
             "  handshake-course simulate --kernel 6.18 --syncookies 0 --flood 2000 --duration 10 --clients 5\n"
             "  handshake-course simulate --drop SYN-ACK --clients 1 --duration 200 --json\n"
-            "  handshake-course simulate --backlog 4 --clients 12 --accept 2 --plot queues.png"),
+            "  handshake-course simulate --backlog 4 --clients 12 --accept 2 --plot queues.png\n"
+            "  handshake-course simulate --listeners 4 --backlog 8 --clients 100 --defer-accept 5 --data"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _scenario_options(p.add_argument_group("the scenario"))
     _sysctl_options(p.add_argument_group("sysctls (default: the kernel version's own)"))
@@ -274,6 +278,20 @@ def _scenario_options(sc: Any) -> None:
                          "as soon as connect() returns and resends it until the server acknowledges it. A "
                          "request that reaches a handshake whose final ACK was dropped (accept queue full) "
                          "completes it once the queue has room (default: clients send nothing)")
+    sc.add_argument("--listeners", type=number_type("listeners", int, "a whole number from 1 to 65535"), default=1,
+                    metavar="N",
+                    help="SO_REUSEPORT: N listening sockets share the port, as the workers of nginx, envoy or "
+                         "HAProxy do. Each has its own SYN and accept queues sized by --backlog and its own "
+                         "accept() (--accept and --accept-at apply to each), and the kernel sends each connection "
+                         "to one of them by a hash of its addresses and ports, so a connection's retransmissions "
+                         "reach the same one. Linux 3.9 and later (default: 1)")
+    sc.add_argument("--defer-accept", type=time_type("defer-accept"), default=0.0, metavar="SECONDS",
+                    help="TCP_DEFER_ACCEPT on the listener, in whole seconds (nginx's 'deferred'): the final ACK "
+                         "of the handshake is dropped while it carries no data, so the connection reaches "
+                         "accept() only with the client's first request (--data); a client that sends nothing "
+                         "is let in when the kernel resends the SYN-ACK after that many seconds' worth of "
+                         "SYN-ACK timeouts (1 s: 1 round, 5 s: 3 rounds, at 1 + 2 + 4 s) and the client answers "
+                         "it (default: 0, off)")
 
 
 def _sysctl_options(ks: Any) -> None:
@@ -377,7 +395,8 @@ def build_scenario(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             clients=args.connect_at if args.connect_at is not None else args.clients,
             accept=args.accept_at if args.accept_at is not None else args.accept,
             rtt=args.rtt, loss=args.loss, drop=tuple(args.drop), flood=args.flood, duration=args.duration,
-            seed=args.seed, syncnt=args.syncnt, data=args.data)
+            seed=args.seed, syncnt=args.syncnt, data=args.data, listeners=args.listeners,
+            defer_accept=args.defer_accept)
     except ValueError as err:
         field = re.match(r"[a-z_]+", str(err))
         option = options.get(field.group(0) if field else "", "")
@@ -420,7 +439,8 @@ def summary_document(result: Any) -> dict[str, Any]:
             "clients": sc.clients if isinstance(sc.clients, int) else list(sc.clients),
             "accept": sc.accept if sc.accept is None or isinstance(sc.accept, float) else list(sc.accept),
             "rtt": sc.rtt, "loss": sc.loss, "drop": list(sc.drop), "flood": sc.flood, "duration": sc.duration,
-            "seed": sc.seed, "syncnt": sc.syncnt, "data": sc.data,
+            "seed": sc.seed, "syncnt": sc.syncnt, "data": sc.data, "listeners": sc.listeners,
+            "defer_accept": sc.defer_accept,
         },
         "kernel": {"version": kernel.version, "settings": _jsonable(dict(kernel.settings)),
                    "overrides": _jsonable(dict(kernel.overrides))},
@@ -428,6 +448,9 @@ def summary_document(result: Any) -> dict[str, Any]:
             "backlog": listener.backlog, "accept_capacity": listener.accept_capacity,
             "syn_capacity": listener.syn_capacity, "syn_table": listener.syn_table},
         "ss": None if ss is None else {"recv_q": ss.recv_q, "send_q": ss.send_q, "syn_recv": ss.syn_recv},
+        **({"listeners": [{"recv_q": one.recv_q, "send_q": one.send_q, "syn_recv": one.syn_recv}
+                          for one in (result.ss(listener=i) for i in range(len(result.listeners)))]}
+           if len(result.listeners) > 1 else {}),
         "counters": {"server": dict(result.server_counters), "client": dict(result.client_counters)},
         "latency": latency_summary(result).as_dict(),
         "packets": {"total": len(result.packets), "lost": result.packets.tally(lost=True),
@@ -510,6 +533,70 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- the diagnose subcommand ------------------------------------------------------------------------
+
+def _add_diagnose(sub: Any) -> None:
+    p = sub.add_parser(
+        "diagnose", help="read a pcap/pcapng capture, say what the handshakes show and reproduce it with the model",
+        description=textwrap.fill(
+            "Read the TCP handshakes of a capture (pcap or pcapng, from tcpdump, Wireshark or simulate --pcap) "
+            "and, for each server address and port: the connect latencies, what the handshakes show "
+            "(retransmitted SYNs and which kernel's schedule they fit, SYN-ACKs resent, final ACKs the listener "
+            "ignored or reset, SYNs nobody answered, syncookies, herds), each with the kernel rule behind it; "
+            "then the scenario and kernel profile that reproduce the capture, run through the model and "
+            "compared with it. Needs the capture extra (dpkt).", 88),
+        epilog=(
+            "examples:\n"
+            "  tcpdump -i any -s 128 -w incident.pcap 'tcp port 8080 and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0'\n"
+            "  handshake-course diagnose incident.pcap\n"
+            "  handshake-course simulate --kernel 3.10 --backlog 1 --clients 6 --duration 20 --pcap run.pcap\n"
+            "  handshake-course diagnose run.pcap --json"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("capture", metavar="CAPTURE", help="the capture file (pcap or pcapng)")
+    p.add_argument("--json", action="store_true",
+                   help='print one JSON document: {"handshakes": N, "servers": [{"server", "latency", "findings", '
+                        '"scenario", "model", ...}]} instead of the text report')
+    p.add_argument("--model-seed", type=number_type("model-seed", int, "a whole number"), metavar="N",
+                   help="the capture was written by the model (simulate --pcap, Result.to_pcap) with --seed N: also "
+                        "tell its syncookie SYN-ACKs by their ISN, as only the model's keys can")
+    p.add_argument("--no-model", action="store_true",
+                   help="only read the capture: propose the scenario but do not run it through the model")
+    p.set_defaults(func=cmd_diagnose, parser=p)
+
+
+def check_capture_path(path: str, parser: argparse.ArgumentParser) -> None:
+    """Refuse, before reading, a CAPTURE that is not a readable file, or a Python without dpkt."""
+    require("capture", "handshake-course diagnose")
+    target = Path(path)
+    if not target.exists():
+        parser.error(f"argument CAPTURE: no such file {path!r}")
+    if not target.is_file():
+        parser.error(f"argument CAPTURE: {path!r} is not a file (a pcap or pcapng capture)")
+    if not os.access(target, os.R_OK):
+        parser.error(f"argument CAPTURE: cannot read {path!r} (permission denied)")
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    """Diagnose the capture and print the report (or JSON)."""
+    parser = args.parser
+    check_capture_path(args.capture, parser)
+    from .capture import load
+    from .capture.diagnosis import diagnose_capture
+    from .text.capture import capture_report
+
+    try:
+        capture = load(args.capture)
+    except (ValueError, OSError) as err:
+        parser.error(f"argument CAPTURE: {err}")
+    if not capture.handshakes:
+        skipped = f" ({'; '.join(capture.notes)})" if capture.notes else ""
+        parser.error(f"argument CAPTURE: {args.capture!r} holds no TCP connection attempt (no SYN) in its "
+                     f"{capture.packets} packets{skipped}")
+    diagnosis = diagnose_capture(capture, args.model_seed, simulate_model=not args.no_model)
+    print(json.dumps(diagnosis.as_dict(), indent=2) if args.json else capture_report(diagnosis))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="handshake-course",
@@ -531,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--refresh", action="store_true", help="as for lab")
     ws.set_defaults(func=cmd_workspace)
     _add_simulate(sub)
+    _add_diagnose(sub)
     from .grader.cli import register  # grade, release
 
     register(sub)

@@ -53,7 +53,8 @@ def test_every_option_reaches_the_scenario_and_the_kernel(capsys):
             "--duration", "1min", "--seed", "7", "--syncnt", "3", "--somaxconn", "100", "--max-syn-backlog", "512",
             "--syncookies", "0", "--syn-retries", "4", "--synack-retries", "2", "--abort-on-overflow", "1",
             "--syn-linear-timeouts", "2", "--rto-init", "500ms", "--port-range", "40000-40010",
-            "--invalid-ratelimit", "0.25", "--set", "young_rule=true", "--json"]
+            "--invalid-ratelimit", "0.25", "--set", "young_rule=true", "--listeners", "2", "--defer-accept", "3",
+            "--json"]
     code, out, _ = run(capsys, *argv)
     assert code == 0
     doc = json.loads(out)
@@ -62,10 +63,11 @@ def test_every_option_reaches_the_scenario_and_the_kernel(capsys):
                     tcp_timeout_init=0.5, ip_local_port_range=(40000, 40010), tcp_invalid_ratelimit=0.25,
                     young_rule=True)
     r = simulate(Scenario(kernel=kernel, backlog=4, clients=[0, 0.5, 1], accept=[2, 3], rtt=0.01, loss=0.1,
-                          drop=("ACK", "RST"), flood=50.0, duration=60.0, seed=7, syncnt=3))
+                          drop=("ACK", "RST"), flood=50.0, duration=60.0, seed=7, syncnt=3, listeners=2,
+                          defer_accept=3))
     assert doc["scenario"] == {"kernel": "6.18", "backlog": 4, "clients": [0.0, 0.5, 1.0], "accept": [2.0, 3.0],
                                "rtt": 0.01, "loss": 0.1, "drop": ["ACK", "RST"], "flood": 50.0, "duration": 60.0,
-                               "seed": 7, "syncnt": 3, "data": False}
+                               "seed": 7, "syncnt": 3, "data": False, "listeners": 2, "defer_accept": 3.0}
     assert doc["kernel"]["settings"]["ip_local_port_range"] == [40000, 40010]
     assert doc["kernel"]["settings"] == {k: list(v) if isinstance(v, tuple) else v
                                          for k, v in kernel.settings.items()}
@@ -116,6 +118,29 @@ def test_data_makes_clients_send_a_request_and_the_json_shows_it(capsys):
     assert code == 0 and "clients send a request" in out and "requests (4 sent, 1 sent more than once)" in out
 
 
+def test_listeners_and_defer_accept_reach_the_scenario_and_the_report(capsys):
+    argv = ["--kernel", "5.15", "--listeners", "3", "--backlog", "2", "--clients", "12", "--defer-accept", "5s",
+            "--duration", "20"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    r = simulate(Scenario(kernel="5.15", listeners=3, backlog=2, clients=12, defer_accept=5, duration=20.0))
+    assert "3 SO_REUSEPORT listeners, TCP_DEFER_ACCEPT 5 s" in out
+    for i in range(3):  # ss -lnt lists every socket of the group, in listen() order
+        assert str(r.ss(listener=i)).splitlines()[1] in out
+    assert out.count("LISTEN ") == 3
+    syn_recv = [r.ss(listener=i).syn_recv for i in range(3)]
+    assert (f"SYN-RECV sockets (ss -nt state syn-recv): {sum(syn_recv)} "
+            f"(per listener: {', '.join(map(str, syn_recv))})") in out
+    assert "TcpExtTCPDeferAcceptDrop" in out
+    code, out, _ = run(capsys, *argv, "--json")
+    doc = json.loads(out)
+    assert doc["scenario"]["listeners"] == 3 and doc["scenario"]["defer_accept"] == 5.0
+    assert doc["listeners"] == [{"recv_q": r.ss(listener=i).recv_q, "send_q": 2, "syn_recv": syn_recv[i]}
+                                for i in range(3)]
+    code, out, _ = run(capsys, "--clients", "2", "--json")
+    assert "listeners" not in json.loads(out)  # one listener: "ss" says it all
+
+
 def test_no_listener(capsys):
     code, out, _ = run(capsys, "--backlog", "none", "--clients", "2")
     assert code == 0
@@ -164,6 +189,11 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--pcap", "/no/such/folder/x.pcap"], ["--pcap", "does not exist"]),
     (["--pcap-at", "client"], ["--pcap-at", "--pcap FILE"]),
     (["--pcap", "x.pcap", "--pcap-at", "middle"], ["--pcap-at", "'server', 'client'"]),
+    (["--kernel", "2.6.32", "--listeners", "2"], ["--listeners", "SO_REUSEPORT came in Linux 3.9"]),
+    (["--listeners", "0"], ["--listeners", "1 to 65535"]),
+    (["--listeners", "two"], ["--listeners", "whole number"]),
+    (["--defer-accept", "500ms"], ["--defer-accept", "whole seconds from 0 to 2147483647"]),
+    (["--defer-accept", "soon"], ["--defer-accept", "seconds"]),
 ])
 def test_bad_input_is_one_line_naming_the_option(capsys, argv, names):
     err = fails(capsys, *argv)
@@ -181,8 +211,8 @@ def test_help_explains_every_option_with_units(capsys):
                    "--loss", "--drop", "--flood", "--duration", "--seed", "--syncnt", "--somaxconn",
                    "--max-syn-backlog", "--syncookies", "--syn-retries", "--synack-retries",
                    "--abort-on-overflow", "--syn-linear-timeouts", "--rto-init", "--port-range",
-                   "--invalid-ratelimit", "--retries2", "--data", "--set", "--json", "--plot", "--pcap",
-                   "--pcap-at"):
+                   "--invalid-ratelimit", "--retries2", "--data", "--listeners", "--defer-accept", "--set", "--json",
+                   "--plot", "--pcap", "--pcap-at"):
         assert option in text
     for unit in ("second", "0.2 ms", "per second", "from 0 to 1", "SYNs per second"):
         assert unit in text

@@ -10,7 +10,8 @@ TCP (ARP, UDP, ICMP) are skipped and counted in the notes, not warned about: eve
 A connection attempt is a 4-tuple and the client's ISN: a retransmitted SYN (same ISN) belongs to
 its attempt, a new connect() from the same port (a new ISN) starts another. The listener's SYN-ACKs
 are matched by their acknowledgement number, the client's ACKs by their sequence number, RSTs by
-either. Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP (DLT_RAW 12, 14,
+either. The options of an attempt's first SYN and first SYN-ACK are kept by name (what a
+syncookie SYN-ACK leaves out shows there), and the RSTs the server sent apart from all RSTs. Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP (DLT_RAW 12, 14,
 101; LINKTYPE_IPV4, LINKTYPE_IPV6), BSD loopback; IPv4 and IPv6 (addresses as ``[addr]:port``).
 A pcapng file is read with its first interface's link type (dpkt's pcapng reader).
 """
@@ -26,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 import dpkt
+
+from ..model.wire import OPTION_KINDS
 
 OUTCOMES = ("established", "reset", "incomplete", "unanswered")
 """What became of an attempt, as far as the capture shows: "established" - the client's ACK of a
@@ -44,6 +47,7 @@ _PROTOCOLS = {1: "ICMP", 17: "UDP", 58: "ICMPv6", 2: "IGMP", 47: "GRE", 50: "ESP
 _HALF = 1 << 31
 _MASK32 = 0xFFFFFFFF
 _FIN, _SYN, _RST, _ACK = dpkt.tcp.TH_FIN, dpkt.tcp.TH_SYN, dpkt.tcp.TH_RST, dpkt.tcp.TH_ACK
+_OPTION_NAMES = {kind: name for name, kind in OPTION_KINDS.items() if name not in ("EOL", "NOP")}
 
 
 class CaptureWarning(UserWarning):
@@ -66,6 +70,9 @@ class Handshake:
     outcome: str  # OUTCOMES
     latency: float | None  # first SYN to the first ACK of a SYN-ACK, if both were seen
     server_isns: tuple[int, ...] = ()  # the ISNs of its SYN-ACKs, in order of first appearance
+    syn_options: tuple[str, ...] = ()  # the first SYN's TCP options by name: "MSS", "SACK_PERM", "TIMESTAMP", "WSCALE"
+    synack_options: tuple[str, ...] = ()  # the first SYN-ACK's (none seen: empty)
+    server_rst_times: tuple[float, ...] = ()  # the RSTs of rst_times that the server sent
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,9 @@ class _Attempt:
     server_isns: list[int] = field(default_factory=list)
     acks: list[float] = field(default_factory=list)
     rsts: list[float] = field(default_factory=list)
+    server_rsts: list[float] = field(default_factory=list)
+    syn_options: tuple[str, ...] | None = None
+    synack_options: tuple[str, ...] | None = None
     data_at: float | None = None
 
     def handshake(self) -> Handshake:
@@ -110,7 +120,8 @@ class _Attempt:
             outcome = "incomplete" if self.synacks else "unanswered"
         latency = acked - self.syns[0] if acked is not None and self.syns else None
         return Handshake(self.client, self.server, self.isn, tuple(self.syns), tuple(self.synacks), tuple(self.acks),
-                         tuple(self.rsts), self.data_at, outcome, latency, tuple(self.server_isns))
+                         tuple(self.rsts), self.data_at, outcome, latency, tuple(self.server_isns),
+                         self.syn_options or (), self.synack_options or (), tuple(self.server_rsts))
 
 
 class _ShortReads:
@@ -154,6 +165,16 @@ def _network_layer(link_type: int, buf: bytes) -> Any:
     return dpkt.ip6.IP6(buf) if version == 6 else dpkt.ip.IP(buf) if version == 4 else buf
 
 
+def option_names(tcp: dpkt.tcp.TCP) -> tuple[str, ...]:
+    """The segment's TCP options by name (``model.wire.OPTION_KINDS``; NOP and EOL left out, an
+    unknown kind by its number); what dpkt cannot parse (options cut short) ends the list."""
+    try:
+        options = dpkt.tcp.parse_opts(tcp.opts)
+    except (dpkt.UnpackError, ValueError, IndexError):
+        return ()
+    return tuple(_OPTION_NAMES.get(kind, str(kind)) for kind, _ in options if kind > dpkt.tcp.TCP_OPT_NOP)
+
+
 def _payload_length(ip: Any, tcp: dpkt.tcp.TCP) -> int:
     """Bytes of data the segment carried, from the headers' lengths (so a capture with a small
     snaplen, which keeps only the headers, still shows which segments had data)."""
@@ -192,9 +213,13 @@ class _Reader:
         if flags & _SYN and not flags & _ACK:
             attempt = self._find((src, dst), isn=tcp.seq) or self._new(src, dst, tcp.seq, t)
             attempt.syns.append(t)
+            if attempt.syn_options is None:
+                attempt.syn_options = option_names(tcp)
         elif flags & _SYN:  # SYN-ACK: from the server, acknowledging the client's ISN
             attempt = self._find((dst, src), isn=(tcp.ack - 1) & _MASK32) or self._new(dst, src, (tcp.ack - 1) & _MASK32, t)
             attempt.synacks.append(t)
+            if attempt.synack_options is None:
+                attempt.synack_options = option_names(tcp)
             if tcp.seq not in attempt.server_isns:
                 attempt.server_isns.append(tcp.seq)
         elif (src, dst) in self.attempts:  # from a client
@@ -222,6 +247,7 @@ class _Reader:
             attempt = matching[-1] if matching else self.attempts[key][-1]
         if tcp.flags & _RST:
             attempt.rsts.append(t)
+            attempt.server_rsts.append(t)
         elif payload:
             attempt.data_at = t if attempt.data_at is None else attempt.data_at
 

@@ -16,7 +16,10 @@ plt.show(). One module per idea:
 - ``capacities``: ``plot_capacities`` - the two queues' capacity per version (lesson 1);
 - ``ports``: ``plot_ports`` - the ephemeral ports connect() picks (lesson 2);
 - ``syn_timeline``: ``plot_syn_timeline`` - one connect()'s SYNs against the closed form (lesson 2);
-- ``floods``: ``plot_flood_sweep`` - who gets in during a SYN flood (lesson 7).
+- ``floods``: ``plot_flood_sweep`` - who gets in during a SYN flood (lesson 7);
+- ``capture``: ``capture_diagnosis_figure``, ``plot_capture_ladder``, ``plot_capture_latency`` - a
+  capture's diagnosis (``capture.diagnose``): the captured attempts, the model's reproduction as a
+  ladder, both latency CDFs.
 
 ``latency_summary`` (``handshake_course.analysis``) and ``counters_table``, ``counters_view``
 (``handshake_course.text``) are standard-library code that needs no extra; they are importable from
@@ -30,6 +33,7 @@ from ..text import CounterRow, CountersTable, counters_table, counters_view
 require("dashboards", "handshake_course.views (the figures)")
 
 from .capacities import plot_capacities
+from .capture import capture_diagnosis_figure, plot_capture_ladder, plot_capture_latency
 from .events import describe_event
 from .floods import plot_flood_sweep
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
@@ -52,6 +56,7 @@ __all__ = [
     "CountersTable",
     "LatencySummary",
     "PathStep",
+    "capture_diagnosis_figure",
     "counters_table",
     "counters_view",
     "describe_event",
@@ -61,6 +66,8 @@ __all__ = [
     "overview_figure",
     "plot_accept_capacity",
     "plot_capacities",
+    "plot_capture_ladder",
+    "plot_capture_latency",
     "plot_flood_sweep",
     "plot_herd",
     "plot_ladder",
