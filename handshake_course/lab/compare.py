@@ -241,12 +241,35 @@ def _syn_schedule(rec: Record) -> list[Check]:
     # the listener answers each SYN (at once for a retransmitted one) and retransmits on its own timer
     jiffy = 1 / hz
     got_n = sum(t <= (gave_up or 0) + jiffy for t in r["synack_times"])
-    want_n = sum(t <= (c.failed_at or 0) + jiffy for t in _server_times(res, "SYN-ACK"))
-    checks.append(Check("server_synacks", got_n, want_n, "SYN-ACKs sent until connect() gave up (+1 jiffy): exact",
-                        got_n == want_n))
+    model_synacks = _server_times(res, "SYN-ACK")
+    want_n = sum(t <= (c.failed_at or 0) + jiffy for t in model_synacks)
+    racing = _racing_synacks(model_synacks, c.failed_at, model_syns[-1], hz)
+    checks.append(Check("server_synacks", got_n, want_n, "SYN-ACKs sent until connect() gave up (+1 jiffy): exact, "
+                        f"less the {racing} whose timer races the give-up" if racing else
+                        "SYN-ACKs sent until connect() gave up (+1 jiffy): exact", want_n - racing <= got_n <= want_n))
     m, s, ok = _counters(rec["counters"]["server"], res.server_counters)
-    checks.append(Check("server_counters", m, s, "exact, the counters the model keeps", ok))
+    ok = ok or any(m == {k: v - lost if k in RETRANSMISSION_COUNTERS else v for k, v in s.items()}
+                   for lost in range(1, racing + 1))
+    checks.append(Check("server_counters", m, s, "exact, the counters the model keeps (less the racing SYN-ACKs' "
+                        "retransmission counters)" if racing else "exact, the counters the model keeps", ok))
     return checks
+
+
+RETRANSMISSION_COUNTERS = ("TcpExtTCPSynRetrans", "TcpRetransSegs", "TcpExtTCPTimeouts")
+"""What one SYN-ACK sent by the listener's timer bumps (reqsk_timer_handler -> tcp_syn_ack_timeout,
+inet_rtx_syn_ack)."""
+
+
+def _racing_synacks(synacks: list[float], gave_up: float | None, last_syn: float, hz: int) -> int:
+    """How many of the listener's timer SYN-ACKs the model sends within one timer-wheel granularity of
+    the client's give-up. Both timers are armed at the last SYN for the same delay and usually share a
+    wheel bucket: which one the kernel runs first, and whether the experiment (which ends when
+    connect() fails) still sees that SYN-ACK, depends on the tick each was armed in, which the model
+    cannot tell from its textbook run."""
+    if gave_up is None:
+        return 0
+    granularity = timing.wheel_granularity(gave_up - last_syn, hz)
+    return sum(abs(t - gave_up) <= granularity for t in synacks if t > last_syn + 1 / hz)
 
 
 def _synack_schedule(rec: Record) -> list[Check]:
