@@ -6,8 +6,10 @@ need the packages of one extra (pyproject.toml, ``[project.optional-dependencies
 
 * ``dashboards``: the figures (``views``) and the lessons' dashboards, and tqdm, the progress bars
   of long command-line runs (``handshake_course.shell``; without it they run with no bar);
-* ``course``: ``handshake-course lab``, which starts JupyterLab with a kernel of the same Python;
-* ``grade``: ``handshake-course grade``, which runs submitted notebooks with nbclient;
+* ``course``: ``handshake-course lab``, which starts JupyterLab with a kernel of the same Python
+  (and ``dashboards`` and ``capture``: lesson 12 reads captures);
+* ``grade``: ``handshake-course grade``, which runs submitted notebooks with nbclient (and ``capture``:
+  ex10 writes a capture and reads it);
 * ``nbgrader``: ``handshake-course release`` (nbgrader's checksums in the learners' notebooks).
 * ``capture``: pcap files (``handshake_course.capture``: ``Result.to_pcap``, ``simulate --pcap``,
   ``capture.read``), read and written with dpkt.
@@ -31,8 +33,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "capture": ("dpkt",),
 }
 
-#: extras that install another one too (pyproject.toml: "handshake-course[...]" in the extra)
-INCLUDES = {"course": "dashboards", "nbgrader": "grade"}
+#: extras that install others too (pyproject.toml: "handshake-course[...]" in the extra): the course
+#: reads captures (lesson 12), and grading runs ex10, which writes and reads one
+INCLUDES: dict[str, tuple[str, ...]] = {"course": ("dashboards", "capture"), "grade": ("capture",),
+                                        "nbgrader": ("grade",)}
 
 
 class MissingExtra(ImportError):
@@ -44,11 +48,18 @@ def missing(extra: str) -> list[str]:
     return [name for name in MODULES[extra] if importlib.util.find_spec(name) is None]
 
 
+def included(extra: str) -> list[str]:
+    """The extras that ``extra`` installs too, directly or through another one."""
+    found: list[str] = []
+    for sub in INCLUDES.get(extra, ()):
+        found += [e for e in (sub, *included(sub)) if e not in found]
+    return found
+
+
 def require(extra: str, part: str) -> None:
     """Raise MissingExtra, naming the command that installs them, if ``part`` (what the learner
     asked for) lacks any of the packages of ``extra``."""
-    absent = missing(INCLUDES[extra]) if extra in INCLUDES else []
-    absent += missing(extra)
+    absent = list(dict.fromkeys(name for e in (*included(extra), extra) for name in missing(e)))
     if absent:
         raise MissingExtra(f"{part} needs {', '.join(absent)}, not installed for this Python; install them with: "
                            f"{install_command(extra)}")

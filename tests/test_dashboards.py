@@ -165,6 +165,27 @@ def test_third_ack_abort_on_overflow_resets():
     assert app.result.clients[3].errno == "ECONNRESET"
 
 
+def test_real_servers_refuses_so_reuseport_on_2_6_32_with_a_message():
+    app = d.real_servers_app()
+    png = app.png
+    app.controls["version"].value = "2.6.32"  # 4 listeners: SO_REUSEPORT came in 3.9
+    assert "SO_REUSEPORT came in Linux 3.9" in app.error and "last valid" in app.message.value
+    assert app.png == png
+    app.controls["listeners"].value = 1
+    assert app.error is None and len(app.result.listeners) == 1
+
+
+def test_real_servers_summarises_each_listener():
+    # the default burst (36 clients, seed 1) gives listeners 8, 12, 10 and 6 connections; listener 1's
+    # queue (backlog 8 + 1) overflows twice, and the table has one row per listener with its ss line
+    app = d.real_servers_app()
+    assert app.error is None and len(app.result.listeners) == 4
+    assert app.summary.value.count("<td><code>LISTEN ") == 4
+    assert "4 x 9 = 36" in app.summary.value
+    app.controls["defer_accept"].value = 5
+    assert "TCPDeferAcceptDrop" in app.summary.value and "3 SYN-ACK rounds" in app.message.value
+
+
 def test_latency_app_compares_versions():
     app = d.latency_app(clients=500)
     app.controls["versions"].value = ("2.6.32", "6.18")

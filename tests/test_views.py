@@ -523,3 +523,51 @@ def test_every_profile_of_a_comparison_gets_a_style_of_its_own():
     styles = [series_style(i) for i in range(len(VERSIONS))]
     assert len(set(styles)) == len(VERSIONS)
     assert series_style(0)[0] == series_style(7)[0]  # the colours cycle; line and marker tell them apart
+
+
+# ---- a SO_REUSEPORT group's listeners (lesson 11) ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def group():
+    """6.18, 4 listeners with listen(8), 32 clients 1 ms apart, nobody accepts: the hash puts 6, 10, 10 and 6
+    on them (seed 1), so listeners 1 and 2 are full (backlog + 1 = 9) and turn one client each away; its
+    third ACK is dropped at once and again after the SYN-ACK resent at 1 s (2 ListenOverflows each)."""
+    return simulate(Scenario(kernel="6.18", backlog=8, clients=[i / 1000 for i in range(32)], listeners=4,
+                             rtt=0.01, duration=3.0))
+
+
+def test_each_listener_gets_a_step_line_of_its_accept_queue_and_its_overflows(group):
+    from handshake_course.views import plot_listener_queues
+
+    ax = plot_listener_queues(group, new_ax())
+    for i in range(4):
+        q = group.queues_of(i)
+        line = by_gid(ax, f"accept_queue:{i}")
+        x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+        assert list(x[:-1]) == list(q.times) and x[-1] == group.end
+        assert list(y[:-1]) == list(q.accept)
+    assert gids(ax, "overflows:") == {"overflows:1", "overflows:2"}
+    assert all(set(by_gid(ax, f"overflows:{i}").get_ydata()) == {9} for i in (1, 2))
+    assert set(by_gid(ax, "accept_limit").get_ydata()) == {9}
+    assert "listener 1: 10 connections" in legend_labels(ax)
+    assert "4 listeners x (backlog 8 + 1)" in ax.get_title()
+
+
+def test_listener_rows_count_each_listeners_connections_counters_and_ss_line(group):
+    from handshake_course.views import listener_rows
+
+    rows = listener_rows(group, t=group.end)
+    assert [r.connections for r in rows] == [6, 10, 10, 6]
+    assert [(r.ss.recv_q, r.ss.send_q) for r in rows] == [(6, 8), (9, 8), (9, 8), (6, 8)]
+    assert [r.overflows for r in rows] == [0, 2, 2, 0] and [r.drops for r in rows] == [0, 2, 2, 0]
+    assert sum(r.overflows for r in rows) == group.server_counters["TcpExtListenOverflows"]  # nstat: the sum
+    assert [r.peak for r in rows] == [6, 9, 9, 6] and [r.accepted for r in rows] == [0] * 4
+
+
+def test_one_listener_is_drawn_as_a_group_of_one(basic):
+    from handshake_course.views import listener_rows, plot_listener_queues
+
+    ax = plot_listener_queues(basic, new_ax())
+    assert gids(ax, "accept_queue:") == {"accept_queue:0"}
+    (row,) = listener_rows(basic)
+    assert row.connections == len(basic.clients) and row.overflows == basic.server_counters["TcpExtListenOverflows"]

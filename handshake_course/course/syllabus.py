@@ -44,7 +44,7 @@ LESSONS: tuple[Lesson, ...] = (
            ("handshake_app",)),
     Lesson("01", "listen", "listen()",
            "backlog and somaxconn, the SYN queue and the accept queue per version, `listen(0)`, `ss -lnt`",
-           ("queues_app",), ("ex01", "ex02", "ex09")),
+           ("queues_app",), ("ex01", "ex02", "ex09", "ex10")),
     Lesson("02", "connect", "connect()",
            "SYN_SENT, ephemeral ports per version, the SYN timer, linear timeouts, when connect() gives up",
            ("connect_app",), ("ex03",)),
@@ -73,6 +73,14 @@ LESSONS: tuple[Lesson, ...] = (
            "the model against your running kernel: accept capacity and the herd, measured on loopback "
            "(stored 6.18 measurements where it cannot measure)",
            ("check_app",)),
+    Lesson("11", "real_servers", "what real servers do",
+           "SO_REUSEPORT workers and their uneven queues, TCP_DEFER_ACCEPT, applications' default backlogs, "
+           "`somaxconn` in containers",
+           ("real_servers_app",)),
+    Lesson("12", "read_your_capture", "reading a capture",
+           "a handshake in a capture, the lab's captures diagnosed beside the model's reproduction, where and "
+           "how to take a good one with `tcpdump`, your own pcap",
+           ("capture_app",), ("ex10",)),
 )
 
 BY_NUMBER: dict[str, Lesson] = {lesson.number: lesson for lesson in LESSONS}

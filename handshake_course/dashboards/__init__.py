@@ -14,7 +14,9 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 - ``syn_flood``: lesson 7, SYN floods;
 - ``time_machine``: lesson 8, one scenario on every version;
 - ``troubleshooting``: lesson 9, simulated incidents and ``analysis.diagnose``'s findings;
-- ``check_your_kernel``: lesson 10, the model against a measurement of the running kernel.
+- ``check_your_kernel``: lesson 10, the model against a measurement of the running kernel;
+- ``real_servers``: lesson 11, SO_REUSEPORT workers and TCP_DEFER_ACCEPT;
+- ``read_your_capture``: lesson 12, a capture (the lab's or the learner's) diagnosed beside the model.
 
 Each module is named after its lesson (``course.syllabus`` lists the lessons and their dashboards).
 """
@@ -32,6 +34,8 @@ from .connect import ConnectApp, connect_app
 from .links import source_table, source_url
 from .listen import QueuesApp, queues_app
 from .loss_and_latency import LatencyApp, latency_app
+from .read_your_capture import CaptureApp, capture_app
+from .real_servers import RealServersApp, real_servers_app
 from .start_here import HandshakeApp, handshake_app
 from .syn_flood import FloodApp, flood_app
 from .syn_queue import SynApp, syn_app
@@ -47,6 +51,7 @@ __all__ = [
     "INCIDENTS",
     "PRESETS",
     "AcceptApp",
+    "CaptureApp",
     "CheckApp",
     "ConnectApp",
     "Dashboard",
@@ -56,11 +61,13 @@ __all__ = [
     "HerdApp",
     "LatencyApp",
     "QueuesApp",
+    "RealServersApp",
     "SynApp",
     "ThirdAckApp",
     "TimeMachineApp",
     "TroubleshootApp",
     "accept_app",
+    "capture_app",
     "check_app",
     "connect_app",
     "diagnose",
@@ -70,6 +77,7 @@ __all__ = [
     "herd_app",
     "latency_app",
     "queues_app",
+    "real_servers_app",
     "source_table",
     "source_url",
     "syn_app",

@@ -321,6 +321,7 @@ class Dashboard:
         self._layout = ConstrainedLayoutEngine(w_pad=EDGE_PAD)
         self._layout_key: tuple[Any, ...] | None = None
         self._layouts: dict[tuple[Any, ...], list[Any]] = {}  # layout key -> axes positions
+        self._layouts_by_size: dict[tuple[float, float], dict[tuple[Any, ...], list[Any]]] = {}  # see resize
         self._steady_edges: dict[int, tuple[float, float]] = {}  # steady axes -> its left and right edges
         self.timings: dict[str, float] = {}  # seconds spent in the parts of the last update
         self._t_draw = 0.0
@@ -391,6 +392,20 @@ class Dashboard:
             return
         paint()
         self._drawn_with[ax] = drawn_with
+
+    def resize(self, width: float, height: float) -> None:
+        """Give the figure a new size in inches, for a picture that grows with what it shows (lesson
+        12: one lane per captured attempt). Layouts are kept per size (a size must always go with the
+        same arrangement of axes), so going back to an earlier size lays nothing out again."""
+        old = (float(self.fig.get_size_inches()[0]), float(self.fig.get_size_inches()[1]))
+        if old == (width, height):
+            return
+        self._layouts_by_size[old] = self._layouts
+        self.fig.set_size_inches(width, height)
+        self._layouts = self._layouts_by_size.get((width, height), {})
+        self._layout_key = None
+        self._steady_edges.clear()
+        self.frames.forget()
 
     # -- machinery ---------------------------------------------------------------------------------
     def value(self, name: str) -> Any:

@@ -2,8 +2,9 @@
 
 In a notebook::
 
-    from handshake_course.grader import check, exhibit
+    from handshake_course.grader import check, exhibit, exhibit_file
     exhibit("ex05", "trace")          # the evidence an exercise shows
+    path = exhibit_file("ex10", "capture")  # a file it shows (a capture), written to a temporary folder
     check("ex01", "q1", q1)           # prints points and feedback
 
 For instructors: ``grade(path)`` executes and scores submitted notebooks (see ``autograde``);
@@ -17,14 +18,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .checks import check, score
-from .exhibits import exhibit, flood_day, try_flood_day
+from .exhibits import exhibit, exhibit_file, flood_day, try_flood_day
 from .questions import Feedback
 
 if TYPE_CHECKING:
     from .autograde import Report
     from .questions import Exercise
 
-__all__ = ["EXERCISES", "Feedback", "check", "exhibit", "flood_day", "grade", "score", "try_flood_day"]
+__all__ = ["EXERCISES", "Feedback", "check", "exhibit", "exhibit_file", "flood_day", "grade", "score", "try_flood_day"]
 
 
 def __getattr__(name: str) -> dict[str, Exercise]:

@@ -9,9 +9,12 @@ exercise) take it from a salted key (see ``keys``), not from a literal in this f
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
 
 from ..model import VERSIONS, Kernel, Result, Scenario, simulate
 from ..text.handshake import client_symptoms, kernel_trace, ladder
@@ -192,6 +195,69 @@ def listen_zero(version: str, tcp_syncookies: int = 0) -> Result:
                              accept=None, rtt=0.01, duration=30.0, seed=1))
 
 
+# ---- ex10: a capture the learner has not seen -------------------------------------------------------
+
+EX10_HIDDEN = {"kernel": "f9d1147f9acf0fe8bb56cc83", "backlog": "970995570f90404ab8bb5653",
+               "at": "99fa9e5aab7476215a2a604f", "seed": "b56ff4cf46e0807003ed4d39"}
+"""What the learner works out from ex10's capture, kept as salted keys (``keys.digest("ex10", part,
+value)``): the kernel of both hosts, the listener's backlog, where the capture was taken and the seed
+(its ports, ISNs and where the timer wheel's ticks fall). ``ex10_hidden`` finds them by trying the
+candidates."""
+EX10_CANDIDATES: dict[str, Callable[[], Any]] = {
+    "kernel": lambda: VERSIONS, "backlog": lambda: (str(b) for b in range(4097)),
+    "at": lambda: ("server", "client"),  # capture.AT (not imported: it needs dpkt)
+    "seed": lambda: (str(s) for s in range(10_000)),
+}
+EX10_STORY = {"clients": 30, "every": 0.01, "accept_at": 2.5, "rtt": 0.02, "duration": 8.0}
+"""What the story tells: a burst of connect()s, 10 ms apart, over a 20 ms round trip."""
+EX10_FILE = "ex10_incident.pcap"
+
+
+@cache
+def ex10_hidden() -> dict[str, Any]:
+    """The hidden parts of ex10's incident (see EX10_HIDDEN)."""
+    found: dict[str, Any] = {part: keys.resolve("ex10", part, key, EX10_CANDIDATES[part]())
+                             for part, key in EX10_HIDDEN.items()}
+    return found | {"backlog": int(found["backlog"]), "seed": int(found["seed"])}
+
+
+@cache
+def ex10_result() -> Result:
+    """The run behind ex10's capture: a burst of clients against a listener whose application does not
+    call accept() for the first 2.5 s."""
+    h, d = ex10_hidden(), EX10_STORY
+    n = int(d["clients"])
+    return simulate(Scenario(kernel=h["kernel"], backlog=h["backlog"], clients=[i * d["every"] for i in range(n)],
+                             accept=[d["accept_at"]] * n, rtt=d["rtt"], duration=d["duration"], seed=h["seed"]))
+
+
+def ex10_capture(folder: str | Path | None = None) -> Path:
+    """Write ex10's capture (a pcap file) into ``folder`` (default: a new temporary folder); its path.
+    Needs the ``capture`` extra (dpkt)."""
+    path = Path(folder if folder is not None else tempfile.mkdtemp(prefix="handshake-course-ex10-")) / EX10_FILE
+    ex10_result().to_pcap(path, at=ex10_hidden()["at"])
+    return path
+
+
+@cache
+def ex10_handshakes() -> tuple[Any, ...]:
+    """The connection attempts of ex10's capture, as ``capture.read`` gives them to the learner."""
+    from ..capture import read
+
+    with tempfile.TemporaryDirectory(prefix="handshake-course-ex10-") as folder:
+        return tuple(read(ex10_capture(folder)))
+
+
+def _ex10() -> str:
+    d = EX10_STORY
+    return (f"Every few minutes a batch job opens {d['clients']} connections to an internal service on port 8080, "
+            f"one every {d['every'] * 1000:g} ms, and users of the job complain that some of them take seconds. "
+            "Client and service run on two Linux hosts of the same kernel version, a "
+            f"{d['rtt'] * 1000:g} ms round trip apart. An engineer ran\n\n"
+            "    sudo tcpdump -i eth0 -w ex10_incident.pcap 'tcp port 8080'\n\n"
+            "on one of the two hosts during one burst. The capture is below.")
+
+
 # ---- the registry the notebooks call ---------------------------------------------------------------
 
 def _ex05() -> str:
@@ -222,6 +288,7 @@ EXHIBITS: dict[tuple[str, str], Callable[[], str]] = {
     ("ex04", "ack_dropped"): _ex04,
     ("ex05", "trace"): _ex05,
     ("ex07", "flood_day"): _ex07,
+    ("ex10", "story"): _ex10,
     **{("ex06", case): (lambda case=case: forensics_text(case)) for case in FORENSICS},
     **{("ex08", q): (lambda q=q: mystery_text(q)) for q in MYSTERIES},
 }
@@ -235,4 +302,20 @@ def exhibit(exercise: str, name: str) -> None:
         known = ", ".join(n for e, n in EXHIBITS if e == exercise) or "none"
         raise ValueError(f"{exercise} has no exhibit {name!r}; it has: {known}") from None
     print(make())
+
+
+EXHIBIT_FILES: dict[tuple[str, str], Callable[[Path | None], Path]] = {
+    ("ex10", "capture"): ex10_capture,
+}
+
+
+def exhibit_file(exercise: str, name: str, folder: str | Path | None = None) -> Path:
+    """Write one file an exercise shows (a capture) into ``folder`` (default: a new temporary folder,
+    so that running the notebook leaves nothing beside it) and return its path."""
+    try:
+        make = EXHIBIT_FILES[(exercise, name)]
+    except KeyError:
+        known = ", ".join(n for e, n in EXHIBIT_FILES if e == exercise) or "none"
+        raise ValueError(f"{exercise} has no exhibit file {name!r}; it has: {known}") from None
+    return make(Path(folder) if folder is not None else None)
 

@@ -13,6 +13,8 @@ plt.show(). One module per idea:
 - ``measured``: ``plot_accept_capacity``, ``plot_herd`` - a measurement of the running kernel
   (``handshake_course.lab`` records) next to the model's prediction for the same run;
 - ``outcomes``: ``plot_outcomes``, ``outcome_bars_html`` - how the connect() calls ended;
+- ``listeners``: ``plot_listener_queues``, ``listener_rows`` - a SO_REUSEPORT group: each listener's
+  accept queue over time, and per listener its connections, overflows and ``ss`` line (lesson 11);
 - ``capacities``: ``plot_capacities`` - the two queues' capacity per version (lesson 1);
 - ``ports``: ``plot_ports`` - the ephemeral ports connect() picks (lesson 2);
 - ``syn_timeline``: ``plot_syn_timeline`` - one connect()'s SYNs against the closed form (lesson 2);
@@ -38,6 +40,7 @@ from .events import describe_event
 from .floods import plot_flood_sweep
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
 from .latency import plot_latency
+from .listeners import ListenerRow, listener_clients, listener_rows, plot_listener_queues
 from .measured import plot_accept_capacity, plot_herd
 from .outcomes import OUTCOME_COLOURS, OUTCOME_TEXT, outcome_bars_html, plot_outcomes
 from .overview import overview_figure
@@ -55,6 +58,7 @@ __all__ = [
     "CounterRow",
     "CountersTable",
     "LatencySummary",
+    "ListenerRow",
     "PathStep",
     "capture_diagnosis_figure",
     "counters_table",
@@ -62,6 +66,8 @@ __all__ = [
     "describe_event",
     "ladder_packets",
     "latency_summary",
+    "listener_clients",
+    "listener_rows",
     "outcome_bars_html",
     "overview_figure",
     "plot_accept_capacity",
@@ -72,6 +78,7 @@ __all__ = [
     "plot_herd",
     "plot_ladder",
     "plot_latency",
+    "plot_listener_queues",
     "plot_outcomes",
     "plot_ports",
     "plot_queues",

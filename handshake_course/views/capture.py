@@ -2,7 +2,7 @@
 model's reproduction as a packet ladder (``plot_ladder``), and the two latency CDFs on one axis
 (``plot_latency`` draws the model's, with its kernel's SYN retransmission guides; the capture's is
 added). ``capture_diagnosis_figure`` puts the three together for one listener of
-``handshake_course.capture.diagnose``."""
+``handshake_course.capture.diagnose`` (``plot_capture_diagnosis`` draws them on given axes)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ..capture.read import Handshake
 
 CAPTURE_COLOUR = BLACK
+SEEN = {"client": "at the client", "server": "at the server", "between": "between the hosts",
+        "loopback": "on loopback", "unknown": "at an unknown place"}
+"""Where the capture was taken, as the ladder's title says it (``Recording.vantage``)."""
 
 
 def chosen_attempts(server: ServerDiagnosis, max_attempts: int = 8) -> list[int]:
@@ -90,8 +93,7 @@ def plot_capture_ladder(server: ServerDiagnosis, attempts: Sequence[int] | None 
     legend.append(Line2D([], [], color=BLACK, ls="--", lw=1.4, label="sent again"))
     ax.legend(handles=legend, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", borderaxespad=0.0)
     ax.set_title(f"Capture: {server.server}, {len(chosen)} of {len(server.handshakes)} attempts, as seen "
-                 f"{server.recording.vantage if server.recording.vantage != 'loopback' else 'on loopback'}",
-                 y=1.0, pad=6)
+                 f"{SEEN.get(server.recording.vantage, server.recording.vantage)}", y=1.0, pad=6)
     ax.set_xlabel("time from the capture's start (s)")
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
@@ -117,16 +119,16 @@ def plot_capture_latency(server: ServerDiagnosis, ax: Axes | None = None, log: b
     return ax
 
 
-def capture_diagnosis_figure(server: ServerDiagnosis, max_clients: int = 8) -> Figure:
-    """One Figure for one listener of a diagnosis: the capture's attempts, the model's reproduction
-    as a packet ladder, and both latency CDFs."""
+def plot_capture_diagnosis(server: ServerDiagnosis, axes: Sequence[Axes], max_clients: int = 8) -> None:
+    """Draw one listener of a diagnosis on three given axes (a dashboard redraws the same ones): the
+    capture's attempts, the model's reproduction as a packet ladder on the same time axis, and both
+    latency CDFs."""
     if server.model is None:
         raise ValueError("server: this diagnosis was made without the model (simulate_model=False); nothing to compare")
-    lanes = min(max_clients, max(len(server.handshakes), 1))
-    fig = Figure(figsize=(11.0, 5.5 + 1.5 * lanes), layout="constrained")
-    top, middle, bottom = fig.subplots(3, 1, height_ratios=[0.9 * lanes + 0.6, 0.9 * lanes + 0.6, 3.0])
+    top, middle, bottom = axes
     plot_ladder(server.model.result, ax=middle, max_clients=max_clients)
     middle.set_title(f"Model: {middle.get_title()}", y=1.0, pad=6)
+    top.set_xscale("linear")  # a reused Axes may carry the stretched scale of an earlier capture
     plot_capture_ladder(server, ax=top, max_attempts=max_clients)
     seam = stretched_seam(middle)
     end = top.get_xlim()[1]
@@ -134,4 +136,15 @@ def capture_diagnosis_figure(server: ServerDiagnosis, max_clients: int = 8) -> F
         stretch_time_axis(top, 0.0, seam, end)
         top.set_xlim(0.0, end)
     plot_capture_latency(server, ax=bottom)
+
+
+def capture_diagnosis_figure(server: ServerDiagnosis, max_clients: int = 8) -> Figure:
+    """One Figure for one listener of a diagnosis: the capture's attempts, the model's reproduction
+    as a packet ladder, and both latency CDFs (``plot_capture_diagnosis``)."""
+    if server.model is None:
+        raise ValueError("server: this diagnosis was made without the model (simulate_model=False); nothing to compare")
+    lanes = min(max_clients, max(len(server.handshakes), 1))
+    fig = Figure(figsize=(11.0, 5.5 + 1.5 * lanes), layout="constrained")
+    axes = fig.subplots(3, 1, height_ratios=[0.9 * lanes + 0.6, 0.9 * lanes + 0.6, 3.0])
+    plot_capture_diagnosis(server, axes, max_clients)
     return fig

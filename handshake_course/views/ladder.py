@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from ..model import Result
 
 PITCH = 1.7  # vertical distance between two lanes; a lane is 1 high (server line at 0, client at 1)
-LABEL_Y = {"SYN": 0.8, "SYN-ACK": 0.5, "ACK": 0.2, "RST": 0.5, "DATA": 0.35}  # where in the lane a kind's label sits
+LABEL_Y = {"SYN": 0.8, "SYN-ACK": 0.5, "ACK": 0.2, "RST": 0.5, "DATA": 0.35,
+           "FIN": 0.65}  # where in the lane a kind's label sits
 LABEL_SIZE, LABEL_PAD = LABEL_POINTS, 5.0  # points: font size of the kind labels, gap between arrow and label
 MAX_FLOOD = 3000  # flood packets drawn at most (evenly thinned); the title gives the true count
 CLIENT_SENDER, SERVER_SENDER, FLOOD_SENDER = (SENDERS.index(s) for s in ("client", "server", "flood"))
@@ -228,9 +229,9 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
         _draw_flood(ax, pk, ~own, 0.0)
     handles = _draw_client_events(ax, result, chosen, base_of, t0, t1)
 
-    sent = set(pk.kind[own].tolist())  # DATA only where clients sent requests (Scenario(data=True))
+    sent = set(pk.kind[own].tolist())  # DATA and FIN only where clients sent requests or closed
     legend = [] if labels else [Line2D([], [], color=KIND_COLOURS[k], lw=2, label=k) for i, k in enumerate(KINDS)
-                                if k != "DATA" or i in sent]
+                                if k not in ("DATA", "FIN") or i in sent]
     legend.append(Line2D([], [], color=BLACK, ls="--", lw=1.4, label="retransmitted"))
     if pk.lost[own].any():
         legend.append(Line2D([], [], color=BLACK, ls="none", marker="X", ms=8, label="lost"))

@@ -35,7 +35,8 @@ LABEL_POINTS = 8.5
 """The smallest text a figure shows (guide, marker and edge labels): legible at 80 dpi in a browser
 (tests/test_figure_text.py holds every dashboard to at least 8 pt)."""
 
-KIND_COLOURS: dict[str, str] = {"SYN": BLUE, "SYN-ACK": ORANGE, "ACK": GREEN, "RST": VERMILLION, "DATA": PURPLE}
+KIND_COLOURS: dict[str, str] = {"SYN": BLUE, "SYN-ACK": ORANGE, "ACK": GREEN, "RST": VERMILLION, "DATA": PURPLE,
+                                "FIN": SKY_BLUE}
 """One colour per packet kind, the same in every figure."""
 
 SERIES: tuple[tuple[str, Any, str], ...] = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ...analysis.latency import percentile
 from ...model import Kernel, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
 from ...model.rules import effective_backlog
 from .. import exhibits
@@ -48,6 +49,11 @@ LINEAR = Ref("06", "Where the steps come from")
 FLOOD_SIZING = Ref("07", "Backlog and `tcp_max_syn_backlog`")
 TIME_MACHINE = Ref("08", "What changed, and when")
 FORENSICS = Ref("09", "Reading the counters")
+CAPTURE_READ = Ref("12", "A handshake in a capture")
+CAPTURE_LAB = Ref("12", "The lab's captures")
+CAPTURE_WHERE = Ref("12", "Where was it taken?")
+CAPTURE_SCHEDULE = Ref("12", "Which kernel sent these SYNs?")
+CAPTURE_CAUSE = Ref("12", "The same run, seen from the server")
 
 
 def hint_if(table: dict[float, str]) -> Callable[[float, float], str | None]:
@@ -331,5 +337,44 @@ EX09 = Exercise("ex09", "ex09_listen_zero", (
 ))
 
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09)}
+# ---- ex10: a capture the learner has not seen ------------------------------------------------------------
+# The capture is written by the model when the notebook runs (exhibits.ex10_capture), from a scenario whose
+# kernel, backlog, vantage point and seed are salted keys; its numbers are read off that same capture here.
+
+def _ex10_median() -> float:
+    latencies = sorted(h.latency for h in exhibits.ex10_handshakes() if h.latency is not None)
+    median = percentile(latencies, 0.5)
+    assert median is not None
+    return median
+
+
+def _in_seconds(got: float, expected: float) -> str | None:
+    if got > 100 * expected:
+        return "the latency is asked in seconds."
+    return None
+
+
+_BACKLOG_HINTS = {
+    10: "that is how many connections the accept queue held: how does its size follow from the backlog?",
+    12: "count only the attempts whose final ACK the listener took: after an ignored ACK it sends its SYN-ACK "
+        "again.",
+    11: "count only the attempts whose final ACK the listener took: after an ignored ACK it sends its SYN-ACK "
+        "again.",
+}
+
+EX10 = Exercise("ex10", "ex10_diagnose_a_capture", (
+    Number(id="q1", points=1, ref=CAPTURE_READ, name="q1", expected=lambda: len(exhibits.ex10_handshakes()),
+           hint=lambda got, expected: "count connection attempts (a SYN sent again is the same attempt), not "
+                                      "packets." if got > expected else None),
+    Choice(id="q2", points=2, ref=CAPTURE_WHERE, name="q2", key="24ed0e20e80ab2bddcc93834", options="ABC"),
+    Number(id="q3", points=1, ref=CAPTURE_LAB, name="q3", unit="seconds", tol=0.05, expected=_ex10_median,
+           hint=_in_seconds),
+    Choice(id="q4", points=2, ref=CAPTURE_SCHEDULE, name="q4", key="bb2325ac8bb6bfeff2bc5b80"),
+    Choice(id="q5", points=2, ref=CAPTURE_CAUSE, name="q5", key="bd2e65cfe6b8d1df9ed3506d"),
+    Number(id="q6", points=2, ref=ACCEPT_LIMIT, name="q6", expected=lambda: exhibits.ex10_hidden()["backlog"],
+           hint=hint_if(_BACKLOG_HINTS)),
+))
+
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10)}
 """Every graded exercise by id ("ex01"...)."""
