@@ -202,7 +202,7 @@ def sysctl_options() -> dict[str, str]:
 FIELD_OPTIONS = {"kernel": "--kernel", "backlog": "--backlog", "clients": "--clients", "accept": "--accept",
                  "rtt": "--rtt", "loss": "--loss", "drop": "--drop", "flood": "--flood", "duration": "--duration",
                  "seed": "--seed", "syncnt": "--syncnt", "data": "--data", "listeners": "--listeners",
-                 "defer_accept": "--defer-accept"}
+                 "defer_accept": "--defer-accept", "hold": "--hold", "fastopen": "--fastopen"}
 
 
 def _add_simulate(sub: Any) -> None:
@@ -221,7 +221,11 @@ def _add_simulate(sub: Any) -> None:
             "  handshake-course simulate --kernel 6.18 --syncookies 0 --flood 2000 --duration 10 --clients 5\n"
             "  handshake-course simulate --drop SYN-ACK --clients 1 --duration 200 --json\n"
             "  handshake-course simulate --backlog 4 --clients 12 --accept 2 --plot queues.png\n"
-            "  handshake-course simulate --listeners 4 --backlog 8 --clients 100 --defer-accept 5 --data"),
+            "  handshake-course simulate --listeners 4 --backlog 8 --clients 100 --defer-accept 5 --data\n"
+            "  handshake-course simulate --port-range 40000-40001 --connect-at 0,1,2,3 --accept 100 --hold 0.5 "
+            "--tcp-tw-reuse 1\n"
+            "  handshake-course simulate --tcp-fastopen 3 --fastopen 16 --data --connect-at 0,1,1,1 --accept 100 "
+            "--rtt 0.1"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _scenario_options(p.add_argument_group("the scenario"))
     _sysctl_options(p.add_argument_group("sysctls (default: the kernel version's own)"))
@@ -292,6 +296,21 @@ def _scenario_options(sc: Any) -> None:
                          "is let in when the kernel resends the SYN-ACK after that many seconds' worth of "
                          "SYN-ACK timeouts (1 s: 1 round, 5 s: 3 rounds, at 1 + 2 + 4 s) and the client answers "
                          "it (default: 0, off)")
+    sc.add_argument("--hold", type=time_type("hold"), metavar="SECONDS",
+                    help="each client closes its connection this long after connect() returns (with --data: "
+                         "once its request is acknowledged): it sends the first FIN, the server's application "
+                         "closes as soon as it reads the end of the stream, and the client's socket then waits "
+                         "in TIME_WAIT for 60 s, keeping its ephemeral port. Many short connections to one "
+                         "server can run out of ports that way: connect() fails with EADDRNOTAVAIL, unless "
+                         "--tcp-tw-reuse lets it take a TIME_WAIT socket's port (default: connections stay open)")
+    sc.add_argument("--fastopen", type=number_type("fastopen", int, "a whole number from 0 to 2147483647"), default=0,
+                    metavar="N",
+                    help="TCP Fast Open: the listener's TCP_FASTOPEN queue, at most N connections whose data came "
+                         "in the SYN waiting for their final ACK (Linux 3.7 and later). With --data, clients send "
+                         "their request with sendto(MSG_FASTOPEN): the first asks for a cookie, the later ones put "
+                         "the request in the SYN, and a listener whose --tcp-fastopen has the server bit (2; 3 for "
+                         "both) hands the connection to accept() at once, one one-way delay after the SYN "
+                         "(default: 0, off)")
 
 
 def _sysctl_options(ks: Any) -> None:
@@ -396,7 +415,7 @@ def build_scenario(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
             accept=args.accept_at if args.accept_at is not None else args.accept,
             rtt=args.rtt, loss=args.loss, drop=tuple(args.drop), flood=args.flood, duration=args.duration,
             seed=args.seed, syncnt=args.syncnt, data=args.data, listeners=args.listeners,
-            defer_accept=args.defer_accept)
+            defer_accept=args.defer_accept, hold=args.hold, fastopen=args.fastopen)
     except ValueError as err:
         field = re.match(r"[a-z_]+", str(err))
         option = options.get(field.group(0) if field else "", "")
@@ -440,7 +459,7 @@ def summary_document(result: Any) -> dict[str, Any]:
             "accept": sc.accept if sc.accept is None or isinstance(sc.accept, float) else list(sc.accept),
             "rtt": sc.rtt, "loss": sc.loss, "drop": list(sc.drop), "flood": sc.flood, "duration": sc.duration,
             "seed": sc.seed, "syncnt": sc.syncnt, "data": sc.data, "listeners": sc.listeners,
-            "defer_accept": sc.defer_accept,
+            "defer_accept": sc.defer_accept, "hold": sc.hold, "fastopen": sc.fastopen,
         },
         "kernel": {"version": kernel.version, "settings": _jsonable(dict(kernel.settings)),
                    "overrides": _jsonable(dict(kernel.overrides))},
@@ -460,7 +479,10 @@ def summary_document(result: Any) -> dict[str, Any]:
              "syn_times": list(c.syn_times), "connected_at": c.connected_at, "accepted_at": c.accepted_at,
              "failed_at": c.failed_at, "errno": c.errno, "latency": c.latency,
              **({"data_times": list(c.data_times), "data_acked_at": c.data_acked_at, "rtt_sample": c.rtt_sample,
-                 "request_latency": c.request_latency} if sc.data else {})}
+                 "request_latency": c.request_latency} if sc.data else {}),
+             **({"closed_at": c.closed_at, "time_wait_at": c.time_wait_at, "time_wait_until": c.time_wait_until}
+                if sc.hold is not None else {}),
+             **({"fastopen": c.fastopen, "syn_data_acked": c.syn_data_acked} if c.fastopen is not None else {})}
             for c in result.clients],
         "log": [[t, line] for t, line in result.log],
         "end": result.end,
@@ -501,6 +523,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.pcap:
         check_pcap_path(args.pcap, parser)
     scenario = build_scenario(args, parser)
+    if args.pcap:
+        from .model.rules import fastopen_used
+
+        if fastopen_used(scenario.kernel, scenario.fastopen, scenario.backlog, scenario.data):
+            parser.error("argument --pcap: the packets of a run with TCP Fast Open (--fastopen with --data) cannot "
+                         "be written yet (the request in the SYN, the cookie option); leave out --fastopen")
     if args.plot_clients is not None:
         n = len(scenario.client_times)
         bad = [c for c in args.plot_clients if not 0 <= c < n]

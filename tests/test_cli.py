@@ -54,25 +54,28 @@ def test_every_option_reaches_the_scenario_and_the_kernel(capsys):
             "--syncookies", "0", "--syn-retries", "4", "--synack-retries", "2", "--abort-on-overflow", "1",
             "--syn-linear-timeouts", "2", "--rto-init", "500ms", "--port-range", "40000-40010",
             "--invalid-ratelimit", "0.25", "--set", "young_rule=true", "--listeners", "2", "--defer-accept", "3",
-            "--json"]
+            "--hold", "0.5", "--tcp-tw-reuse", "1", "--tcp-tw-reuse-delay", "0.25", "--fastopen", "4",
+            "--tcp-fastopen", "3", "--json"]
     code, out, _ = run(capsys, *argv)
     assert code == 0
     doc = json.loads(out)
     kernel = Kernel("6.18", somaxconn=100, tcp_max_syn_backlog=512, tcp_syncookies=0, tcp_syn_retries=4,
                     tcp_synack_retries=2, tcp_abort_on_overflow=1, tcp_syn_linear_timeouts=2,
                     tcp_timeout_init=0.5, ip_local_port_range=(40000, 40010), tcp_invalid_ratelimit=0.25,
-                    young_rule=True)
+                    young_rule=True, tcp_tw_reuse=1, tcp_tw_reuse_delay=0.25, tcp_fastopen=3)
     r = simulate(Scenario(kernel=kernel, backlog=4, clients=[0, 0.5, 1], accept=[2, 3], rtt=0.01, loss=0.1,
                           drop=("ACK", "RST"), flood=50.0, duration=60.0, seed=7, syncnt=3, listeners=2,
-                          defer_accept=3))
+                          defer_accept=3, hold=0.5, fastopen=4))
     assert doc["scenario"] == {"kernel": "6.18", "backlog": 4, "clients": [0.0, 0.5, 1.0], "accept": [2.0, 3.0],
                                "rtt": 0.01, "loss": 0.1, "drop": ["ACK", "RST"], "flood": 50.0, "duration": 60.0,
-                               "seed": 7, "syncnt": 3, "data": False, "listeners": 2, "defer_accept": 3.0}
+                               "seed": 7, "syncnt": 3, "data": False, "listeners": 2, "defer_accept": 3.0,
+                               "hold": 0.5, "fastopen": 4}
     assert doc["kernel"]["settings"]["ip_local_port_range"] == [40000, 40010]
     assert doc["kernel"]["settings"] == {k: list(v) if isinstance(v, tuple) else v
                                          for k, v in kernel.settings.items()}
     assert doc["counters"] == {"server": dict(r.server_counters), "client": dict(r.client_counters)}
     assert [c["outcome"] for c in doc["clients"]] == [c.outcome for c in r.clients]
+    assert [c["time_wait_until"] for c in doc["clients"]] == [c.time_wait_until for c in r.clients]
     assert doc["events"] == r.events and doc["end"] == r.end
 
 
@@ -171,7 +174,11 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--duration", "0"], ["--duration", "0.001 to 100000 s"]),
     (["--connect-at", "0,5", "--duration", "2"], ["--connect-at", "within the duration"]),
     (["--accept", "0"], ["--accept", "0.001"]),
-    (["--drop", "FIN"], ["--drop", "SYN, SYN-ACK, ACK, RST"]),
+    (["--drop", "URG"], ["--drop", "SYN, SYN-ACK, ACK, RST, DATA, FIN"]),
+    (["--hold", "-1"], ["--hold", "0 to 100000 s"]),
+    (["--tcp-tw-reuse", "3"], ["--tcp-tw-reuse", "tcp_tw_reuse must be from 0 to 2 on Linux 6.18"]),
+    (["--kernel", "6.12", "--tcp-tw-reuse-delay", "0.5"], ["--tcp-tw-reuse-delay", "no such sysctl",
+                                                           "it came in Linux 6.14"]),
     (["--syncnt", "0"], ["--syncnt", "1 to 127"]),
     (["--syncookies", "3"], ["--syncookies", "0, 1, 2"]),
     (["--synack-retries", "300"], ["--synack-retries", "0 to 255"]),
@@ -190,6 +197,10 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--pcap-at", "client"], ["--pcap-at", "--pcap FILE"]),
     (["--pcap", "x.pcap", "--pcap-at", "middle"], ["--pcap-at", "'server', 'client'"]),
     (["--kernel", "2.6.32", "--listeners", "2"], ["--listeners", "SO_REUSEPORT came in Linux 3.9"]),
+    (["--kernel", "2.6.32", "--fastopen", "4"], ["--fastopen", "TCP Fast Open came in Linux 3.7"]),
+    (["--kernel", "2.6.32", "--tcp-fastopen", "3"], ["--tcp-fastopen", "no such sysctl", "it came in Linux 3.6"]),
+    (["--fastopen", "-1"], ["--fastopen", "0 to 2147483647"]),
+    (["--fastopen", "4", "--data", "--tcp-fastopen", "3", "--pcap", "x.pcap"], ["--pcap", "TCP Fast Open"]),
     (["--listeners", "0"], ["--listeners", "1 to 65535"]),
     (["--listeners", "two"], ["--listeners", "whole number"]),
     (["--defer-accept", "500ms"], ["--defer-accept", "whole seconds from 0 to 2147483647"]),
@@ -227,7 +238,7 @@ def test_every_setting_with_a_flag_is_an_option_named_after_it(capsys):
         main(["simulate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     flagged = [s for s in SETTINGS.values() if s.flag]
-    assert len(flagged) == 11
+    assert len(flagged) == 14
     for s in flagged:
         assert f"{s.flag} " in text and f"{s.name}: {s.short}" in text
     with pytest.raises(SystemExit):

@@ -87,8 +87,10 @@ def test_every_sysctl_declares_its_proc_name_side_flag_and_unit():
     assert len({s.proc for s in sysctls()}) == len(names)
     assert {s.name for s in sysctls("client")} == {"tcp_syn_retries", "tcp_syn_linear_timeouts",
                                                   "ip_local_port_range",  # what connect() reads
-                                                  "tcp_retries2"}  # and the connected socket's data timer
+                                                  "tcp_retries2",  # and the connected socket's data timer
+                                                  "tcp_tw_reuse", "tcp_tw_reuse_delay"}  # and connect() again
     assert SETTINGS["tcp_invalid_ratelimit"].from_proc("500") == 0.5  # the kernel stores milliseconds
+    assert SETTINGS["tcp_tw_reuse_delay"].from_proc("1000") == 1.0
     assert SETTINGS["ip_local_port_range"].from_proc("32768\t60999") == (32768, 60999)
 
 

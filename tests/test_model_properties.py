@@ -14,10 +14,12 @@ from handshake_course import Kernel, Scenario, data_schedule, simulate, syn_sche
 from handshake_course.model import VERSIONS
 from handshake_course.model.timers import interval_bounds
 
-KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA")
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA", "FIN")
 OUTCOMES = {"accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting"}
 ERRNO = {"timed_out": {"ETIMEDOUT"}, "reset": {"ECONNREFUSED", "ECONNRESET"}, "no_port": {"EADDRNOTAVAIL"}}
-CHILD = ("ack_new_child", "ack_cookie", "data_new_child", "data_cookie")  # a final ACK's or a request's
+CHILD = ("ack_new_child", "ack_cookie", "data_new_child", "data_cookie",  # a final ACK's or a request's
+         "fin_new_child", "fin_cookie",  # or a FIN's (hold)
+         "syn_fastopen_request_child", "syn_fastopen_cookie_child", "syn_fastopen_data_child")  # or a TFO SYN's
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -38,6 +40,10 @@ def kernels(draw):
         s["ip_local_port_range"] = (low, low + draw(st.integers(0, 12)))
     if Kernel(version).has("tcp_syn_linear_timeouts") and draw(st.booleans()):
         s["tcp_syn_linear_timeouts"] = draw(st.integers(0, 4))
+    if draw(st.booleans()):
+        s["tcp_tw_reuse"] = draw(st.sampled_from([0, 1, 2]))
+    if Kernel(version).has("tcp_fastopen") and draw(st.booleans()):  # TFO's bits: client, server, no cookie...
+        s["tcp_fastopen"] = draw(st.sampled_from([1, 2, 3, 0x203, 0x207, 0x403]))
     if draw(st.booleans()):  # else the version's own kernel timers; "off" is the textbook
         s["timer_wheel"] = draw(st.sampled_from(["off", "jiffies", "slack", "wheel"]))
     return Kernel(version, **s)
@@ -54,6 +60,8 @@ def scenarios(draw):
     # a SO_REUSEPORT group (3.9+) and TCP_DEFER_ACCEPT, on a listener
     listeners = draw(st.sampled_from([1, 1, 2, 3])) if backlog is not None and kernel.reuseport != "none" else 1
     defer_accept = draw(st.sampled_from([0, 0, 1, 3, 30])) if backlog is not None else 0
+    # TCP Fast Open's queue on the listener(s) (3.7+)
+    fastopen = draw(st.sampled_from([0, 0, 1, 2, 8])) if backlog is not None and kernel.fastopen_server != "none" else 0
     return Scenario(
         kernel=kernel, backlog=backlog, clients=clients, accept=accept,
         rtt=draw(st.sampled_from([0.0, 0.0002, 0.01, 0.3, 1.5])),
@@ -62,7 +70,7 @@ def scenarios(draw):
         flood=draw(st.sampled_from([0.0, 0.0, 0.0, 20.0, 200.0])),
         duration=duration, seed=draw(st.integers(0, 2**16)),
         syncnt=draw(st.one_of(st.none(), st.integers(1, 4))), data=draw(st.booleans()), listeners=listeners,
-        defer_accept=defer_accept)
+        defer_accept=defer_accept, hold=draw(st.sampled_from([None, None, 0.0, 0.3, 2.0])), fastopen=fastopen)
 
 
 def nondecreasing(xs):
@@ -107,19 +115,28 @@ def test_every_client_ends_in_exactly_one_outcome_and_errno_agrees(scenario):
             assert c.port is None and c.syn_times == ()
         else:
             assert c.port is not None and len(c.syn_times) >= 1
-        # data=True: a connected client that never got its request ACKed fails with ETIMEDOUT
+        # data=True: a connected client that never got its request ACKed fails with ETIMEDOUT; with TCP Fast
+        # Open the request may have gone in the SYN (data_times[0]), before connect() returned
+        in_syn = c.fastopen == "data_in_syn"
+        after = c.data_times[1:] if in_syn else c.data_times  # the request's sends once connected
+        assert not in_syn or c.data_times[0] == c.syn_times[0]
         connected = (c.outcome in ("accepted", "queued", "established") or c.errno == "ECONNRESET"
-                     or (c.errno == "ETIMEDOUT" and c.data_times != ()))
+                     or (c.errno == "ETIMEDOUT" and after != ()))
         assert (c.connected_at is not None) == connected
-        # a client sends its request when connect() returns, and only then
-        assert (c.data_times != ()) == (scenario.data and c.connected_at is not None)
-        if c.data_times:
-            assert c.data_times[0] == c.connected_at
-        else:
+        # a client sends its request when connect() returns (unless its SYN-ACK acked it), and only then
+        assert (after != () or bool(c.syn_data_acked)) == (scenario.data and c.connected_at is not None)
+        if after:
+            assert after[0] == c.connected_at
+        elif not c.syn_data_acked:
             assert c.data_acked_at is None and c.rtt_sample is None
-        assert (c.accepted_at is not None) == (c.outcome == "accepted")
+        # accept() returns a connection once its final ACK came, or (TFO) a child made at the SYN
+        assert (c.outcome == "accepted") <= (c.accepted_at is not None)
+        assert c.accepted_at is None or c.outcome == "accepted" or c.fastopen is not None
     if r.listener is not None:  # Recv-Q at the end = the connections nobody accept()ed, on every listener
-        assert sum(r.ss(listener=i).recv_q for i in range(len(r.listeners))) == r.outcomes()["queued"]
+        recv_q = sum(r.ss(listener=i).recv_q for i in range(len(r.listeners)))
+        # and TFO children queued at the SYN whose client has no SYN-ACK yet
+        early = sum(c.fastopen is not None and c.connected_at is None and c.accepted_at is None for c in r.clients)
+        assert r.outcomes()["queued"] <= recv_q <= r.outcomes()["queued"] + early
 
 
 @FAST
@@ -172,7 +189,7 @@ def test_requests_follow_the_closed_form_schedule(scenario):
     r = simulate(scenario)
     k = scenario.kernel
     for c in r.clients:
-        if len(c.data_times) < 2:
+        if len(c.data_times) < 2 or c.fastopen == "data_in_syn":  # TFO's resend: test_model_fastopen
             continue
         schedule = data_schedule(k, c.rtt_sample)
         ideal = [b - a for a, b in pairwise(schedule.send_times)]
@@ -197,8 +214,15 @@ def test_time_never_runs_backwards(scenario):
     for c in r.clients:
         assert nondecreasing((c.start,) + c.syn_times)
         assert all(t is None or c.start <= t <= r.end for t in (c.connected_at, c.failed_at, c.accepted_at))
-        if c.accepted_at is not None:
-            assert c.connected_at <= c.accepted_at
+        if c.accepted_at is not None:  # after the client's final ACK; a TFO child at the SYN, one way after it
+            assert c.accepted_at >= c.start + scenario.rtt / 2 - 1e-6
+            assert c.fastopen is not None or c.connected_at <= c.accepted_at
+        # a client closes after connect() returned (and its request's ACK); its TIME_WAIT comes after
+        steps = [t for t in (c.connected_at, c.data_acked_at, c.closed_at, c.time_wait_at, c.time_wait_until)
+                 if t is not None]
+        assert nondecreasing(steps) and all(t <= r.end for t in steps)
+        assert c.closed_at is None or (scenario.hold is not None
+                                       and c.closed_at >= c.connected_at + scenario.hold - 1e-6)
 
 
 # ---- counters -----------------------------------------------------------------------------------------------
@@ -215,22 +239,37 @@ def test_counters_agree_with_trace_and_packets(scenario):
     actions = r.trace.actions_count()
     # tcp_create_openreq_child counts a passive open for every child, at most one per client
     children = [e.client for e in r.trace if e.action in CHILD]
-    assert s["TcpPassiveOpens"] == len(children) == len(set(children))
+    # (a client whose TFO child was closed - its SYN-ACK timer gave up, or an RST - may make another)
+    dead = actions["fastopen_synack_give_up"] + actions["rst_for_fastopen_child"]
+    assert s["TcpPassiveOpens"] == len(children) and len(children) - dead <= len(set(children))
     assert {c.index for c in r.clients if c.outcome in ("queued", "accepted")} <= set(children)
     # one SYN packet per entry of syn_times; the retransmitted ones are TcpRetransSegs
     client_syns = [p for p in r.packets if p.sender == "client" and p.kind == "SYN"]
     assert len(client_syns) == sum(len(c.syn_times) for c in r.clients)
     # a request's retransmissions: RTOs (tcp_retransmit_skb), and loss probes on 4.x+ (__tcp_retransmit_skb)
     data = [p for p in r.packets if p.kind == "DATA"]
-    assert len(data) == sum(len(c.data_times) for c in r.clients)
+    assert len(data) == sum(len(c.data_times) - (c.fastopen == "data_in_syn") for c in r.clients)  # TFO: a SYN
     data_rtx = actions["data_rto_first"] + actions["data_rto"]
     data_rtx += actions["data_tlp"] if scenario.kernel.loss_probe_retrans_segs else 0
-    assert sum(p.retransmission for p in data) == actions["data_rto_first"] + actions["data_rto"] + actions["data_tlp"]
-    assert cl["TcpRetransSegs"] == sum(p.retransmission for p in client_syns) + data_rtx
-    assert cl["TcpExtTCPLossProbes"] == actions["data_tlp"]
+    # a TFO SYN's data its SYN-ACK did not ack, sent again: RetransSegs but in 3.10's __tcp_retransmit_skb
+    k = scenario.kernel
+    tfo_fail = actions["synack_in_fastopen_fail"]
+    data_rtx += tfo_fail if k.fastopen_fail_retransmit != "__tcp_retransmit_skb" or k.loss_probe_retrans_segs else 0
+    # the FINs (hold): sent by close() and by the server's application, then resent on the same timers
+    fins = [p for p in r.packets if p.kind == "FIN"]
+    fin_rtx = {host: actions[f"{prefix}fin_rto_first"] + actions[f"{prefix}fin_rto"]
+               + (actions[f"{prefix}fin_tlp"] if scenario.kernel.loss_probe_retrans_segs else 0)
+               for host, prefix in (("client", ""), ("server", "passive_"))}
+    assert len(fins) == actions["close"] + actions["close_passive"] + sum(
+        actions[f"{p}fin_{a}"] for p in ("", "passive_") for a in ("tlp", "rto_first", "rto"))
+    assert sum(p.retransmission for p in fins) == len(fins) - actions["close"] - actions["close_passive"]
+    assert sum(p.retransmission for p in data) == (actions["data_rto_first"] + actions["data_rto"] + actions["data_tlp"]
+                                                   + tfo_fail)
+    assert cl["TcpRetransSegs"] == sum(p.retransmission for p in client_syns) + data_rtx + fin_rtx["client"]
+    assert cl["TcpExtTCPLossProbes"] == actions["data_tlp"] + actions["fin_tlp"]
     synack_rtx = sum(1 for p in r.packets if p.kind == "SYN-ACK" and p.retransmission)
     if scenario.kernel.synack_rtx_counters:  # 2.6.32 counts no SYN-ACK retransmission: test_model_2_6_32
-        assert s["TcpRetransSegs"] == synack_rtx
+        assert s["TcpRetransSegs"] == synack_rtx + fin_rtx["server"]
     if "TcpExtTCPSynRetrans" in s:
         assert s["TcpExtTCPSynRetrans"] == synack_rtx
     # RSTs: each one sent was counted by tcp_v4_send_reset on its host
@@ -238,12 +277,22 @@ def test_counters_agree_with_trace_and_packets(scenario):
     assert cl["TcpOutRsts"] == r.packets.tally(kind="RST", sender="client")
     # tcp_done from SYN_SENT: AttemptFails; from ESTABLISHED: EstabResets
     failed = Counter(c.errno for c in r.clients)
-    gave_up = sum(c.errno == "ETIMEDOUT" and c.data_times != () for c in r.clients)  # with a request out
+    gave_up = sum(c.errno == "ETIMEDOUT" and c.connected_at is not None for c in r.clients)  # with a request out
     assert cl["TcpAttemptFails"] == failed["ETIMEDOUT"] - gave_up + failed["ECONNREFUSED"]
     assert cl["TcpEstabResets"] == failed["ECONNRESET"] + gave_up
-    assert cl["TcpExtTCPAbortOnTimeout"] == gave_up == actions["data_give_up"]
+    assert gave_up == actions["data_give_up"]
+    assert cl["TcpExtTCPAbortOnTimeout"] == gave_up + actions["fin_give_up"]  # tcp_write_err, FIN_WAIT1 too
+    assert s["TcpExtTCPAbortOnTimeout"] == actions["passive_fin_give_up"] + actions["fastopen_synack_give_up"]
     # a child ACKs a request it had already (its ACK was lost): DelayedACKLost in tcp_data_queue
-    assert s["TcpExtDelayedACKLost"] == actions["data_again"]
+    assert s["TcpExtDelayedACKLost"] == actions["data_again"] + actions["fin_again"]
+    # the close: the delayed ACK of a FIN; timewait sockets counted when scheduled (6.1+) or killed by
+    # their timer; connect() taking one's port counts TWRecycled (and an active open)
+    assert s["TcpExtDelayedACKs"] == actions["fin_delack"]
+    entered = actions["fin_in"] + actions["fin_acked"]
+    tw = entered if scenario.kernel.tw_counter == "at_schedule" else actions["tw_expire"]
+    assert cl["TcpExtTW"] == tw and cl["TcpExtTWRecycled"] == actions["connect_tw_reuse"]
+    assert actions["tw_expire"] + actions["connect_tw_reuse"] <= entered
+    assert (scenario.hold is not None) == ("TcpExtTW" in cl)
     # cookies: one counted per cookie SYN-ACK
     assert s["TcpExtSyncookiesSent"] == sum(1 for e in r.trace if e.action == "syn_cookie")
     # TCP_DEFER_ACCEPT: one TCPDeferAcceptDrop per bare ACK tcp_check_req dropped (3.x+), shown only when set
@@ -273,7 +322,9 @@ def test_a_request_is_acked_when_the_first_ack_of_a_child_reaches_the_client(sce
         if p.sender == "server" and p.kind == "ACK" and p.arrives is not None:
             acks.setdefault(p.client, []).append(p.arrives)
     for c in r.clients:
-        if c.data_acked_at is not None:
+        if c.syn_data_acked:  # TCP Fast Open: the SYN-ACK acked the request in the SYN
+            assert c.data_acked_at == c.connected_at and c.request_latency == c.connected_at - c.data_times[0]
+        elif c.data_acked_at is not None:
             assert c.data_acked_at == pytest.approx(min(acks[c.index]), abs=1e-6)
             assert c.data_acked_at >= c.data_times[0] + scenario.rtt - 1e-6
             assert c.request_latency == pytest.approx(c.data_acked_at - c.data_times[0])

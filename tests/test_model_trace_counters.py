@@ -26,6 +26,13 @@ NSTAT_6_18 = {
     "TcpExtTCPMigrateReqFailure",
     # a request's timers (Scenario(data=True)): in 6.18.24's net/ipv4/proc.c:217 and :230
     "TcpExtTCPLossProbes", "TcpExtTCPAbortOnTimeout",
+    # timewait sockets (Scenario(hold=...)): 6.18.24's net/ipv4/proc.c:183 TW, :184 TWRecycled
+    "TcpExtTW", "TcpExtTWRecycled",
+    # TCP Fast Open (Scenario(fastopen=...)): 6.18.24's net/ipv4/proc.c:260-265, and the data the SYN-ACK did
+    # not ack sent again (:214 TCPFastRetrans, :215 TCPSlowStartRetrans)
+    "TcpExtTCPFastOpenActive", "TcpExtTCPFastOpenActiveFail", "TcpExtTCPFastOpenPassive",
+    "TcpExtTCPFastOpenPassiveFail", "TcpExtTCPFastOpenCookieReqd", "TcpExtTCPFastRetrans",
+    "TcpExtTCPSlowStartRetrans",
 }
 
 
@@ -34,9 +41,21 @@ BUSY = dict(backlog=2, clients=[0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0], accept=[3.0,
 
 
 FEATURES = {"plain": {}, "data": {"data": True}, "defer_accept": {"defer_accept": 3},
-            "reuseport": {"listeners": 3, "defer_accept": 1, "data": True}}
-"""BUSY with clients that speak first, TCP_DEFER_ACCEPT, and a SO_REUSEPORT group (3.9+) with both."""
-CASES = [(v, f) for v in VERSIONS for f in FEATURES if "listeners" not in FEATURES[f] or Kernel(v).reuseport != "none"]
+            "reuseport": {"listeners": 3, "defer_accept": 1, "data": True},
+            "close": {"hold": 0.3, "kernel_settings": {"tcp_tw_reuse": 1, "ip_local_port_range": (40000, 40003)}},
+            "close_data": {"hold": 2.0, "data": True},
+            "fastopen": {"fastopen": 2, "data": True, "kernel_settings": {"tcp_fastopen": 3}}}
+"""BUSY with clients that speak first, TCP_DEFER_ACCEPT, a SO_REUSEPORT group (3.9+) with both, and clients
+that close (a port range of 4 with tcp_tw_reuse=1, so connect() takes TIME_WAIT ports; and after a request), and
+TCP Fast Open (3.7+): cookie requests at t=0, the request in the SYN from 0.5 s on a TFO queue of 2."""
+
+
+def busy(version: str, feature: str) -> Scenario:
+    fields = dict(FEATURES[feature])
+    return Scenario(kernel=Kernel(version, **fields.pop("kernel_settings", {})), **fields, **BUSY)
+CASES = [(v, f) for v in VERSIONS for f in FEATURES
+         if ("listeners" not in FEATURES[f] or Kernel(v).reuseport != "none")
+         and ("fastopen" not in FEATURES[f] or Kernel(v).fastopen_server != "none")]  # TFO: 3.7+
 
 
 def first(r, action):
@@ -126,7 +145,7 @@ def test_trace_events_carry_the_client_and_the_queue_lengths_after_them():
 
 @pytest.mark.parametrize(("version", "feature"), CASES)
 def test_counters_are_named_as_nstat_prints_them(version, feature):
-    r = simulate(Scenario(kernel=version, **FEATURES[feature], **BUSY))
+    r = simulate(busy(version, feature))
     assert set(r.counters) <= NSTAT_6_18
     assert set(r.server_counters) <= NSTAT_6_18 and set(r.client_counters) <= NSTAT_6_18
 
@@ -143,9 +162,11 @@ def test_counters_that_3_10_does_not_have_are_absent():
 
 @pytest.mark.parametrize(("version", "feature"), CASES)
 def test_counters_are_the_sum_of_the_trace_events(version, feature):
-    r = simulate(Scenario(kernel=version, **FEATURES[feature], **BUSY))
+    r = simulate(busy(version, feature))
     assert not r.scenario.data or any(e.action.startswith("data_") for e in r.trace)
     assert not r.scenario.defer_accept or any(e.action == "ack_defer_drop" for e in r.trace)
+    assert r.scenario.hold is None or any(e.action == "close" for e in r.trace)
+    assert not r.scenario.fastopen or {e.action for e in r.trace} >= {"fastopen_syn_request", "fastopen_syn_data"}
     for host, counters in (("server", r.server_counters), ("client", r.client_counters)):
         summed = Counter(c for e in r.trace if e.host == host for c in e.counters)
         assert {k: v for k, v in counters.items() if v} == dict(summed)

@@ -33,6 +33,12 @@ def fails(match, fn, *args, **kwargs):
     ({"ip_local_port_range": "x"}, "ip_local_port_range", "pair"),
     ({"young_rule": 1}, "young_rule", "True, False"),
     ({"syn_queue_limit": "qlen>=2"}, "syn_queue_limit", "table"),
+    # 4.18+ proc_dointvec_minmax / proc_dou8vec_minmax 0..2 (sysctl_net_ipv4.c:1093 in 6.18.24)
+    ({"tcp_tw_reuse": 3}, "tcp_tw_reuse", "0 to 2 on Linux 6.18"),
+    ({"tcp_tw_reuse": -1}, "tcp_tw_reuse", "0 to 2 on Linux 6.18"),
+    # proc_douintvec_minmax 1 ms to TCP_PAWS_MSL * MSEC_PER_SEC (sysctl_net_ipv4.c:49, :1102)
+    ({"tcp_tw_reuse_delay": 0.0}, "tcp_tw_reuse_delay", "0.001 to 60"),
+    ({"tcp_tw_reuse_delay": 61}, "tcp_tw_reuse_delay", "0.001 to 60"),
 ])
 def test_kernel_rejects_values_out_of_range_naming_the_setting_and_range(settings, name, range_text):
     message = fails(name, Kernel, "6.18", **settings)
@@ -53,6 +59,7 @@ def test_kernel_rejects_an_unknown_setting():
     ("3.10", "tcp_syn_linear_timeouts", 4, "6.5"),   # ccce324dabfe, facts 1.1
     ("5.15", "tcp_syn_linear_timeouts", 4, "6.5"),
     ("3.10", "tcp_invalid_ratelimit", 0.5, "4.0"),   # tcp_oow_rate_limited, absent in 3.10.108 (kernel_index)
+    ("6.12", "tcp_tw_reuse_delay", 1.0, "6.14"),     # ca6a6f93867a; 6.12.63's tcp_twsk_unique waits for the second
 ])
 def test_kernel_rejects_a_sysctl_the_version_does_not_have(version, name, value, since):
     message = fails(name, Kernel, version, **{name: value})
@@ -86,7 +93,10 @@ def test_kernel_is_immutable():
     ({"rtt": 61}, "rtt", "0 to 60"),
     ({"loss": 1.5}, "loss", "0 to 1"),
     ({"loss": float("nan")}, "loss", "0 to 1"),
-    ({"drop": ("FIN",)}, "drop", "SYN, SYN-ACK, ACK, RST"),
+    ({"drop": ("URG",)}, "drop", "SYN, SYN-ACK, ACK, RST, DATA, FIN"),
+    ({"hold": -0.5}, "hold", "0 to 100000 s after connect"),
+    ({"hold": "1s"}, "hold", "0 to 100000 s after connect"),
+    ({"hold": float("nan")}, "hold", "0 to 100000 s after connect"),
     ({"flood": -1.0, "duration": 1.0}, "flood", "0 to"),
     ({"flood": 10.0}, "duration", "flood"),
     ({"duration": 0}, "duration", "0.001"),

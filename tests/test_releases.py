@@ -78,9 +78,14 @@ def test_neighbouring_profiles_differ_in_what_their_records_say():
     from handshake_course.text import profile_changes
 
     assert changes("5.4", "5.10") == []  # 5.10.265 and 5.4.301: nothing the model sees differs
-    (change,) = changes("6.6", "6.8")  # 6.8 was EOL before the January 2025 backport of 3479c7549fb1
+    # 6.8 was EOL before the January 2025 backport of 3479c7549fb1, and before tcp_twsk_unique stopped
+    # handing over FIN_WAIT2 timewait sockets (6.6.150 has that test, 6.8.0 not)
+    # and before TCP Fast Open's resend of unacked SYN data went through tcp_non_congestion_loss_retransmit
+    change, fin_wait2, tfo_resend = changes("6.6", "6.8")
     assert (change.name, change.before, change.after) == ("syn_queue_limit", "qlen>backlog", "qlen>=backlog")
     assert "inet_csk_reqsk_queue_is_full" in change.source
+    assert (fin_wait2.name, fin_wait2.before, fin_wait2.after) == ("tw_reuse_fin_wait2", False, True)
+    assert (tfo_resend.name, tfo_resend.after) == ("fastopen_fail_retransmit", "tcp_xmit_retransmit_queue")
     linear = next(c for c in changes("6.1", "6.6") if c.name == "tcp_syn_linear_timeouts")
     assert (linear.before, linear.after) == (None, 4)  # absent before 6.5
     text = profile_changes()

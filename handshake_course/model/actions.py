@@ -16,6 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import kernel_index
+from .actions_fastopen import (
+    FASTOPEN_CLIENT_COUNTERS,
+    FASTOPEN_SERVER_COUNTERS,
+    FASTOPEN_TABLE,
+    fastopen_counters,
+    fastopen_paths,
+)
 from .profiles import Kernel
 
 
@@ -224,6 +231,112 @@ DATA_ACTIONS = frozenset(n for n in _TABLE if n.startswith("data_"))
 DEFER_ACTIONS = frozenset({"ack_defer_drop", "synack_defer_wait"})
 """The actions of TCP_DEFER_ACCEPT: only ``Scenario(defer_accept=...)`` runs them."""
 
+# ---- the close and TIME_WAIT (Scenario(hold=...)) ----
+_TW_OLD, _TW_NEW = "inet_twsk_schedule", "__inet_twsk_schedule"  # arming the timewait socket's timer
+_CLOSE_TABLE: dict[str, tuple[str, str, str, str]] = {
+    "close": ("client", "the application's close() on an established socket: FIN sent, FIN_WAIT1, the FIN's "
+                        "retransmission timer armed as for data (a loss probe where the kernel has one, else the RTO)",
+              "inet_release tcp_close tcp_send_fin", "inet_release tcp_close tcp_send_fin"),
+    "fin_acked": ("client", "the server's ACK of the FIN (no FIN of its own yet): FIN_WAIT2, and as the application "
+                            "has closed the socket a timewait socket (substate FIN_WAIT2) replaces it for "
+                            "tcp_fin_timeout (60 s), holding the port",
+                  f"{_RCV_OLD} tcp_rcv_state_process tcp_time_wait {_TW_OLD}",
+                  f"tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_time_wait {_TW_NEW}"),
+    "fin_in": ("client", "the server's FIN, acknowledging the client's: ACK sent, TIME_WAIT for TCP_TIMEWAIT_LEN "
+                         "(60 s) in a timewait socket that holds the port",
+               f"{_RCV_OLD} tcp_rcv_state_process tcp_data_queue tcp_fin tcp_send_ack tcp_time_wait {_TW_OLD}",
+               "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_data_queue tcp_fin tcp_send_ack tcp_time_wait "
+               f"{_TW_NEW}"),
+    "fin_in_fin_wait2": ("client", "the server's FIN reaches the timewait socket in substate FIN_WAIT2: it becomes "
+                                   "TIME_WAIT, its timer re-armed for 60 s, and ACKs the FIN",
+                         f"tcp_v4_rcv tcp_timewait_state_process {_TW_OLD} tcp_v4_timewait_ack",
+                         f"tcp_v4_rcv tcp_timewait_state_process {_TW_NEW} tcp_v4_timewait_ack"),
+    "fin_again_time_wait": ("client", "the server's FIN again (its ACK was lost) in TIME_WAIT: ACKed again, the "
+                                      "TIME_WAIT timer restarted for 60 s",
+                            f"tcp_v4_rcv tcp_timewait_state_process {_TW_OLD} tcp_v4_timewait_ack",
+                            f"tcp_v4_rcv tcp_timewait_state_process {_TW_NEW} tcp_v4_timewait_ack"),
+    "tw_expire": ("client", "the timewait socket's time is up: it is destroyed and its port is free again",
+                  "inet_twdr_hangman inet_twdr_do_twkill_work __inet_twsk_kill", "tw_timer_handler inet_twsk_kill"),
+    "connect_tw_reuse": ("client", "connect() took the port of a TIME_WAIT socket to the same destination "
+                                   "(tcp_tw_reuse): the timewait socket is destroyed, the new one takes its place "
+                                   "in the established hash; state SYN_SENT, SYN sent, retransmission timer armed",
+                         "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect "
+                         "__inet_check_established tcp_twsk_unique inet_twsk_deschedule tcp_connect",
+                         "inet_stream_connect tcp_v4_connect inet_hash_connect __inet_hash_connect "
+                         "__inet_check_established tcp_twsk_unique inet_twsk_deschedule_put tcp_connect"),
+    "rst_in_fin_wait1": ("client", "RST while the FIN waits for its ACK (the FIN met no request and no valid "
+                                   "cookie): the socket is closed at once, no TIME_WAIT, the port is free",
+                         f"{_RCV_OLD} tcp_rcv_state_process tcp_validate_incoming tcp_reset tcp_done",
+                         "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_validate_incoming tcp_reset tcp_done"),
+    "fin_in_child": ("server", "the client's FIN reaches its child: CLOSE_WAIT, end of stream for the application; "
+                               "its ACK is delayed (tcp_fin enters pingpong mode)",
+                     f"{_RCV_OLD} tcp_rcv_established tcp_data_queue tcp_fin",
+                     "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_established tcp_data_queue tcp_fin"),
+    "fin_delack": ("server", "delayed-ACK timer of a child the application has not closed: the ACK of the FIN sent",
+                   "tcp_delack_timer tcp_delack_timer_handler tcp_send_ack",
+                   "tcp_delack_timer tcp_delack_timer_handler tcp_send_ack"),
+    "close_passive": ("server", "the application read the end of the stream and closed the socket: FIN sent (it "
+                                "carries the ACK of the client's FIN), LAST_ACK, retransmission timer armed",
+                      "inet_release tcp_close tcp_send_fin", "inet_release tcp_close tcp_send_fin"),
+    "last_ack_in": ("server", "the client's ACK of the server's FIN in LAST_ACK: the socket is closed and freed",
+                    f"{_RCV_OLD} tcp_rcv_state_process tcp_done", "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_done"),
+    "fin_again": ("server", "the client's FIN again (the server's ACK or FIN was lost): a duplicate, ACKed at once "
+                            "with a D-SACK",
+                  f"{_RCV_OLD} tcp_rcv_state_process tcp_data_queue tcp_dsack_set",
+                  "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_data_queue tcp_dsack_set"),
+    "rst_in_last_ack": ("server", "RST for a socket in LAST_ACK (the client's socket is gone): closed at once",
+                        f"{_RCV_OLD} tcp_rcv_state_process tcp_validate_incoming tcp_reset tcp_done",
+                        "tcp_v4_rcv tcp_v4_do_rcv tcp_rcv_state_process tcp_validate_incoming tcp_reset tcp_done"),
+}
+_TABLE.update(_CLOSE_TABLE)
+# The FIN's retransmissions take the path of a request's (tcp_write_xmit's loss probe, tcp_retransmit_timer),
+# on the client (FIN_WAIT1) and on the server (LAST_ACK); an orphan gives up after tcp_orphan_retries.
+FIN_TIMER_TWINS: dict[str, tuple[str, str, str]] = {
+    "fin_tlp": ("data_tlp", "client", "loss-probe timer fired: the FIN sent again as a tail loss probe, the RTO "
+                                      "re-armed in full"),
+    "fin_rto_first": ("data_rto_first", "client", "FIN retransmission timer fired for the first time: FIN sent "
+                                                  "again, RTO doubled"),
+    "fin_rto": ("data_rto", "client", "FIN retransmission timer fired: FIN sent again, RTO doubled"),
+    "fin_give_up": ("data_give_up", "client", "FIN retransmission timer fired after tcp_orphan_retries' time (8: "
+                                              "102.2 s): the closed socket is destroyed, its port free"),
+    "passive_fin_tlp": ("data_tlp", "server", "loss-probe timer fired: the server's FIN sent again as a tail loss "
+                                              "probe, the RTO re-armed in full"),
+    "passive_fin_rto_first": ("data_rto_first", "server", "the server's FIN retransmission timer fired for the first "
+                                                          "time: FIN sent again, RTO doubled"),
+    "passive_fin_rto": ("data_rto", "server", "the server's FIN retransmission timer fired: FIN sent again, RTO "
+                                              "doubled"),
+    "passive_fin_give_up": ("data_give_up", "server", "the server's FIN retransmission timer fired after "
+                                                      "tcp_orphan_retries' time (102.2 s): the socket is destroyed"),
+}
+for _name, (_twin, _host, _what) in FIN_TIMER_TWINS.items():
+    _TABLE[_name] = (_host, _what, *_TABLE[_twin][2:])
+# A FIN that meets no child takes the final ACK's path (tcp_check_req, cookie_v4_check), as a DATA does.
+FIN_TWINS: dict[str, tuple[str, str]] = {
+    "fin_new_child": ("ack_new_child", "FIN for a request whose own final ACK was dropped or lost: it carries the "
+                                       "ACK, so tcp_check_req completes the handshake; child created and queued"),
+    "fin_accept_queue_full": ("ack_accept_queue_full", "FIN for a request, but the accept queue is full: dropped as "
+                                                       "a final ACK would be, request marked acked; the client "
+                                                       "will send it again"),
+    "fin_accept_queue_full_abort": ("ack_accept_queue_full_abort", "FIN for a request with the accept queue full "
+                                                                   "and tcp_abort_on_overflow=1: RST sent, request "
+                                                                   "dropped"),
+    "fin_cookie": ("ack_cookie", "FIN whose ACK holds a valid syncookie: child rebuilt from it and queued"),
+    "fin_cookie_accept_queue_full": ("ack_cookie_accept_queue_full", "FIN with a valid syncookie but the accept "
+                                                                     "queue is full: dropped, nothing kept"),
+    "fin_cookie_invalid": ("ack_cookie_invalid", "FIN matches no request and holds no valid cookie: answered with "
+                                                 "RST"),
+    "fin_wrong_isn": ("ack_wrong_isn", "FIN acknowledging an earlier SYN-ACK of this connection: the listener "
+                                       "answers with RST, the request stays"),
+    "fin_no_request": ("ack_no_request", "FIN matches no request (and no cookie is checked): answered with RST"),
+}
+for _name, (_twin, _what) in FIN_TWINS.items():
+    _TABLE[_name] = (_TABLE[_twin][0], _what, *_TABLE[_twin][2:])
+CLOSE_ACTIONS = frozenset(_CLOSE_TABLE) | frozenset(FIN_TIMER_TWINS) | frozenset(FIN_TWINS)
+"""The actions of the close and TIME_WAIT: only ``Scenario(hold=...)`` runs them."""
+_TABLE.update(FASTOPEN_TABLE)  # TCP Fast Open (actions_fastopen)
+FASTOPEN_ACTIONS = frozenset(FASTOPEN_TABLE)
+"""The actions of TCP Fast Open: only clients that send with sendto(MSG_FASTOPEN) run them (rules.fastopen_used)."""
+
 # Where a tcp_v4_conn_request-era release's source differs from its era's path; releases of the
 # tcp_conn_request era follow their own function index (_spelled_for).
 _RELEASE_PATHS: dict[str, dict[str, str]] = {
@@ -236,6 +349,7 @@ _RELEASE_PATHS: dict[str, dict[str, str]] = {
         # rsk_ops->rtx_syn_ack is tcp_v4_send_synack itself; no inet_rtx_syn_ack, no tcp_syn_ack_timeout
         "syn_again": f"{_REQ_OLD} tcp_v4_send_synack",
         "synack_rto": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune tcp_v4_send_synack",
+        "fin_delack": "tcp_delack_timer tcp_send_ack",  # no tcp_delack_timer_handler yet (3.6)
         "synack_defer_wait": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune",
         "synack_give_up": "tcp_keepalive_timer tcp_synack_timer inet_csk_reqsk_queue_prune "
                           "inet_csk_reqsk_queue_unlink",
@@ -291,20 +405,26 @@ SERVER_COUNTERS = (
     "TcpExtListenOverflows", "TcpExtListenDrops", "TcpExtTCPReqQFullDrop", "TcpExtTCPReqQFullDoCookies",
     "TcpExtSyncookiesSent", "TcpExtSyncookiesRecv", "TcpExtSyncookiesFailed", "TcpExtTCPTimeouts",
     "TcpExtTCPSynRetrans", "TcpExtEmbryonicRsts", "TcpExtTCPACKSkippedSynRecv", "TcpExtDelayedACKLost",
-    "TcpExtTCPDeferAcceptDrop",
+    "TcpExtTCPDeferAcceptDrop", "TcpExtDelayedACKs", "TcpExtTCPLossProbes", "TcpExtTCPAbortOnTimeout",
+    *FASTOPEN_SERVER_COUNTERS,
 )
 CLIENT_COUNTERS = (
     "TcpActiveOpens", "TcpAttemptFails", "TcpEstabResets", "TcpRetransSegs", "TcpOutRsts", "TcpInErrs",
     "TcpExtTCPTimeouts", "TcpExtTCPSynRetrans", "TcpExtTCPSYNChallenge", "TcpExtDelayedACKLost",
-    "TcpExtTCPLossProbes", "TcpExtTCPAbortOnTimeout",
+    "TcpExtTCPLossProbes", "TcpExtTCPAbortOnTimeout", "TcpExtTW", "TcpExtTWRecycled",
+    *FASTOPEN_CLIENT_COUNTERS,
 )
 
 
 def _counters(name: str, k: Kernel) -> tuple[str, ...]:
     """Where each action bumps which counter, per version (the increment sites are in the docstring
     of each branch's kernel function; see linux-handshake-facts.md 1.5)."""
+    if name in FASTOPEN_TABLE:
+        return fastopen_counters(name, k, _counters)
     if name in DATA_TWINS:
         return _counters(DATA_TWINS[name][0], k)
+    if name in FIN_TWINS:
+        return _counters(FIN_TWINS[name][0], k)
     synretrans = ("TcpExtTCPSynRetrans",) if k.synretrans_counter else ()
     listen_drop = ("TcpExtListenDrops",)
     every_rto = ("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()
@@ -362,6 +482,25 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         # tcp_write_err: tcp_done (ESTABLISHED -> CLOSE in tcp_set_state: EstabResets), then TCPAbortOnTimeout
         "data_give_up": every_rto + ("TcpEstabResets", "TcpExtTCPAbortOnTimeout"),
         "data_again": ("TcpExtDelayedACKLost",),  # tcp_data_queue, "a retransmit, 2nd most common case"
+        # ---- the close: TcpExtTW when a timewait socket is first scheduled (6.1+) or killed by its timer
+        # (2.6.32-5.15; the record's tw_counter); TWRecycled in __inet_check_established
+        "fin_acked": ("TcpExtTW",) if k.tw_counter == "at_schedule" else (),
+        "fin_in": ("TcpExtTW",) if k.tw_counter == "at_schedule" else (),
+        "tw_expire": ("TcpExtTW",) if k.tw_counter == "at_kill" else (),
+        "connect_tw_reuse": ("TcpActiveOpens", "TcpExtTWRecycled"),
+        "fin_delack": ("TcpExtDelayedACKs",),  # tcp_delack_timer_handler
+        "fin_again": ("TcpExtDelayedACKLost",),  # tcp_data_queue, as data_again
+        "fin_tlp": () if k.tail_loss_probe == "off" else
+        ("TcpExtTCPLossProbes",) + (("TcpRetransSegs",) if k.loss_probe_retrans_segs else ()),
+        "passive_fin_tlp": () if k.tail_loss_probe == "off" else
+        ("TcpExtTCPLossProbes",) + (("TcpRetransSegs",) if k.loss_probe_retrans_segs else ()),
+        "fin_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs"),
+        "passive_fin_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs"),
+        "fin_rto": every_rto + ("TcpRetransSegs",),
+        "passive_fin_rto": every_rto + ("TcpRetransSegs",),
+        # tcp_write_err: tcp_done from FIN_WAIT1 or LAST_ACK counts no EstabResets; then TCPAbortOnTimeout
+        "fin_give_up": every_rto + ("TcpExtTCPAbortOnTimeout",),
+        "passive_fin_give_up": every_rto + ("TcpExtTCPAbortOnTimeout",),
     }.get(name, ())
 
 
@@ -369,7 +508,10 @@ def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     """Every action, resolved for `kernel`, in INDEX order."""
     old = kernel.conn_request == "tcp_v4_conn_request"  # the era of the paths (the version's record)
     own = dict(_RELEASE_PATHS.get(kernel.version, {}) if old else _spelled_for(kernel.version))
-    for name, (twin, _) in DATA_TWINS.items():  # a release's own path for an ACK is its DATA twin's too
+    own.update(fastopen_paths(kernel, old))
+    twins = {**{n: w for n, (w, _) in DATA_TWINS.items()}, **{n: w for n, (w, _) in FIN_TWINS.items()},
+             **{n: w for n, (w, _, _) in FIN_TIMER_TWINS.items()}}
+    for name, twin in twins.items():  # a release's own path for an ACK is its DATA's and FIN's twins' too
         if twin in own:
             own.setdefault(name, own[twin])
     return tuple(
@@ -378,10 +520,14 @@ def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     )
 
 
-def counters_of(kernel: Kernel, host: str, data: bool = False, defer: bool = False) -> tuple[str, ...]:
+def counters_of(kernel: Kernel, host: str, data: bool = False, defer: bool = False,
+                close: bool = False, fastopen: bool = False) -> tuple[str, ...]:
     """The counters `host` shows for this kernel, in nstat's order: those its actions can bump (those
-    of clients' requests only with ``data``, those of TCP_DEFER_ACCEPT only with ``defer``)."""
+    of clients' requests only with ``data``, those of TCP_DEFER_ACCEPT only with ``defer``, those of
+    the close and TIME_WAIT only with ``close``, those of TCP Fast Open only with ``fastopen``)."""
     names = SERVER_COUNTERS if host == "server" else CLIENT_COUNTERS
     left_out = (frozenset() if data else DATA_ACTIONS) | (frozenset() if defer else DEFER_ACTIONS)
+    left_out |= frozenset() if close else CLOSE_ACTIONS
+    left_out |= frozenset() if fastopen else FASTOPEN_ACTIONS
     used = {c for a in actions_for(kernel) if a.host == host and a.name not in left_out for c in a.counters}
     return tuple(c for c in names if c in used)

@@ -76,6 +76,16 @@ class PortAllocator:
                 position = port - self.low  # type: ignore[operator]
                 insort(self.free[position % self.classes], position)
 
+    def hold(self, port: int) -> None:
+        """Take ``port`` back out of connect()'s reach: a TIME_WAIT socket whose port tcp_tw_reuse had
+        let go got a new timestamp, so tcp_twsk_unique refuses it again for a while."""
+        if port not in self.used:
+            self.used.add(port)
+            if self.free is not None:
+                position = port - self.low
+                free = self.free[position % self.classes]
+                del free[bisect_left(free, position)]
+
     def _take(self, start: int, count: int, step: int, limit: int, back: int) -> tuple[int, int] | None:
         """The kernel's walk: positions q = start + step*k for k < count, each taken as q - back once
         q >= limit; returns (k, position) of the first free one, now taken. The first WALK steps are

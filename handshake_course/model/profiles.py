@@ -226,6 +226,58 @@ _SETTINGS: tuple[Setting, ...] = (
         unit="retransmissions",
         short="how long unacknowledged data is retransmitted before the connection fails (15: 924.6 s)",
     ),
+    Setting(
+        "tcp_tw_reuse", "sysctl",
+        "Whether connect() may take the port of a TIME_WAIT socket to the same destination "
+        "(tcp_twsk_unique, called by __inet_check_established while __inet_hash_connect walks the "
+        "ports): 0 never, 1 once the TIME_WAIT socket's last timestamp is a second old (6.14+: "
+        "tcp_tw_reuse_delay after it entered TIME_WAIT), 2 (4.18+, 79e9fed46055, and the default since) "
+        "the same for loopback connections only - the model's hosts are 10.0.0.1 and 10.0.0.2, not "
+        "loopback, so 2 acts as 0 here. Before 4.18 any nonzero value means 1 (proc_dointvec takes any "
+        "int; the model takes 0 and up); from 4.18, 0 to 2.",
+        "tcp_twsk_unique (net/ipv4/tcp_ipv4.c), all versions",
+        lo=0, hi=INT_MAX, his={v: 2 for v in ("4.19", "5.4", "5.10", "5.15", "6.1", "6.6", "6.8", "6.12", "6.18")},
+        proc="net.ipv4.tcp_tw_reuse",
+        side="client",
+        flag="--tcp-tw-reuse",
+        short="whether connect() may reuse the port of a TIME_WAIT socket: 0 no, 1 yes (after ~1 s), "
+              "2 only on loopback (so not between the model's two hosts)",
+    ),
+    Setting(
+        "tcp_tw_reuse_delay", "sysctl",
+        "Since 6.14 (ca6a6f93867a): how long after a socket entered TIME_WAIT tcp_tw_reuse lets "
+        "connect() take its port, in seconds here (the kernel stores milliseconds, 1 to 60000: "
+        "TCP_PAWS_MSL); reuse waits until the millisecond clock is past entry + delay.",
+        "tcp_twsk_unique (net/ipv4/tcp_ipv4.c), 6.14+",
+        lo=0.001, hi=60.0,
+        proc="net.ipv4.tcp_tw_reuse_delay",
+        side="client",
+        flag="--tcp-tw-reuse-delay",
+        unit="s",
+        short="6.14+: seconds after entering TIME_WAIT before tcp_tw_reuse lets connect() take the port",
+        proc_per_unit=1000,
+    ),
+    Setting(
+        "tcp_fastopen", "sysctl",
+        "TCP Fast Open's bits (3.6+; listeners 3.7+): 0x1 clients may send data in the SYN "
+        "(sendto(MSG_FASTOPEN); without it sendto fails with EOPNOTSUPP and the application connects "
+        "first), 0x2 listeners take it (a child socket at the SYN, within the TCP_FASTOPEN queue), 0x4 clients "
+        "send it without a cookie, 0x200 listeners take it without checking one (4.4: any SYN with data; "
+        "4.19+ here: any SYN with data or a cookie option; 3.10: data without a cookie option), 0x400 listen() "
+        "gives every listener a TFO queue of its backlog without the setsockopt (3.10/4.4 also 0x800: of "
+        "tcp_fastopen >> 16). The default is 1 (clients only), 0 on 3.10. The model acts on these bits "
+        "only (not on 3.10's 0x100, cookies not checked, and 0x1000, TFO for every SYN). proc_dointvec takes any int; the model takes 0 and up. "
+        "Both hosts run the same kernel here: the client bits act on connect()'s host, the others on the "
+        "listener's.",
+        "tcp_sendmsg_fastopen, tcp_send_syn_data (the client); inet_listen, tcp_fastopen_check (3.10) / "
+        "tcp_try_fastopen (4.4+) (the listener)",
+        lo=0, hi=INT_MAX,
+        proc="net.ipv4.tcp_fastopen",
+        side="server",
+        flag="--tcp-fastopen",
+        short="TCP Fast Open: 1 clients send their request in the SYN, 2 listeners take it, 3 both "
+              "(4 no cookie on clients, 512 none required by listeners, 1024 no setsockopt needed)",
+    ),
     # ---- behaviour switches ------------------------------------------------------------------
     Setting(
         "tcp_timeout_init", "switch",

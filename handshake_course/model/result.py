@@ -24,14 +24,18 @@ if TYPE_CHECKING:
     from .scenario import Scenario
 
 SENDERS = ("client", "server", "flood")
-KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA")
-"""Packet kinds, in the order of their packed index (new kinds are appended). "ACK": a segment that only
-acknowledges (the client's handshake ACKs, the server's ACK of a request); "DATA": a client's request
-(``Scenario(data=True)``), which also carries an ACK."""
+KINDS = ("SYN", "SYN-ACK", "ACK", "RST", "DATA", "FIN")
+"""Packet kinds, in the order of their packed index (new kinds are appended; KIND_MASK holds 8). "ACK": a
+segment that only acknowledges (the client's handshake ACKs, the server's ACK of a request, the ACKs of
+the FINs); "DATA": a client's request (``Scenario(data=True)``), which also carries an ACK; "FIN": the
+client's FIN when it closes (``Scenario(hold=...)``) and the server's FIN|ACK when its application closes
+in turn."""
 OUTCOMES = ("accepted", "queued", "established", "timed_out", "reset", "no_port", "connecting")
 """Where a client ends. "established": the client is ESTABLISHED but the server holds no child for
 it (its final ACK was dropped or lost, or a cookie ACK met a full accept queue). "no_port": connect()
-found no free ephemeral port (EADDRNOTAVAIL)."""
+found no free ephemeral port (EADDRNOTAVAIL), all of them bound or held by TIME_WAIT sockets. A connection
+the client closed (``Scenario(hold=...)``) keeps the outcome it had: ``ClientRecord.closed_at`` says it
+closed."""
 
 # How a packet's or a trace event's fields are packed into one int64 column entry. Only this module
 # packs and unpacks them: the simulation adds records through PacketLog.add and Trace.add, readers
@@ -343,6 +347,15 @@ class ClientRecord:
     data_times: tuple[float, ...] = ()  # when the DATA was sent: first, then each retransmission
     data_acked_at: float | None = None  # when the server's ACK of it came back; None: never
     rtt_sample: float | None = None  # the RTT the client measured on the SYN-ACK, that its RTO came from
+    # With Scenario(hold=...): the client's close() and the timewait socket that then holds its port
+    closed_at: float | None = None  # close() sent the FIN; None: it never closed
+    time_wait_at: float | None = None  # the server's FIN came: TIME_WAIT (TCP_TIMEWAIT_LEN, 60 s); None: never
+    time_wait_until: float | None = None  # its timewait socket ended (timer, or connect() reused the port)
+    # With TCP Fast Open (Scenario(fastopen=...), data=True, the client bit of tcp_fastopen): what its first SYN
+    # carried: "cookie_requested" (no cookie cached yet: an empty cookie option; the request followed the
+    # handshake) or "data_in_syn" (the request, with the cached cookie; data_times[0] is the SYN's time)
+    fastopen: str | None = None
+    syn_data_acked: bool | None = None  # data_in_syn: the SYN-ACK acked it (else it was sent again after it)
 
     @property
     def latency(self) -> float | None:
@@ -358,12 +371,17 @@ class ClientRecord:
         return self.data_acked_at - self.data_times[0]
 
     def __repr__(self) -> str:
-        """The fields, as a dataclass shows them; those of the request only when there was one."""
-        shown = [f for f in fields(self) if f.name not in _DATA_FIELDS or self.data_times]
+        """The fields, as a dataclass shows them; those of the request only when there was one, those of
+        the close only when the client closed."""
+        shown = [f for f in fields(self) if (f.name not in _DATA_FIELDS or self.data_times)
+                 and (f.name not in _CLOSE_FIELDS or self.closed_at is not None)
+                 and (f.name not in _FASTOPEN_FIELDS or self.fastopen is not None)]
         return f"ClientRecord({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in shown)})"
 
 
 _DATA_FIELDS = frozenset({"data_times", "data_acked_at", "rtt_sample"})
+_CLOSE_FIELDS = frozenset({"closed_at", "time_wait_at", "time_wait_until"})
+_FASTOPEN_FIELDS = frozenset({"fastopen", "syn_data_acked"})
 
 
 @dataclass(frozen=True)

@@ -477,3 +477,212 @@ def data_schedule(kernel: Kernel | str, rtt: float) -> Schedule:
         sends.append(t)
         fires += 1
         rto = min(rto << 1, RTO_MAX_US)
+
+
+# ---- TCP Fast Open (Scenario(fastopen=...), Kernel(tcp_fastopen=...)) --------------------------------
+#
+# The bits of net.ipv4.tcp_fastopen (include/net/tcp.h, every version with TFO: 3.10.108 :225-238,
+# 6.18.24 :274-284). What each version does with them is in its record's fastopen_* facts.
+
+TFO_CLIENT_ENABLE = 0x1  # clients may send data in the SYN (sendto(MSG_FASTOPEN); tcp_sendmsg_fastopen)
+TFO_SERVER_ENABLE = 0x2  # listeners may take it (tcp_fastopen_check / tcp_try_fastopen)
+TFO_CLIENT_NO_COOKIE = 0x4  # clients send data in the SYN without a cookie option
+TFO_SERVER_COOKIE_NOT_REQD = 0x200  # listeners take data without checking a cookie
+TFO_SERVER_WO_SOCKOPT1 = 0x400  # listen() gives every listener a TFO queue of its backlog
+TFO_SERVER_WO_SOCKOPT2 = 0x800  # 3.10/4.4: listen() gives it a queue of tcp_fastopen >> 16
+
+
+def fastopen_queue_limit(kernel: Kernel, fastopen: int, backlog: int) -> int:
+    """The listener's fastopenq.max_qlen: setsockopt(TCP_FASTOPEN, ``fastopen``) sets it (3.10
+    fastopen_init_queue: the value; 4.4+ fastopen_queue_tune: min(value, somaxconn), the record's
+    ``fastopen_queue_cap``); without it (``fastopen`` 0) inet_listen sets it when tcp_fastopen has
+    TFO_SERVER_ENABLE and TFO_SERVER_WO_SOCKOPT1 (0x402): to listen()'s backlog after the somaxconn clamp;
+    on 3.10/4.4 (``fastopen_wo_sockopt2``) with 0x802 instead, to tcp_fastopen >> 16. 0: no TFO queue,
+    the listener takes no data in a SYN. ``backlog``: as passed to listen().
+
+    >>> fastopen_queue_limit(Kernel("6.18", somaxconn=128), 1000, 8)
+    128
+    >>> fastopen_queue_limit(Kernel("6.18", tcp_fastopen=0x403), 0, 8)
+    8
+    """
+    if not kernel.has("tcp_fastopen"):
+        return 0
+    bits = kernel.tcp_fastopen
+    if fastopen > 0:
+        return min(fastopen, kernel.somaxconn) if kernel.fastopen_queue_cap else fastopen
+    if not bits & TFO_SERVER_ENABLE:
+        return 0
+    if bits & TFO_SERVER_WO_SOCKOPT1:
+        return clamped_backlog(kernel, backlog)
+    if bits & TFO_SERVER_WO_SOCKOPT2 and kernel.fastopen_wo_sockopt2:
+        queue = bits >> 16
+        return min(queue, kernel.somaxconn) if kernel.fastopen_queue_cap else queue
+    return 0
+
+
+def fastopen_used(kernel: Kernel, fastopen: int, backlog: int | None, data: bool) -> bool:
+    """Whether the clients send their first SYN with sendto(MSG_FASTOPEN) (tcp_sendmsg_fastopen ->
+    tcp_send_syn_data): they have a request to send (``data``), their host's tcp_fastopen has
+    TFO_CLIENT_ENABLE (else sendto fails with EOPNOTSUPP and the application uses connect() and write()),
+    and the scenario deploys TFO: the listener sets TCP_FASTOPEN (``fastopen`` > 0) or the sysctl gives
+    it a TFO queue (``fastopen_queue_limit``). Otherwise the clients connect() as without TFO."""
+    if not data or backlog is None or not kernel.has("tcp_fastopen"):
+        return False
+    if not kernel.tcp_fastopen & TFO_CLIENT_ENABLE:
+        return False
+    return fastopen > 0 or fastopen_queue_limit(kernel, fastopen, backlog) > 0
+
+
+def fastopen_syn_carries(kernel: Kernel, cookie_cached: bool) -> str:
+    """What tcp_send_syn_data puts in a sendto(MSG_FASTOPEN) client's first SYN (3.10
+    net/ipv4/tcp_output.c:2906, 6.18 net/ipv4/tcp_fastopen.c:505 tcp_fastopen_cookie_check): "data" - the
+    request without a cookie option (TFO_CLIENT_NO_COOKIE); "cookie" - the request and the cookie the
+    client host's tcp_metrics holds for the server; "request" - no cookie cached yet: a SYN with an empty
+    cookie option (a cookie request) and no data, the request waiting for the handshake. A retransmitted
+    SYN carries neither ("Exclude Fast Open option for SYN retries")."""
+    if kernel.tcp_fastopen & TFO_CLIENT_NO_COOKIE:
+        return "data"
+    return "cookie" if cookie_cached else "request"
+
+
+def fastopen_cookie_waived(kernel: Kernel, carries: str) -> bool:
+    """TFO_SERVER_COOKIE_NOT_REQD (0x200) lets this SYN make a child without a valid cookie (the record's
+    ``fastopen_cookie_waiver``): 3.10 only data without a cookie option (tcp_fastopen_check's
+    skip_cookie), 4.4 any SYN with data, 4.19+ here (tcp_fastopen_no_cookie) any SYN that reaches the check,
+    a bare cookie request too."""
+    if not kernel.tcp_fastopen & TFO_SERVER_COOKIE_NOT_REQD:
+        return False
+    rule = kernel.fastopen_cookie_waiver
+    if rule == "data_without_option":
+        return carries == "data"
+    if rule == "data":
+        return carries != "request"
+    return rule == "any"
+
+
+def fastopen_syn(kernel: Kernel, carries: str, limit: int, qlen: int, accept_full: bool = False) -> str:
+    """What the listener does with a TFO SYN (``fastopen_syn_carries``) that reached tcp_conn_request's
+    TFO check - a SYN the listener drops or answers with a syncookie never does (want_cookie: the
+    options are parsed without the cookie, and 4.4+ call no tcp_try_fastopen). ``limit``: its
+    fastopenq.max_qlen, ``qlen``: the TFO children still waiting for their final ACK. One of
+    "child" (tcp_fastopen_create_child: a child socket now, in the accept queue, the SYN-ACK acks the
+    data), "full" (it would, but the accept queue is full: tcp_v4_syn_recv_sock refuses the child, as
+    ``accept_full`` says; tcp_conn_request's own check let the SYN through by 3.10's young rule),
+    "cookie" (a regular request, the SYN-ACK carries a new cookie), "overflow" (qlen >= max_qlen:
+    TCPFastOpenListenOverflow, a regular request, no cookie) or "ignored" (a regular request: the
+    listener's tcp_fastopen lacks TFO_SERVER_ENABLE, it has no TFO queue, or the SYN has data but no
+    cookie and cookies are required). 3.10 tcp_fastopen_check (net/ipv4/tcp_ipv4.c:1297) does not look at
+    a SYN without a cookie option unless 0x200 waives it; 4.4+ tcp_try_fastopen checks the server bit,
+    then the queue (tcp_fastopen_queue_check), then the cookie. The model's cookies are always valid: one
+    server key, never rotated.
+
+    >>> k = Kernel("6.18", tcp_fastopen=3)
+    >>> [fastopen_syn(k, "request", 2, 0), fastopen_syn(k, "cookie", 2, 1), fastopen_syn(k, "cookie", 2, 2)]
+    ['cookie', 'child', 'overflow']
+    """
+    bits = kernel.tcp_fastopen
+    waived = fastopen_cookie_waived(kernel, carries)
+    if kernel.fastopen_server == "tcp_fastopen_check" and carries == "data" and not waived:
+        return "ignored"
+    if not bits & TFO_SERVER_ENABLE or limit == 0:
+        return "ignored"
+    if qlen >= limit:
+        return "overflow"
+    if waived or carries == "cookie":
+        return "full" if accept_full else "child"
+    return "cookie" if carries == "request" else "ignored"
+
+
+def fastopen_synack_expired(kernel: Kernel, num_timeout: int) -> bool:
+    """tcp_fastopen_synack_timer: the TFO child's SYN-ACK timer gives up (tcp_write_err) once it has fired
+    tcp_synack_retries + 1 times ("add one more retry for fastopen"; every version: 3.10.108
+    net/ipv4/tcp_timer.c:315, 6.18.24 net/ipv4/tcp_timer.c:466); between two fires
+    min(TCP_TIMEOUT_INIT << num_timeout, TCP_RTO_MAX), as ``synack_timeout_us``."""
+    return num_timeout >= kernel.tcp_synack_retries + 1
+
+
+# ---- the close and TIME_WAIT (Scenario(hold=...)) ----------------------------------------------------
+#
+# Constants of every modelled version (include/net/tcp.h, include/net/inet_timewait_sock.h,
+# net/ipv4/tcp_timer.c): TCP_TIMEWAIT_LEN and TCP_FIN_TIMEOUT 60*HZ; TCP_ATO_MIN HZ/25; the 2.6.32/3.10
+# death row's INET_TWDR_TWKILL_SLOTS 8 and INET_TWDR_TWKILL_QUOTA 100; tcp_orphan_retries() gives 8
+# for tcp_orphan_retries=0 (the default) while the RTO is below TCP_RTO_MAX.
+
+TIMEWAIT_LEN_US = 60 * US
+DEATH_ROW_SLOTS = 8
+DEATH_ROW_QUOTA = 100
+DEATH_ROW_PERIOD_US = TIMEWAIT_LEN_US // DEATH_ROW_SLOTS  # tcp_death_row.period: 7.5 s
+ATO_MIN_US = US // 25  # 40 ms at every HZ the model knows (100, 250, 300, 1000: a whole number of ticks)
+ORPHAN_RETRIES = 8
+
+
+def tw_reuse_on(kernel: Kernel) -> bool:
+    """Whether tcp_twsk_unique lets connect() take a TIME_WAIT socket's port at all here: tcp_tw_reuse
+    nonzero, where 2 means loopback only (the ``tw_reuse_loopback`` fact, 4.18+), and the model's hosts
+    (ports.SADDR 10.0.0.1 to ports.DADDR 10.0.0.2, not bound to lo) are not on loopback, so 2 acts as 0."""
+    value = kernel.tcp_tw_reuse
+    return value != 0 and not (value == 2 and kernel.tw_reuse_loopback)
+
+
+def tw_reusable_at_us(kernel: Kernel, fin_wait2: bool, stamp_us: int, entry_us: int, phase_us: int) -> int | None:
+    """When connect() may first take the port of a timewait socket (tcp_twsk_unique), or None: never
+    (reuse off, or a socket still in substate FIN_WAIT2 where the ``tw_reuse_fin_wait2`` fact says no).
+
+    ``stamp_us``: when its tw_ts_recent_stamp was taken (the last timestamped segment from the server
+    that updated ts_recent: the FIN that made it TIME_WAIT, or the ACK of its own FIN);
+    ``entry_us``: when it became a timewait socket (6.14+ tw_entry_stamp); ``phase_us``: how far into
+    its second the kernel's clock (ktime_get_seconds, tcp_clock_ms; get_seconds before 4.19) is at
+    t = 0. The ``tw_reuse_check`` fact: 'seconds>1' - from the second after next; 'seconds>0' - from
+    the next second; 'delay_ms' - once the millisecond clock is past entry + tcp_tw_reuse_delay.
+
+    >>> k = Kernel("6.18", tcp_tw_reuse=1)
+    >>> tw_reusable_at_us(k, False, 0, 2_500_000, 0)      # entered at 2.5 s: from 3.501 s
+    3501000
+    >>> tw_reusable_at_us(Kernel("5.15", tcp_tw_reuse=1), False, 2_500_000, 0, 0)   # from 3 s
+    3000000
+    >>> tw_reusable_at_us(Kernel("3.10", tcp_tw_reuse=1), False, 2_500_000, 0, 0)   # from 4 s
+    4000000
+    >>> tw_reusable_at_us(Kernel("6.18"), False, 0, 0, 0) is None    # tcp_tw_reuse=2: loopback only
+    True
+    """
+    if not tw_reuse_on(kernel) or (fin_wait2 and not kernel.tw_reuse_fin_wait2):
+        return None
+    rule = kernel.tw_reuse_check
+    if rule == "delay_ms":
+        delay_ms = round(kernel.tcp_tw_reuse_delay * 1000)
+        entry_ms = (entry_us + phase_us) // 1000
+        return (entry_ms + delay_ms + 1) * 1000 - phase_us
+    stamp_s = (stamp_us + phase_us) // US
+    return (stamp_s + (2 if rule == "seconds>1" else 1)) * US - phase_us
+
+
+def fin_wait2_timeout_us(rto_us: int) -> int:
+    """How long the timewait socket that replaces an orphaned FIN_WAIT2 socket lives (tcp_rcv_state_process
+    in FIN_WAIT1 -> tcp_time_wait(sk, TCP_FIN_WAIT2, tcp_fin_time(sk))): tcp_fin_timeout (60 s) or 3.5
+    RTOs if longer. The kernel keeps the full socket for the part above TCP_TIMEWAIT_LEN first; the
+    model makes the timewait socket at once, for the whole time (the same port hold)."""
+    return max(TIMEWAIT_LEN_US, (rto_us << 2) - (rto_us >> 1))
+
+
+def fin_ack_delay_us(had_data: bool) -> int:
+    """When a child that is not closing itself ACKs the client's FIN: tcp_fin puts it in pingpong mode,
+    so __tcp_ack_snd_check delays the ACK (tcp_send_delayed_ack) by icsk_ack.ato: 0 for a child that
+    never received data (it inherits the listener's, zeroed by inet_csk_listen_start: the delayed-ACK
+    timer fires at the next tick), TCP_ATO_MIN (40 ms) once tcp_event_data_recv saw its first data."""
+    return ATO_MIN_US if had_data else 0
+
+
+def orphan_expired(rto_retransmits: int, elapsed_us: int) -> bool:
+    """tcp_write_timeout() for a FIN nobody ACKs, on a socket its application closed (SOCK_DEAD):
+    retry_until = tcp_orphan_retries() = 8, so it gives up ((2 << 8) - 1) * 200 ms = 102.2 s after
+    the first RTO retransmission (retransmits_timed_out, tcp_model_timeout since 5.x)."""
+    return rto_retransmits > 0 and elapsed_us >= model_timeout_us(ORPHAN_RETRIES, RTO_MIN_US)
+
+
+def tw_timer_mode(kernel: Kernel) -> str:
+    """The timer_wheel mode a timewait socket's timer runs in: the kernel's, except that 4.1-4.7 arm it
+    with mod_timer_pinned / mod_timer_pending, which skip the slack wheel's apply_slack (the
+    ``tw_timer`` fact 'per_socket_no_slack'): on the tick, as 'jiffies'."""
+    if kernel.tw_timer == "per_socket_no_slack" and kernel.timer_wheel == "slack":
+        return "jiffies"
+    return kernel.timer_wheel

@@ -57,7 +57,7 @@ class Scenario:
     loss     -- probability that any one packet is lost, in either direction.
     drop     -- packet kinds that are always lost: "SYN", "SYN-ACK", "ACK" (segments that only
                 acknowledge: the client's handshake ACKs, and with data the server's ACKs of the
-                requests), "RST" or "DATA", as an nftables rule would drop them.
+                requests, the ACKs of FINs), "RST", "DATA" or "FIN", as an nftables rule would drop them.
     flood    -- spoofed SYNs per second from addresses that never answer (0: none).
     duration -- seconds simulated. None: until nothing is pending any more (not with a flood).
     seed     -- the random seed: the same seed gives the same result.
@@ -80,6 +80,21 @@ class Scenario:
                 ``deferred``): a final ACK without data is dropped and the connection waits for the
                 client's first data, or for the SYN-ACK round that the seconds become (the kernel
                 counts them in SYN-ACK timeouts: 1 s is one round, 5 s three: 1 + 2 + 4 s). 0: off.
+    hold     -- seconds after connect() returns at which each client's application closes its socket
+                (with ``data``: once its request is ACKed, if that comes later). The client's FIN goes
+                first; the server's application closes as soon as it reads the end of the stream (at
+                once if it has accepted the connection, else when accept() returns it), so its FIN
+                follows, the client ACKs it and its socket stays in TIME_WAIT for 60 s, holding its
+                ephemeral port (``tcp_tw_reuse`` decides whether connect() may take it sooner). None:
+                connections are never closed.
+    fastopen -- TCP Fast Open: the listener(s)' TCP_FASTOPEN queue length (setsockopt's int; 3.7+), the
+                most TFO children waiting for their final ACK (4.4+: at most somaxconn). 0: off. With it
+                (or tcp_fastopen's 0x400) and ``data``, clients whose tcp_fastopen has the client bit
+                (1: the default, but 0 on 3.10) send with sendto(MSG_FASTOPEN): without a cookie for the server
+                the SYN asks for one, and the request follows the handshake; with one (cached from an
+                earlier SYN-ACK) the request goes in the SYN, and a listener whose tcp_fastopen has the
+                server bit (2) makes the child at once, within its queue, so accept() can return it one
+                one-way delay after the SYN. ``ClientRecord.fastopen`` says what each first SYN carried.
     """
 
     kernel: Kernel | str = "6.18"
@@ -97,6 +112,8 @@ class Scenario:
     data: bool = False
     listeners: int = 1
     defer_accept: float = 0.0
+    hold: float | None = None
+    fastopen: int = 0
     client_times: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -156,6 +173,9 @@ class Scenario:
             raise ValueError(f"data must be True (clients send a request after connect()) or False; got {self.data!r}")
         self._check_listeners()
         self._check_defer_accept()
+        if self.hold is not None:
+            setattr_(self, "hold", _number("hold", self.hold, 0.0, MAX_DURATION, " s after connect() returns"))
+        self._check_fastopen()
 
     def _check_listeners(self) -> None:
         """listeners: 1 to MAX_LISTENERS; more than one needs SO_REUSEPORT (3.9+) and a listener."""
@@ -182,10 +202,23 @@ class Scenario:
             raise ValueError(f"defer_accept must be 0 when nothing listens (backlog=None); got {value!r}")
         object.__setattr__(self, "defer_accept", float(value))
 
+    def _check_fastopen(self) -> None:
+        """fastopen: TCP_FASTOPEN's int (a queue length, >= 0: do_tcp_setsockopt), on a listener, 3.7+."""
+        value = self.fastopen
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT_MAX:
+            raise ValueError(f"fastopen must be a whole number from 0 to {INT_MAX} (TCP_FASTOPEN's queue length; "
+                             f"0: off); got {value!r}")
+        kernel: Kernel = self.kernel  # type: ignore[assignment]
+        if value and kernel.fastopen_server == "none":
+            raise ValueError(f"fastopen must be 0 on Linux {kernel.version}: TCP Fast Open came in Linux 3.7 (the "
+                             f"listener's TCP_FASTOPEN; the client side in 3.6); got {value}")
+        if value and self.backlog is None:
+            raise ValueError(f"fastopen must be 0 when nothing listens (backlog=None); got {value}")
+
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (and checked again)."""
         fields = {n: getattr(self, n) for n in (
             "kernel", "backlog", "clients", "accept", "rtt", "loss", "drop", "flood", "duration", "seed", "syncnt",
-            "jiffies", "data", "listeners", "defer_accept")}
+            "jiffies", "data", "listeners", "defer_accept", "hold", "fastopen")}
         fields.update(changes)
         return Scenario(**fields)

@@ -12,11 +12,19 @@ Design
 * **Clients that speak first.** With ``Scenario(data=True)`` each client writes a request once
   connected: a DATA segment with its own timer (a loss probe, then RTOs from the RTT the client
   measured on the SYN-ACK), which the server takes as the final ACK where no child exists yet.
+* **TCP Fast Open.** With ``Scenario(fastopen=N)`` (or tcp_fastopen's 0x400) and ``data``, clients whose
+  host's tcp_fastopen has the client bit send with sendto(MSG_FASTOPEN) (``hosts.fastopen``): the first
+  SYN asks for a cookie, which the client host caches; later ones carry the request, and the listener
+  makes the child at the SYN, within its TFO queue (``rules.fastopen_syn``).
 * **SO_REUSEPORT groups.** With ``Scenario(listeners=N)`` the server host holds N listening sockets
   (``hosts.group``): each handler first picks the listener the kernel's lookup finds for the segment
   or timer, which puts that listener's queues, counts and timers in place, so the rooms' code is the
   same for one listener or many. ``Scenario(defer_accept=...)`` (TCP_DEFER_ACCEPT) is two rules:
   tcp_check_req drops a bare final ACK, syn_ack_recalc holds back the SYN-ACK meanwhile.
+* **The close and TIME_WAIT.** With ``Scenario(hold=...)`` each client closes ``hold`` s after
+  connect() returned (``hosts.teardown``): its FIN, the server's child and application closing in turn,
+  and the client's timewait socket, which holds the port for 60 s unless tcp_tw_reuse lets connect()
+  take it (``ports`` walks past the ports held, as __inet_hash_connect does).
 * **Kernel behaviour.** Every decision is taken by a rule in ``rules`` or a switch of the Kernel,
   and every consequence is recorded as an ``actions`` entry, which bumps the counters the real
   kernel bumps at that point. Function paths and counters per version live in ``actions``.
@@ -36,14 +44,16 @@ from . import rules
 from .clock import US, to_us
 from .hosts.application import ACCEPT_STATE, Application
 from .hosts.base import NO_CLIENT
-from .hosts.client import ESTABLISHED, ClientHost, _Client
+from .hosts.client import CLOSING, ESTABLISHED, ClientHost, _Client
+from .hosts.fastopen import FastOpen
 from .hosts.flood import FloodSource
 from .hosts.server import ACCEPTED, QUEUED, ServerHost
+from .hosts.teardown import Teardown
 from .result import ClientRecord, Listener, Queues, Result
 from .scenario import Scenario
 
 
-class _Simulation(ClientHost, ServerHost, Application, FloodSource):
+class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Teardown):
     """One run: the rooms together on one event list."""
 
     def start(self) -> None:
@@ -104,7 +114,8 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
                 syn_times=tuple(t / US for t in c.syn_times), connected_at=s(c.connected_at),
                 accepted_at=s(c.accepted_at), failed_at=s(c.failed_at), errno=c.errno,
                 data_times=tuple(t / US for t in c.data_times), data_acked_at=s(c.data_acked_at),
-                rtt_sample=s(c.srtt) if c.data_times else None))
+                rtt_sample=s(c.srtt) if c.data_times and c.connected_at is not None else None,
+                **self.close_fields(c), **self.fastopen_fields(c)))
         listener = None
         if self.listening:
             assert self.scenario.backlog is not None
@@ -123,7 +134,7 @@ class _Simulation(ClientHost, ServerHost, Application, FloodSource):
     def outcome(self, c: _Client) -> str:
         if c.errno is not None:
             return {"ETIMEDOUT": "timed_out", "EADDRNOTAVAIL": "no_port"}.get(c.errno, "reset")
-        if c.state == ESTABLISHED:
+        if c.state in (ESTABLISHED, CLOSING):  # a closed connection keeps its outcome (closed_at says it closed)
             child = self.children.get(c.index)
             return "accepted" if child == ACCEPTED else "queued" if child == QUEUED else "established"
         return "connecting"
@@ -165,4 +176,7 @@ def expected_end(scenario: Scenario) -> float:
         return scenario.duration
     last_start = max(scenario.client_times, default=0.0)
     kernel = scenario.kernel
-    return last_start + rules.syn_schedule(kernel, scenario.syncnt).give_up  # type: ignore[arg-type]
+    end = last_start + rules.syn_schedule(kernel, scenario.syncnt).give_up  # type: ignore[arg-type]
+    if scenario.hold is not None:  # then the close: a FIN_WAIT2 and a TIME_WAIT socket of 60 s each
+        end += scenario.hold + 2 * rules.TIMEWAIT_LEN_US / US
+    return end

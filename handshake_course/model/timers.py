@@ -121,6 +121,8 @@ class TimerBase:
             expires = wheel_expiry(expires, clk, shift)
         elif self.mode == "slack":
             expires = slack_expiry(expires, clk)
+        if expires == clk:  # armed for now (a delayed ACK with ato 0): the old wheel runs it at the next tick
+            expires += 1
         return (expires - self.jiffies0) * j - self.phase_us
 
     def elapsed_us(self, start_us: int, now_us: int) -> int:

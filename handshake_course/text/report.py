@@ -26,6 +26,8 @@ def scenario_line(result: Result) -> str:
     extra += ["clients send a request"] if sc.data else []
     extra += [f"{sc.listeners} SO_REUSEPORT listeners"] if sc.listeners > 1 else []
     extra += [f"TCP_DEFER_ACCEPT {sc.defer_accept:g} s"] if sc.defer_accept else []
+    extra += [f"clients close {sc.hold:g} s after connect()"] if sc.hold is not None else []
+    extra += [f"TCP_FASTOPEN {sc.fastopen}"] if sc.fastopen else []
     overrides = "".join(f", {k}={v}" for k, v in result.kernel.overrides.items())
     return (f"Linux {result.kernel.version}{overrides}: backlog {sc.backlog}, {clients}, {accept}, "
             f"rtt {sc.rtt * 1000:g} ms" + "".join(f", {e}" for e in extra) + f", seed {sc.seed}")
@@ -44,6 +46,19 @@ def request_line(result: Result) -> str:
     assert median is not None and p99 is not None
     return (f"{head}; request to ACK: min {format_seconds(waits[0])}, median {format_seconds(median)}, "
             f"p99 {format_seconds(p99)}, max {format_seconds(waits[-1])}")
+
+
+def close_line(result: Result) -> str:
+    """With clients that close (``hold``): how many closed, how many of their sockets went through
+    TIME_WAIT, how many of those connect() took over (tcp_tw_reuse), and how many connect() calls found
+    no free port."""
+    closed = [c for c in result.clients if c.closed_at is not None]
+    time_wait = sum(c.time_wait_at is not None for c in closed)
+    reused = result.client_counters.get("TcpExtTWRecycled", 0)
+    no_port = sum(c.outcome == "no_port" for c in result.clients)
+    return (f"close: {len(closed)} clients closed, {time_wait} of them went through TIME_WAIT, {reused} TIME_WAIT "
+            f"ports taken over by connect() (tcp_tw_reuse); {no_port} connect() calls found no free port "
+            "(EADDRNOTAVAIL)")
 
 
 def ss_lines(result: Result) -> list[str]:
@@ -70,6 +85,8 @@ def report(result: Result) -> str:
     lines += latency_summary(result).lines()
     if result.scenario.data:
         lines.append(request_line(result))
+    if result.scenario.hold is not None:
+        lines.append(close_line(result))
     if result.log:
         lines += ["", "kernel log (dmesg):", *log_lines(result)]
     return "\n".join(lines)

@@ -48,5 +48,7 @@ class Application(Core):
         self.clients[ci].accepted_at = self.now
         self.queues_changed()
         self.act("accept", ci)
+        if self.peers and ci in self.peers:  # type: ignore[attr-defined]  # its FIN came: it reads EOF, closes
+            self.passive_close(ci)  # type: ignore[attr-defined]
         if self.accept_period is not None:  # the loop handles it, then calls accept() again
             self.at(self.now + self.accept_period, self.accept_call, self.in_use)  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from .. import rules
 from ..actions import actions_for, counters_of
 from ..clock import US, EventList, to_us
 from ..profiles import Kernel
@@ -46,8 +47,10 @@ class Core(EventList):
         self.trace = Trace(self.actions)
         self.trace_add = self.trace.recorder()
         defer = scenario.defer_accept > 0  # TCP_DEFER_ACCEPT's counter is shown only where it is set
-        self.server_counters = dict.fromkeys(counters_of(k, "server", scenario.data, defer), 0)
-        self.client_counters = dict.fromkeys(counters_of(k, "client", scenario.data), 0)
+        close = scenario.hold is not None  # the close's and TIME_WAIT's counters too
+        tfo = rules.fastopen_used(k, scenario.fastopen, scenario.backlog, scenario.data)  # TCP Fast Open's too
+        self.server_counters = dict.fromkeys(counters_of(k, "server", scenario.data, defer, close, tfo), 0)
+        self.client_counters = dict.fromkeys(counters_of(k, "client", scenario.data, close=close, fastopen=tfo), 0)
         self.bumps = {a.name: (i, self.server_counters if a.host == "server" else self.client_counters, a.counters)
                       for i, a in enumerate(self.actions)}  # action name -> (index, its host's counters, names)
         self.log: list[tuple[float, str]] = []

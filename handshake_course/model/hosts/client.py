@@ -18,7 +18,9 @@ from ..ports import PortAllocator
 from ..scenario import Scenario
 from .base import ACK, CLIENT, DATA, RST, SYN, Core
 
-IDLE, SYN_SENT, ESTABLISHED, CLOSED = 0, 1, 2, 3  # client socket states
+IDLE, SYN_SENT, ESTABLISHED, CLOSED, CLOSING = 0, 1, 2, 3, 4  # client socket states
+FIN_WAIT1, FIN_WAIT2, TIME_WAIT, GONE = 1, 2, 3, 4  # how far a CLOSING one is (hosts.teardown; the last
+# three: its timewait socket in substate FIN_WAIT2 or TIME_WAIT, then nothing)
 
 
 class _Client:
@@ -26,7 +28,7 @@ class _Client:
 
     __slots__ = ("index", "start", "port", "state", "syn_times", "fires", "timer", "connected_at",
                  "accepted_at", "failed_at", "errno", "isn", "data_times", "data_acked_at", "srtt", "rto",
-                 "rto_fires", "retrans_stamp")
+                 "rto_fires", "retrans_stamp", "closing")
 
     def __init__(self, index: int, start: int) -> None:
         self.index = index
@@ -47,6 +49,7 @@ class _Client:
         self.rto = 0  # icsk_rto for the data (us)
         self.rto_fires = 0  # RTO retransmissions of the data (icsk_retransmits)
         self.retrans_stamp: int | None = None  # the first RTO retransmission (retrans_stamp)
+        self.closing: Any = None  # after close(): the FIN and the timewait socket (hosts.teardown._Closing)
 
 
 class ClientHost(Core):
@@ -60,6 +63,8 @@ class ClientHost(Core):
         self.retry_until = scenario.syncnt or k.tcp_syn_retries
 
     def connect(self, c: _Client) -> None:
+        if self.reusable:  # type: ignore[attr-defined]  # TIME_WAIT ports tcp_tw_reuse now lets go
+            self.release_reusable()  # type: ignore[attr-defined]
         port = self.ports.connect(self.now)
         if port is None:
             self.fail(c, "EADDRNOTAVAIL")
@@ -67,8 +72,12 @@ class ClientHost(Core):
             return
         c.port, c.state = port, SYN_SENT
         c.syn_times.append(self.now)
-        self.act("connect", c.index)
-        self.send(CLIENT, SYN, c.index, 0, self.server_syn, c.index)
+        reused = bool(self.tw_ports) and self.take_time_wait(port)  # type: ignore[attr-defined]
+        self.act("connect_tw_reuse" if reused else "connect", c.index)
+        if self.fastopen_clients:  # type: ignore[attr-defined]  # sendto(MSG_FASTOPEN): tcp_send_syn_data's SYN
+            self.fastopen_syn(c)  # type: ignore[attr-defined]
+        else:
+            self.send(CLIENT, SYN, c.index, 0, self.server_syn, c.index)
         c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, 0)), self.syn_timer, c)
 
     def syn_timer(self, c: _Client) -> None:
@@ -98,14 +107,20 @@ class ClientHost(Core):
             self.cancel(c.timer)
             c.state, c.connected_at, c.isn = ESTABLISHED, self.now, token
             c.srtt = rules.rtt_sample_us(tsecr, self.now)
-            self.act("synack_in", ci)
-            self.send(CLIENT, ACK, ci, 0, self.server_ack, (ci, token, True))
-            if self.scenario.data:
-                self.send_data(c)
-        elif c.state == ESTABLISHED:  # acked with the sequence numbers it connected with, whatever came
+            if self.fastopen_syns and ci in self.fastopen_syns:  # type: ignore[attr-defined]  # a TFO SYN's
+                self.fastopen_connected(c)  # type: ignore[attr-defined]
+            else:
+                self.act("synack_in", ci)
+                self.send(CLIENT, ACK, ci, 0, self.server_ack, (ci, token, True))
+                if self.scenario.data:
+                    self.send_data(c)
+            if self.hold_us is not None:  # type: ignore[attr-defined]
+                self.schedule_close(c)  # type: ignore[attr-defined]
+        elif c.state == ESTABLISHED or (c.state == CLOSING and c.closing.state == FIN_WAIT1):  # a full socket:
+            # acked with the sequence numbers it connected with, whatever came
             self.act("synack_again", ci)
-            # after the request its sequence number is past the one a syncookie was made for
-            self.send(CLIENT, ACK, ci, 1, self.server_ack, (ci, c.isn, not c.data_times))
+            # after the request (or the FIN) its sequence number is past the one a syncookie was made for
+            self.send(CLIENT, ACK, ci, 1, self.server_ack, (ci, c.isn, not c.data_times and c.closing is None))
         else:
             self.act("no_socket_rst", ci)
             self.send(CLIENT, RST, ci, 0, self.server_rst, ci)
@@ -156,6 +171,10 @@ class ClientHost(Core):
                 self.cancel(c.timer)
                 c.data_acked_at = self.now
                 self.act("data_acked", ci)
+                if self.close_waiting:  # type: ignore[attr-defined]
+                    self.request_acked(c)  # type: ignore[attr-defined]
+        elif c.state == CLOSING:  # a late ACK of the request: old news for a closing socket
+            pass
         else:  # the socket is gone
             self.act("no_socket_rst", ci)
             self.send(CLIENT, RST, ci, 0, self.server_rst, ci)
@@ -168,3 +187,5 @@ class ClientHost(Core):
         elif c.state == ESTABLISHED:
             self.fail(c, "ECONNRESET")
             self.act("rst_in_established", ci)
+        elif c.state == CLOSING:
+            self.closing_rst(c)  # type: ignore[attr-defined]

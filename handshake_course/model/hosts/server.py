@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 from .. import rules
@@ -116,6 +117,8 @@ class ServerHost(ListenerGroup):
         req = self.requests.get(ci)
         if req is not None:
             self.syn_again(req)
+        elif self.fastopen_pending and ci in self.fastopen_pending:  # type: ignore[attr-defined]  # TFO child
+            self.fastopen_syn_again(ci)  # type: ignore[attr-defined]
         elif ci in self.children:
             self.act("syn_for_child", ci)
         else:
@@ -166,8 +169,9 @@ class ServerHost(ListenerGroup):
         else:
             self.new_request(ci)
 
-    def new_request(self, ci: int) -> None:
-        """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK."""
+    def new_request(self, ci: int, action: str = "syn_new", deliver: Callable[[Any], None] | None = None) -> None:
+        """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK (``action``:
+        the trace's name for it; ``deliver``: the client's handler for a SYN-ACK with a Fast Open cookie)."""
         req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way, self.in_use)
         self.qlen += 1
         self.young += 1
@@ -178,8 +182,8 @@ class ServerHost(ListenerGroup):
         else:
             req.timer = self.at(self.timer_at(req.expires - self.now), self.request_timer, req)
         self.queues_changed()
-        self.act("syn_new", ci)
-        self.send_synack(ci, req, 0)
+        self.act(action, ci)
+        self.send_synack(ci, req, 0, deliver)
 
     def batch_path(self) -> str | None:
         """The path every spoofed SYN takes from now until something else happens, if they can be
@@ -230,13 +234,13 @@ class ServerHost(ListenerGroup):
             line = f"TCP: request_sock_TCP: Possible SYN flooding on port {DADDR}:{DPORT}. {verdict}."
         self.log.append((self.now / US, line))
 
-    def send_synack(self, ci: int, token: Any, retrans: int) -> None:
+    def send_synack(self, ci: int, token: Any, retrans: int, deliver: Callable[[Any], None] | None = None) -> None:
         """A SYN-ACK for a request, or with a cookie (``("cookie", when minted)``); its timestamp echoes
         the request's ts_recent (a retransmitted SYN leaves it as it was: tcp_check_req), or the SYN
         the cookie answers."""
         if ci >= 0:
             tsecr = token.ts_recent if isinstance(token, _Request) else token[1] - self.one_way
-            self.send(SERVER, SYNACK, ci, retrans, self.client_synack, (ci, token, tsecr))
+            self.send(SERVER, SYNACK, ci, retrans, deliver or self.client_synack, (ci, token, tsecr))
         else:
             self.send(SERVER, SYNACK, NO_CLIENT, retrans, None, None)  # to a spoofed address
 
@@ -356,7 +360,9 @@ class ServerHost(ListenerGroup):
             return
         if self.grouped:
             self.use_listener(self.listener_of(ci))
-        if ci in self.children and ci not in self.requests:
+        if self.fastopen_pending and ci in self.fastopen_pending:  # type: ignore[attr-defined]  # TFO child
+            self.fastopen_ack(ci)  # type: ignore[attr-defined]
+        elif ci in self.children and ci not in self.requests:
             self.act("ack_for_child", ci)
         else:  # no data: a bare ACK while its sequence number is the one right after the SYN
             self.final_ack(ci, token, first_seq, ACK_PATHS, bare=first_seq)
@@ -371,6 +377,8 @@ class ServerHost(ListenerGroup):
             return
         if self.grouped:
             self.use_listener(self.listener_of(ci))
+        if self.fastopen_pending and ci in self.fastopen_pending:  # type: ignore[attr-defined]  # TFO child:
+            self.fastopen_ack(ci)  # type: ignore[attr-defined]  # the data acks its SYN-ACK too
         if ci in self.children and ci not in self.requests:
             self.child_takes_data(ci, "data_again" if ci in self.child_data else "data_in")
         elif self.final_ack(ci, token, True, DATA_PATHS):
@@ -453,3 +461,5 @@ class ServerHost(ListenerGroup):
         if req is not None:
             self.drop_request(req)
             self.act("rst_for_request", ci)
+        elif self.fastopen_pending and ci in self.fastopen_pending:  # type: ignore[attr-defined]  # TFO child
+            self.fastopen_reset(ci)  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """Linux 6.6: an LTS series; the first LTS with tcp_syn_linear_timeouts and the address in the flood log."""
 
-from .record import KernelRecord, Value
+from .record import Absent, KernelRecord, Value
 
 RECORD = KernelRecord(
     version="6.6",
@@ -17,6 +17,9 @@ RECORD = KernelRecord(
         "ip_local_port_range": Value((32768, 60999), "net/ipv4/af_inet.c:1858 inet_init_net"),
         "tcp_invalid_ratelimit": Value(0.5, "net/ipv4/tcp_ipv4.c:3226 tcp_sk_init: HZ/2"),
         "tcp_retries2": Value(15, "include/net/tcp.h:101 TCP_RETR2; net/ipv4/tcp_ipv4.c:3231 tcp_sk_init; net/ipv4/sysctl_net_ipv4.c:986 proc_dou8vec_minmax"),
+        "tcp_tw_reuse": Value(2, "net/ipv4/tcp_ipv4.c:3235 tcp_sk_init; net/ipv4/sysctl_net_ipv4.c:1010 proc_dou8vec_minmax 0 to 2"),
+        "tcp_tw_reuse_delay": Absent("6.14", "ca6a6f93867a brought it (19ce8cd30465 measures the delay in ms); tcp_twsk_unique (net/ipv4/tcp_ipv4.c:113) waits for the timestamp's second"),
+        "tcp_fastopen": Value(1, "net/ipv4/tcp_ipv4.c:3284 tcp_sk_init: TFO_CLIENT_ENABLE; net/ipv4/sysctl_net_ipv4.c:1026-1030 proc_dointvec"),
         "tcp_timeout_init": Value(1.0, "include/net/tcp.h TCP_TIMEOUT_INIT 1*HZ (9ad7c049f0f7, 3.1)"),
         "syn_queue_limit": Value('qlen>backlog', "include/net/inet_connection_sock.h:285 inet_csk_reqsk_queue_is_full: > (3479c7549fb1 backport)"),
         "young_rule": Value(False, "net/ipv4/tcp_input.c:7130 tcp_conn_request: sk_acceptq_is_full alone (5ea8ea2cb7f1)"),
@@ -51,5 +54,16 @@ RECORD = KernelRecord(
         "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:31 inet_ehashfn; include/net/inet_sock.h:378 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
         "synq_overflow_stamp": Value('group', "include/net/tcp.h:510 tcp_synq_overflow: :520-523 reuse->synq_overflow_ts; :534 tcp_synq_no_recent_overflow: :544"),
         "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:787-792 tcp_check_req; net/ipv4/proc.c:247 TCPDeferAcceptDrop; net/ipv4/tcp.c:359 secs_to_retrans; net/ipv4/inet_connection_sock.c:871 syn_ack_recalc"),
+        "tw_timer": Value('per_socket', "net/ipv4/inet_timewait_sock.c:241 __inet_twsk_schedule: :273 mod_timer(&tw->tw_timer, jiffies + timeo); :168 tw_timer_handler"),
+        "tw_counter": Value('at_schedule', "net/ipv4/inet_timewait_sock.c:271 __inet_twsk_schedule (!rearm): LINUX_MIB_TIMEWAITED (TIMEWAITKILLED for timeo <= 4 s); net/ipv4/proc.c:186 TW"),
+        "tw_reuse_check": Value('seconds>0', "net/ipv4/tcp_ipv4.c:161 tcp_twsk_unique: time_after32(ktime_get_seconds(), tw_ts_recent_stamp); net/ipv4/tcp_minisocks.c:301 tcp_time_wait copies ts_recent_stamp"),
+        "tw_reuse_loopback": Value(True, "net/ipv4/tcp_ipv4.c:123 tcp_twsk_unique: if (reuse == 2) ... :141 ipv4_is_loopback(daddr or rcv_saddr), else reuse = 0"),
+        "tw_reuse_fin_wait2": Value(False, "net/ipv4/tcp_ipv4.c:120 tcp_twsk_unique: tw_substate == TCP_FIN_WAIT2 -> reuse = 0"),
+        "fastopen_server": Value('tcp_try_fastopen', "net/ipv4/tcp_fastopen.c:351 tcp_try_fastopen: :363 TCPFastOpenCookieReqd, :300 tcp_fastopen_queue_check (:326 TCPFastOpenListenOverflow), :406 TCPFastOpenPassive; :240 tcp_fastopen_create_child (:255 fastopenq.qlen++); net/ipv4/tcp_input.c:7210 tcp_conn_request calls it only without want_cookie, :7216 inet_csk_reqsk_queue_add"),
+        "fastopen_cookie_waiver": Value('any', "net/ipv4/tcp_fastopen.c:372 tcp_try_fastopen: tcp_fastopen_no_cookie(TFO_SERVER_COOKIE_NOT_REQD) -> fastopen, for any SYN with data or a cookie option"),
+        "fastopen_active_counter": Value('at_synack', "net/ipv4/tcp_input.c:6256 tcp_rcv_fastopen_synack: :6308 TCPFastOpenActive, :6303 TCPFastOpenActiveFail"),
+        "fastopen_fail_retransmit": Value('tcp_non_congestion_loss_retransmit', "net/ipv4/tcp_input.c:6301 tcp_rcv_fastopen_synack: tcp_non_congestion_loss_retransmit (:2834: CA_Loss, then tcp_xmit_retransmit_queue); net/ipv4/tcp_output.c:3475 TCPSlowStartRetrans"),
+        "fastopen_queue_cap": Value(True, "include/linux/tcp.h:523 fastopen_queue_tune: :528 min(backlog, somaxconn)"),
+        "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:210 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
     },
 )

@@ -1,6 +1,6 @@
 """Linux 6.8: the kernel of Ubuntu 24.04; like 6.6, but it never got the `>` SYN-queue backport."""
 
-from .record import KernelRecord, Value
+from .record import Absent, KernelRecord, Value
 
 RECORD = KernelRecord(
     version="6.8",
@@ -17,6 +17,9 @@ RECORD = KernelRecord(
         "ip_local_port_range": Value((32768, 60999), "net/ipv4/af_inet.c:1856 inet_init_net"),
         "tcp_invalid_ratelimit": Value(0.5, "net/ipv4/tcp_ipv4.c (6.8.0) tcp_sk_init: HZ/2"),
         "tcp_retries2": Value(15, "include/net/tcp.h:101 TCP_RETR2; net/ipv4/tcp_ipv4.c:3416 tcp_sk_init; net/ipv4/sysctl_net_ipv4.c:980 proc_dou8vec_minmax"),
+        "tcp_tw_reuse": Value(2, "net/ipv4/tcp_ipv4.c:3420 tcp_sk_init; net/ipv4/sysctl_net_ipv4.c:1004 proc_dou8vec_minmax 0 to 2"),
+        "tcp_tw_reuse_delay": Absent("6.14", "ca6a6f93867a brought it (19ce8cd30465 measures the delay in ms); tcp_twsk_unique (net/ipv4/tcp_ipv4.c:110) waits for the timestamp's second"),
+        "tcp_fastopen": Value(1, "net/ipv4/tcp_ipv4.c:3469 tcp_sk_init: TFO_CLIENT_ENABLE; net/ipv4/sysctl_net_ipv4.c:1020-1024 proc_dointvec"),
         "tcp_timeout_init": Value(1.0, "include/net/tcp.h TCP_TIMEOUT_INIT 1*HZ (9ad7c049f0f7, 3.1)"),
         "syn_queue_limit": Value('qlen>=backlog', "include/net/inet_connection_sock.h:286 inet_csk_reqsk_queue_is_full: >= (EOL before the backport)"),
         "young_rule": Value(False, "net/ipv4/tcp_input.c (6.8.0) tcp_conn_request: sk_acceptq_is_full alone (5ea8ea2cb7f1)"),
@@ -51,5 +54,16 @@ RECORD = KernelRecord(
         "ehashfn": Value('jhash_nwords', "net/ipv4/inet_hashtables.c:31 inet_ehashfn; include/net/inet_sock.h:384 __inet_ehashfn; include/linux/jhash.h:161 jhash_3words"),
         "synq_overflow_stamp": Value('group', "include/net/tcp.h:518 tcp_synq_overflow: :528-531 reuse->synq_overflow_ts; :542 tcp_synq_no_recent_overflow: :552"),
         "defer_accept_drop_counter": Value(True, "net/ipv4/tcp_minisocks.c:841-846 tcp_check_req; net/ipv4/proc.c:247 TCPDeferAcceptDrop; net/ipv4/tcp.c:358 secs_to_retrans; net/ipv4/inet_connection_sock.c:859 syn_ack_recalc"),
+        "tw_timer": Value('per_socket', "net/ipv4/inet_timewait_sock.c:226 __inet_twsk_schedule: :258 mod_timer(&tw->tw_timer, jiffies + timeo); :153 tw_timer_handler"),
+        "tw_counter": Value('at_schedule', "net/ipv4/inet_timewait_sock.c:256 __inet_twsk_schedule (!rearm): LINUX_MIB_TIMEWAITED (TIMEWAITKILLED for timeo <= 4 s); net/ipv4/proc.c:186 TW"),
+        "tw_reuse_check": Value('seconds>0', "net/ipv4/tcp_ipv4.c:155 tcp_twsk_unique: time_after32(ktime_get_seconds(), tw_ts_recent_stamp); net/ipv4/tcp_minisocks.c:313 tcp_time_wait copies ts_recent_stamp"),
+        "tw_reuse_loopback": Value(True, "net/ipv4/tcp_ipv4.c:117 tcp_twsk_unique: if (reuse == 2) ... :135 ipv4_is_loopback(daddr or rcv_saddr), else reuse = 0"),
+        "tw_reuse_fin_wait2": Value(True, "net/ipv4/tcp_ipv4.c:110 tcp_twsk_unique: no tw_substate test"),
+        "fastopen_server": Value('tcp_try_fastopen', "net/ipv4/tcp_fastopen.c:347 tcp_try_fastopen: :359 TCPFastOpenCookieReqd, :296 tcp_fastopen_queue_check (:322 TCPFastOpenListenOverflow), :402 TCPFastOpenPassive; :238 tcp_fastopen_create_child (:253 fastopenq.qlen++); net/ipv4/tcp_input.c:7215 tcp_conn_request calls it only without want_cookie, :7221 inet_csk_reqsk_queue_add"),
+        "fastopen_cookie_waiver": Value('any', "net/ipv4/tcp_fastopen.c:368 tcp_try_fastopen: tcp_fastopen_no_cookie(TFO_SERVER_COOKIE_NOT_REQD) -> fastopen, for any SYN with data or a cookie option"),
+        "fastopen_active_counter": Value('at_synack', "net/ipv4/tcp_input.c:6246 tcp_rcv_fastopen_synack: :6298 TCPFastOpenActive, :6293 TCPFastOpenActiveFail"),
+        "fastopen_fail_retransmit": Value('tcp_xmit_retransmit_queue', "net/ipv4/tcp_input.c:6291 tcp_rcv_fastopen_synack: tcp_xmit_retransmit_queue; net/ipv4/tcp_output.c:3481 TCPFastRetrans outside CA_Loss"),
+        "fastopen_queue_cap": Value(True, "include/linux/tcp.h:567 fastopen_queue_tune: :572 min(backlog, somaxconn)"),
+        "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:210 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
     },
 )

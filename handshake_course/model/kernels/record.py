@@ -95,5 +95,44 @@ FACTS: Mapping[str, str] = {
     "defer_accept_drop_counter": "whether tcp_check_req counts TcpExtTCPDeferAcceptDrop when TCP_DEFER_ACCEPT "
                                  "drops a bare final ACK (the drop, secs_to_retrans and syn_ack_recalc are "
                                  "the same in every modelled version; their lines are cited with it)",
+    "tw_timer": "what ends a timewait socket (TIME_WAIT, or FIN_WAIT2 after close()): 'death_row' - the host's "
+                "one hangman timer (inet_twdr_hangman) fires every TCP_TIMEWAIT_LEN / 8 = 7.5 s and kills the "
+                "sockets of one of 8 cells, and a socket scheduled for 60 s goes in the cell 7 ahead of the "
+                "hangman's, so it lives 52.5 to 60 s (2.6.32, 3.10); 'per_socket' - each has its own tw_timer "
+                "(4.8+: armed by mod_timer, on the timer wheel as every timer); 'per_socket_no_slack' - each its own, "
+                "armed by mod_timer_pinned / mod_timer_pending, which skip the slack wheel's apply_slack (4.1-4.7)",
+    "tw_counter": "when TcpExtTW (LINUX_MIB_TIMEWAITED) counts a timewait socket: 'at_kill' - when its timer kills "
+                  "it (2.6.32-5.15: not when connect() reuses it); 'at_schedule' - when it is first scheduled "
+                  "(6.1+ __inet_twsk_schedule), reused or not",
+    "tw_reuse_check": "when tcp_twsk_unique lets connect() take a TIME_WAIT socket's port under tcp_tw_reuse: "
+                      "'seconds>1' - get_seconds() - tw_ts_recent_stamp > 1 (1 to 2 s after the last timestamp "
+                      "came); 'seconds>0' - time_after32(ktime_get_seconds(), tw_ts_recent_stamp) (the next "
+                      "second, 0 to 1 s after it); 'delay_ms' - time_after32(tcp_clock_ms(), tw_entry_stamp + "
+                      "tcp_tw_reuse_delay) (6.14+)",
+    "tw_reuse_loopback": "whether tcp_tw_reuse=2 means loopback only (79e9fed46055, 4.18); before, any nonzero "
+                         "value enables reuse",
+    "tw_reuse_fin_wait2": "whether tcp_twsk_unique may hand over a timewait socket still in substate FIN_WAIT2 "
+                          "(the peer has not closed yet); where False, tcp_tw_reuse applies to TIME_WAIT only",
+    "fastopen_server": "how a listener takes a TCP Fast Open SYN: 'none' - no TFO (before 3.6/3.7); "
+                       "'tcp_fastopen_check' - 3.10's tcp_v4_conn_request: TCPFastOpenPassive for every SYN "
+                       "with a cookie option before any check, a SYN with data and no option looked at only with "
+                       "0x200; 'tcp_try_fastopen' - 4.4+ tcp_conn_request: TCPFastOpenCookieReqd first, then "
+                       "the server bit, the TFO queue (tcp_fastopen_queue_check), the cookie; Passive for a child",
+    "fastopen_cookie_waiver": "which SYNs tcp_fastopen's 0x200 (TFO_SERVER_COOKIE_NOT_REQD) lets make a child "
+                              "without a cookie: 'none', 'data_without_option' (3.10: skip_cookie), 'data' (4.4: "
+                              "syn_data), 'any' (tcp_fastopen_no_cookie, 4.19+ here: any SYN with data or a cookie "
+                              "option, a bare cookie request too)",
+    "fastopen_active_counter": "when the client counts TCPFastOpenActive: 'none', 'at_send' (3.10 tcp_send_syn_data, "
+                               "whatever comes back; no TCPFastOpenActiveFail yet), 'at_synack' (4.4+ "
+                               "tcp_rcv_fastopen_synack, when the SYN-ACK acks the data; else TCPFastOpenActiveFail)",
+    "fastopen_fail_retransmit": "how tcp_rcv_fastopen_synack sends the SYN's data again when the SYN-ACK did not "
+                                "ack it: 'none', '__tcp_retransmit_skb' (TcpRetransSegs where that function counts "
+                                "it: loss_probe_retrans_segs), 'tcp_xmit_retransmit_queue' (tcp_retransmit_skb; "
+                                "TCPFastRetrans), 'tcp_non_congestion_loss_retransmit' (CA_Loss first: "
+                                "TCPSlowStartRetrans)",
+    "fastopen_queue_cap": "whether the listener's TFO queue length is capped at somaxconn (fastopen_queue_tune, "
+                          "4.4+: min(backlog, somaxconn)); 3.10's fastopen_init_queue takes the value as it is",
+    "fastopen_wo_sockopt2": "whether tcp_fastopen's 0x800 (TFO_SERVER_WO_SOCKOPT2) gives a listener without "
+                            "TCP_FASTOPEN a TFO queue of tcp_fastopen >> 16 at listen() (3.10, 4.4; gone by 4.19)",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
