@@ -3,6 +3,7 @@ Result as plain comparable values (for determinism tests)."""
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 from handshake_course.model import VERSIONS, Kernel, Result, Scenario, TraceEvent
@@ -64,3 +65,15 @@ def snapshot(result: Result) -> tuple[Any, ...]:
         dict(result.server_counters), dict(result.client_counters), result.listener, result.log, result.end,
         result.events,
     )
+
+
+def stop_capture(proc: subprocess.Popen) -> None:
+    """Stop a tcpdump a test started (it writes what it holds on SIGTERM), killing it if it hangs."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    if proc.stderr is not None:
+        proc.stderr.close()

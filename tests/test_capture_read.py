@@ -21,7 +21,7 @@ import pytest
 
 dpkt = pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e '.[capture]')")
 
-from model_helpers import CAPTURED  # noqa: E402
+from model_helpers import CAPTURED, stop_capture  # noqa: E402
 
 from handshake_course import Scenario, simulate  # noqa: E402
 from handshake_course.capture import EPOCH, CaptureWarning, load, read, vantage  # noqa: E402
@@ -315,13 +315,7 @@ def test_a_real_connect_captured_by_tcpdump_reads_as_one_established_handshake(t
                     assert server.recv(5) == b"hello"
             written(path, time.monotonic() + 10)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            proc.stderr.close()
+            stop_capture(proc)
     with warnings.catch_warnings():
         warnings.simplefilter("error", CaptureWarning)
         capture = load(path)

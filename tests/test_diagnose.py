@@ -24,7 +24,7 @@ import pytest
 
 dpkt = pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e '.[capture]')")
 
-from model_helpers import CAPTURED  # noqa: E402
+from model_helpers import CAPTURED, stop_capture  # noqa: E402
 
 from handshake_course import Kernel, Scenario, simulate, syn_queue_capacity  # noqa: E402
 from handshake_course.analysis.handshakes import (  # noqa: E402
@@ -356,13 +356,7 @@ def test_a_real_full_accept_queue_on_loopback_is_diagnosed_as_the_kernel_handled
             for s in clients:
                 s.close()
             time.sleep(0.3)  # tcpdump hands over what it holds
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-            proc.stderr.close()
+            stop_capture(proc)
     (server,) = diagnose(path).servers
     assert server.recording.vantage == "loopback"
     assert server.latency.connected == 2

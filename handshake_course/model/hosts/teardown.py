@@ -439,23 +439,21 @@ class Teardown(Core):
 
     def server_last_ack(self, ci: int) -> None:
         """The client's ACK of the server's FIN: LAST_ACK -> CLOSED."""
-        peer = self.peers.get(ci)
-        if peer is None or peer.state != LAST_ACK:
-            return
-        self.on_listener(ci)
-        self.stop_fin(peer.fin)
-        peer.state = DONE
-        self.act("last_ack_in", ci)
+        self.end_last_ack(ci, "last_ack_in")
 
     def server_rst_closing(self, ci: int) -> None:
         """The client host's RST to the server's FIN (its socket is gone)."""
+        self.end_last_ack(ci, "rst_in_last_ack")
+
+    def end_last_ack(self, ci: int, action: str) -> None:
+        """A server socket in LAST_ACK closes: its FIN timer stops, and ``action`` records why."""
         peer = self.peers.get(ci)
         if peer is None or peer.state != LAST_ACK:
             return
         self.on_listener(ci)
         self.stop_fin(peer.fin)
         peer.state = DONE
-        self.act("rst_in_last_ack", ci)
+        self.act(action, ci)
 
     # ---- the record ----------------------------------------------------------------------------------------
     def close_fields(self, c: _Client) -> dict[str, float | None]:
