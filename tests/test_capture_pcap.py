@@ -381,3 +381,15 @@ def test_simulate_pcap_writes_a_capture_wireshark_opens(tmp_path, capsys):
     assert f"{len(frames)} packets written to {path} (a capture on the client's host)" in out
     assert [kind_of(f) for f in frames] == ["SYN"] * len(frames)  # every SYN-ACK dropped on its way
     assert sum(f["tcp.analysis.retransmission"] == "1" for f in frames) == len(frames) - 4
+
+
+@pytest.mark.parametrize(("field", "scenario"), [
+    ("hold", Scenario(clients=2, hold=0.5)),
+    ("fastopen", Scenario(clients=[0.0, 1.0, 2.0], data=True, fastopen=4)),
+])
+def test_runs_whose_segments_are_not_written_yet_are_refused_naming_the_field(tmp_path, field, scenario):
+    """FIN segments and TCP Fast Open's SYNs with data are not in model.wire yet: to_pcap says which
+    field of the scenario is the reason, before it opens the file."""
+    with pytest.raises(ValueError, match=f"^{field}: "):
+        simulate(scenario).to_pcap(tmp_path / "run.pcap")
+    assert not (tmp_path / "run.pcap").exists()

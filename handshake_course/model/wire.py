@@ -524,6 +524,9 @@ def unwritable(result: Result) -> str | None:
                 "data=True and tcp_fastopen's client bit) cannot be written yet: the model does not write the "
                 "request carried in a SYN, the cookie option (kind 34; on 3.10 kind 254 with magic 0xF989) or a "
                 "SYN-ACK acknowledging the data; simulate it with fastopen=0 to write a capture")
+    if sc.hold is not None:
+        return ("hold: the packets of a run whose connections close (Scenario(hold=...)) cannot be written "
+                "yet: the model does not write FIN segments; simulate it with hold=None to write a capture")
     return None
 
 
