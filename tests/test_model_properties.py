@@ -237,7 +237,7 @@ def test_counters_agree_with_trace_and_packets(scenario):
     # tcp_connect counts an active open for every client that got a port (1.7)
     assert cl["TcpActiveOpens"] == sum(1 for c in r.clients if c.port is not None)
     actions = r.trace.actions_count()
-    # tcp_create_openreq_child counts a passive open for every child, at most one per client
+    # tcp_create_openreq_child counts a passive open for every child, at most one per client (but see below)
     children = [e.client for e in r.trace if e.action in CHILD]
     # (a client whose TFO child was closed - its SYN-ACK timer gave up, or an RST - may make another)
     dead = actions["fastopen_synack_give_up"] + actions["rst_for_fastopen_child"]

@@ -5,7 +5,8 @@ timer (tcp_sendmsg, tcp_schedule_loss_probe / tcp_send_loss_probe, tcp_retransmi
 
 Uses of the other rooms: delivers its SYNs to ``server_syn``, ACKs to ``server_ack``, DATA to
 ``server_data`` and RSTs to ``server_rst`` (server); the server's SYN-ACKs, RSTs and ACKs of data
-arrive at ``client_synack``, ``client_rst`` and ``client_data_ack``.
+arrive at ``client_synack``, ``client_rst`` and ``client_data_ack``; with TCP Fast Open the first SYN
+is ``fastopen_syn``'s and a SYN-ACK in SYN_SENT goes to ``fastopen_connected`` (fastopen).
 """
 
 from __future__ import annotations

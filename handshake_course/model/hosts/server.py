@@ -9,7 +9,9 @@ With a SO_REUSEPORT group every handler first works out which listener the segme
 
 Uses of the other rooms: answers ``client_synack``, ``client_rst`` and ``client_data_ack`` (client),
 reads and marks ``clients`` (client), wakes the application with ``wake_accept`` (application), picks
-the listener with ``use_listener``, ``listener_of`` and ``spoofed_listener`` (group).
+the listener with ``use_listener``, ``listener_of`` and ``spoofed_listener`` (group); hands segments for
+a TCP Fast Open child still in SYN_RECV to ``fastopen_syn_again``, ``fastopen_ack`` and ``fastopen_reset``
+(fastopen).
 """
 
 from __future__ import annotations

@@ -404,6 +404,8 @@ class Teardown(Core):
                 self.send(SERVER, ACK, ci, 0, self.client_fin_acked, ci)
             return
         children, requests = self.children, self.requests  # type: ignore[attr-defined]
+        if self.fastopen_pending and ci in self.fastopen_pending:  # type: ignore[attr-defined]  # a TFO child in
+            self.fastopen_ack(ci)  # type: ignore[attr-defined]  # SYN_RECV: the FIN's ACK completes it first
         if ci in children and ci not in requests:
             self.child_fin(ci)
         elif self.final_ack(ci, token, first_seq, FIN_PATHS):  # type: ignore[attr-defined]
