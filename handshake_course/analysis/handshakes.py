@@ -129,6 +129,20 @@ def same_host(a: str, b: str) -> bool:
     return x == y or (x.is_loopback and y.is_loopback)
 
 
+def round_trip_parts(h: HandshakeLike) -> tuple[float, float] | None:
+    """The two halves of an established attempt's round trip as a capture saw them: from the SYN a
+    SYN-ACK answers (the last one before it) to that SYN-ACK, and from the last SYN-ACK before the
+    client's first ACK to that ACK; None when the attempt does not show both."""
+    if not (h.ack_times and h.synack_times and h.syn_times):
+        return None
+    synack, ack = h.synack_times[0], h.ack_times[0]
+    syns = [t for t in h.syn_times if t <= synack]
+    before_ack = [t for t in h.synack_times if t <= ack]
+    if not (syns and before_ack):
+        return None
+    return synack - syns[-1], ack - before_ack[-1]
+
+
 def packet_times(h: HandshakeLike) -> list[float]:
     """Every packet time of an attempt the reader kept."""
     return [*h.syn_times, *h.synack_times, *h.ack_times, *h.rst_times, *([h.data_at] if h.data_at is not None else [])]

@@ -43,6 +43,7 @@ from .handshakes import (
     cookie_by_silence,
     cookie_wait,
     packet_loss,
+    round_trip_parts,
     server_resets_after_ack,
     spoofed,
     unanswered_syns,
@@ -105,15 +106,7 @@ def profile(fit: ScheduleFit) -> tuple[str, str]:
 def measured_rtt(handshakes: Sequence[HandshakeLike]) -> float | None:
     """Median over established attempts of (SYN-ACK - the SYN it answers) + (ACK - the SYN-ACK it
     answers): one round trip wherever the capture was taken (``capture.vantage`` reads the parts)."""
-    trips = []
-    for h in handshakes:
-        if not (h.ack_times and h.synack_times and h.syn_times):
-            continue
-        synack = h.synack_times[0]
-        syns = [t for t in h.syn_times if t <= synack]
-        before = [t for t in h.synack_times if t <= h.ack_times[0]]
-        if syns and before:
-            trips.append((synack - syns[-1]) + (h.ack_times[0] - before[-1]))
+    trips = [sum(parts) for parts in map(round_trip_parts, handshakes) if parts is not None]
     return statistics.median(trips) if trips else None
 
 

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 
 import dpkt
 
+from ..analysis.handshakes import round_trip_parts
 from ..model.wire import OPTION_KINDS
 
 OUTCOMES = ("established", "reset", "incomplete", "unanswered")
@@ -334,16 +335,8 @@ def vantage(handshakes: list[Handshake] | tuple[Handshake, ...]) -> str:
     gap is under a tenth of the median first gap, "server" when the first is under a tenth of the
     second, "between" otherwise; "unknown" without an established handshake that shows both gaps.
     On loopback, client and server are one host and both gaps are microseconds: any answer is right."""
-    first, second = [], []
-    for h in handshakes:
-        if not (h.ack_times and h.synack_times and h.syn_times):
-            continue
-        synack = h.synack_times[0]
-        syns = [t for t in h.syn_times if t <= synack]
-        before_ack = [t for t in h.synack_times if t <= h.ack_times[0]]
-        if syns and before_ack:
-            first.append(synack - syns[-1])
-            second.append(h.ack_times[0] - before_ack[-1])
+    parts = [p for p in map(round_trip_parts, handshakes) if p is not None]
+    first, second = [a for a, _ in parts], [b for _, b in parts]
     if not first:
         return "unknown"
     a, b = statistics.median(first), statistics.median(second)
