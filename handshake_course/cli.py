@@ -529,9 +529,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if fastopen_used(scenario.kernel, scenario.fastopen, scenario.backlog, scenario.data):
             parser.error("argument --pcap: the packets of a run with TCP Fast Open (--fastopen with --data) cannot "
                          "be written yet (the request in the SYN, the cookie option); leave out --fastopen")
-        if scenario.hold is not None:
-            parser.error("argument --pcap: the packets of a run whose connections close (--hold) cannot be written "
-                         "yet (the model does not write FIN segments); leave out --hold")
     if args.plot_clients is not None:
         n = len(scenario.client_times)
         bad = [c for c in args.plot_clients if not 0 <= c < n]

@@ -29,6 +29,7 @@ from handshake_course.cli import main  # noqa: E402
 from handshake_course.model import VERSIONS  # noqa: E402
 from handshake_course.model.wire import (  # noqa: E402
     ACK,
+    FIN,
     MSS,
     PSH,
     REQUEST,
@@ -193,7 +194,7 @@ def test_to_pcap_refuses_an_unknown_vantage_point(results, tmp_path):
 # ---- what Wireshark makes of it ----------------------------------------------------------------
 
 FIELDS = ("frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.reset",
-          "tcp.len", "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
+          "tcp.flags.fin", "tcp.seq", "tcp.ack", "tcp.analysis.reused_ports", "tcp.len", "tcp.analysis.retransmission", "tcp.analysis.fast_retransmission",
           "tcp.analysis.spurious_retransmission", "tcp.analysis.duplicate_ack", "_ws.malformed", "_ws.expert.severity")
 EXPERT_ERROR = 0x00800000
 """Wireshark's expert severity "error" (PI_ERROR), as ``-T fields`` prints it: note 0x00400000, warning
@@ -286,6 +287,8 @@ def kind_of(frame: dict[str, str]) -> str:
         return "DATA"
     if frame["tcp.flags.reset"] == "1":
         return "RST"
+    if frame["tcp.flags.fin"] == "1":
+        return "FIN"
     if frame["tcp.flags.syn"] == "1":
         return "SYN-ACK" if frame["tcp.flags.ack"] == "1" else "SYN"
     return "ACK"
@@ -384,12 +387,136 @@ def test_simulate_pcap_writes_a_capture_wireshark_opens(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(("field", "scenario"), [
-    ("hold", Scenario(clients=2, hold=0.5)),
     ("fastopen", Scenario(clients=[0.0, 1.0, 2.0], data=True, fastopen=4)),
 ])
 def test_runs_whose_segments_are_not_written_yet_are_refused_naming_the_field(tmp_path, field, scenario):
-    """FIN segments and TCP Fast Open's SYNs with data are not in model.wire yet: to_pcap says which
-    field of the scenario is the reason, before it opens the file."""
+    """TCP Fast Open's SYNs with data are not in model.wire yet: to_pcap says which field of the
+    scenario is the reason, before it opens the file."""
     with pytest.raises(ValueError, match=f"^{field}: "):
         simulate(scenario).to_pcap(tmp_path / "run.pcap")
     assert not (tmp_path / "run.pcap").exists()
+
+
+# ---- the close: FINs, their ACKs, TIME_WAIT's port taken again ------------------------------------
+
+CLOSES = {
+    # the application holds its connections: the server's FIN follows the client's at once
+    "6.18 close, loss": Scenario(kernel="6.18", clients=8, data=True, hold=0.5, loss=0.3, accept=[0.2 * i for i in
+                                                                                                    range(60)],
+                                 duration=200, seed=3),
+    # never accepted: the child ACKs the FIN on its delayed-ACK timer, the client waits in FIN_WAIT2
+    "3.10 close, not accepted": Scenario(kernel="3.10", clients=4, hold=0.5, loss=0.2, duration=200, seed=5),
+    # four ports, tcp_tw_reuse=1: a connect() takes a TIME_WAIT socket's port once its last timestamp
+    # is a second old (tcp_twsk_unique)
+    "6.18 TIME_WAIT reuse": Scenario(kernel=Kernel("6.18", tcp_tw_reuse=1, ip_local_port_range=(40000, 40003)),
+                                     clients=[0.3 * i for i in range(16)], hold=0.05,
+                                     accept=[0.1 * i for i in range(80)], duration=30),
+}
+
+
+@pytest.fixture(scope="module")
+def closes():
+    return {name: simulate(scenario) for name, scenario in CLOSES.items()}
+
+
+def sent_by(result):
+    """For each of the model's packets, the kernel action that sent it: each client's packets and its
+    sending actions, in order, pair up one to one (as model.wire's replay pairs them)."""
+    from handshake_course.model.wire import SENDS
+
+    actions = defaultdict(list)
+    for event in result.trace:
+        if event.client is not None and event.action in SENDS:
+            actions[event.client].append(event.action)
+    taken = defaultdict(int)
+    out = []
+    for p in result.packets:
+        out.append(actions[p.client][taken[p.client]])
+        taken[p.client] += 1
+    return out
+
+
+def test_a_fin_and_its_acks_carry_the_numbers_of_the_close(closes):
+    """The client's FIN takes the sequence number past its SYN and its request; every ACK of a FIN,
+    and the server's own FIN, acknowledge that FIN's one number (tcp_fin, tcp_send_ack); the client's
+    ACK of the server's FIN acknowledges that one; copies repeat their numbers."""
+    checked = 0
+    for result in closes.values():
+        segs = list(segments(result))
+        names = sent_by(result)
+        for c in result.clients:
+            mine = [(s, n) for s, n in zip(segs, names, strict=True) if s.client == c.index]
+            fins = [s for s, _ in mine if s.flags & FIN and s.sender == "client"]
+            if not fins:
+                continue
+            syn = next(s for s, _ in mine if s.kind == "SYN")
+            written = len(REQUEST) if c.data_times else 0
+            assert {s.seq for s in fins} == {(syn.seq + 1 + written) % 2**32}
+            server_fins = [s for s, _ in mine if s.flags & FIN and s.sender == "server"]
+            fin_end = (fins[0].seq + 1) % 2**32
+            assert all(s.ack == fin_end for s in server_fins)
+            for s, name in mine:
+                if name in ("fin_delack", "fin_again"):
+                    assert s.ack == fin_end and s.flags == ACK
+                if name in ("fin_in", "fin_in_fin_wait2", "fin_again_time_wait"):
+                    assert s.ack == (server_fins[0].seq + 1) % 2**32 and s.seq == fin_end and s.flags == ACK
+                    checked += 1
+    assert checked  # some server FINs were answered
+
+
+def test_a_port_taken_from_time_wait_starts_65537_past_the_old_connection(closes):
+    """tcp_twsk_unique (2.6.32 net/ipv4/tcp_ipv4.c:141, 6.18 net/ipv4/tcp_ipv4.c:166): a connect()
+    that takes a TIME_WAIT socket's port starts at tw_snd_nxt + 65535 + 2 - past the old
+    connection's FIN - so no old segment can be taken for a new one."""
+    result = closes["6.18 TIME_WAIT reuse"]
+    segs = list(segments(result))
+    reused = {e.client for e in result.trace if e.action == "connect_tw_reuse"}
+    assert reused  # the scenario reuses ports
+    by_start = sorted(result.clients, key=lambda c: c.start)
+    for c in by_start:
+        if c.index not in reused:
+            continue
+        old = [o for o in by_start if o.port == c.port and o.start < c.start][-1]
+        old_fin = next(s for s in segs if s.client == old.index and s.sender == "client" and s.flags & FIN)
+        syn = next(s for s in segs if s.client == c.index and s.kind == "SYN")
+        assert syn.seq == (old_fin.seq + 1 + 65535 + 2) % 2**32
+
+
+@needs_tshark
+@pytest.mark.parametrize("at", ["server", "client"])
+@pytest.mark.parametrize("name", list(CLOSES))
+def test_wireshark_follows_the_close(closes, tmp_path, name, at):
+    """Wireshark opens the close without a malformed frame or an error, sees the model's packets in
+    order (FINs too), calls a FIN a retransmission exactly when the capture already holds that host's
+    FIN of the connection, flags as duplicate ACKs only the answers to a repeated FIN (fin_again,
+    fin_again_time_wait) or those the handshake's rules above already expect, and marks the SYN that
+    takes a TIME_WAIT socket's port as a new session on reused ports."""
+    result = closes[name]
+    path = tmp_path / "run.pcap"
+    written = result.to_pcap(path, at=at)
+    frames = tshark(path)
+    seen = seen_by(result, at)
+    packets = list(result.packets)
+    names = sent_by(result)
+    sent_by_client = {p.client: names[i] for i, p in reversed(list(enumerate(packets))) if p.kind == "SYN"}
+    assert written == len(frames) == len(seen)
+    assert not any(f["_ws.malformed"] for f in frames)
+    assert all(int(s) < EXPERT_ERROR for f in frames for s in f["_ws.expert.severity"].split(",") if s)
+    assert [kind_of(f) for f in frames] == [packets[i].kind for _, i in seen]
+    held = set()
+    for frame, (_, i) in zip(frames, seen, strict=True):
+        p = packets[i]
+        if p.kind == "FIN":
+            key = (p.sender, p.client)
+            assert (frame["tcp.analysis.retransmission"] == "1") == (key in held), (i, p)
+            held.add(key)
+            if at == p.sender:
+                assert (key in held) and (frame["tcp.analysis.retransmission"] == "1") == p.retransmission
+        if frame["tcp.analysis.duplicate_ack"] and names[i] not in ("synack_in", "synack_again", "data_in",
+                                                                    "data_again", "data_in_new_child"):
+            assert names[i] in ("fin_again", "fin_again_time_wait"), (i, p, names[i])
+        if p.kind == "SYN":  # the first SYN of a connection on a TIME_WAIT socket's port that the capture holds
+            first = ("syn", p.client) not in held
+            held.add(("syn", p.client))
+            reused = first and sent_by_client[p.client] == "connect_tw_reuse"
+            assert bool(frame["tcp.analysis.reused_ports"]) == reused, (i, p)

@@ -23,7 +23,7 @@ dpkt = pytest.importorskip("dpkt", reason="dpkt is not installed (pip install -e
 
 from model_helpers import CAPTURED, stop_capture  # noqa: E402
 
-from handshake_course import Scenario, simulate  # noqa: E402
+from handshake_course import Kernel, Scenario, simulate  # noqa: E402
 from handshake_course.capture import EPOCH, CaptureWarning, load, read, vantage  # noqa: E402
 
 ROUND_TRIPS = {
@@ -31,6 +31,11 @@ ROUND_TRIPS = {
     "6.18 flood, cookies": Scenario(kernel="6.18", backlog=8, clients=[1.0 + 0.1 * i for i in range(8)], accept=50,
                                     flood=200, loss=0.2, duration=10, seed=7),
     "3.10 nothing listens": Scenario(kernel="3.10", backlog=None, clients=3, seed=1),
+    # connections that close, and four ports taken again from TIME_WAIT (tcp_tw_reuse=1): an attempt
+    # is its 4-tuple and its ISN, so a port used again is a new handshake; FINs change none of them
+    "6.18 close, ports reused": Scenario(kernel=Kernel("6.18", tcp_tw_reuse=1, ip_local_port_range=(40000, 40003)),
+                                         clients=[0.3 * i for i in range(16)], hold=0.05, data=True, loss=0.1,
+                                         accept=[0.1 * i for i in range(80)], duration=60, seed=2),
 }
 
 

@@ -201,7 +201,6 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--kernel", "2.6.32", "--tcp-fastopen", "3"], ["--tcp-fastopen", "no such sysctl", "it came in Linux 3.6"]),
     (["--fastopen", "-1"], ["--fastopen", "0 to 2147483647"]),
     (["--fastopen", "4", "--data", "--tcp-fastopen", "3", "--pcap", "x.pcap"], ["--pcap", "TCP Fast Open"]),
-    (["--clients", "2", "--hold", "0.5", "--pcap", "x.pcap"], ["--pcap", "--hold", "FIN segments"]),
     (["--listeners", "0"], ["--listeners", "1 to 65535"]),
     (["--listeners", "two"], ["--listeners", "whole number"]),
     (["--defer-accept", "500ms"], ["--defer-accept", "whole seconds from 0 to 2147483647"]),

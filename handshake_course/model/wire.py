@@ -37,6 +37,15 @@ library only, like the rest of the model.
   (tcp_data_queue's tcp_dsack_set). A client's ACK sent after its request carries the sequence
   number past it. RSTs answering a DATA are those answering a bare ACK (tcp_v4_send_reset: the
   segment's ACK number as the sequence number).
+* **The close** (``Scenario(hold=...)``): the client's FIN is FIN|ACK with the sequence number past
+  its request (if it wrote one), acknowledging the SYN-ACK it connected with; the child's ACK of it
+  (its delayed ACK, or at once for a copy: tcp_send_ack) and the server's own FIN (FIN|ACK, the
+  application's close) acknowledge the FIN's one sequence number; the client's ACK of the server's
+  FIN acknowledges that one. Resent FINs repeat their numbers, so Wireshark calls them
+  retransmissions; timestamps echo the TSval of the last segment that arrived from the other host
+  (ts_recent). A connect() that takes the port of a TIME_WAIT socket (tcp_tw_reuse) starts its
+  sequence numbers 65537 past where the old connection ended, as tcp_twsk_unique sets write_seq
+  (2.6.32 net/ipv4/tcp_ipv4.c:141, 6.18 net/ipv4/tcp_ipv4.c:166), instead of secure_tcp_seq.
 * **TCP Fast Open** (``Scenario(fastopen=...)``): not written yet; ``unwritable`` says why, and
   ``Result.to_pcap`` refuses such a run before it opens the file.
 """
@@ -51,9 +60,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .actions import FIN_TWINS
 from .clock import US
 from .ports import DADDR, DPORT, SADDR
-from .result import KINDS, SENDERS, packet_fields, trace_fields
+from .result import KINDS, SENDERS, ClientRecord, packet_fields, trace_fields
 from .rules import fastopen_used, synack_timeout_us
 from .timers import TimerBase
 
@@ -73,6 +83,7 @@ COOKIEBITS = 24  # syncookies.c: the minute counter lives above these bits
 COOKIE_AGE_MINUTES = 2  # MAX_SYNCOOKIE_AGE (4.4+); check_cookie's default
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+TW_REUSE_SEQ_GAP = 65535 + 2  # tcp_twsk_unique: write_seq = tw_snd_nxt + 65535 + 2
 OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "SACK": 5, "TIMESTAMP": 8}
 """TCP option kinds (IANA), by the names the records use."""
 _NOP, _MSS, _WSCALE, _SACK_PERM, _SACK, _TS = (OPTION_KINDS[n] for n in ("NOP", "MSS", "WSCALE", "SACK_PERM", "SACK",
@@ -103,10 +114,20 @@ SENDS = {
     # TCP Fast Open (a TFO client's SYN is its connect's; runs with TFO are not written yet: ``unwritable``)
     "synack_in_fastopen_acked": "ACK", "synack_in_fastopen_fail": "DATA", "syn_again_fastopen": "SYN-ACK",
     "fastopen_synack_rto": "SYN-ACK",
+    # the close (model/hosts/teardown.py); a FIN that meets no child sends what its final-ACK twin sends
+    "connect_tw_reuse": "SYN",
+    "close": "FIN", "fin_tlp": "FIN", "fin_rto_first": "FIN", "fin_rto": "FIN",
+    "close_passive": "FIN", "passive_fin_tlp": "FIN", "passive_fin_rto_first": "FIN", "passive_fin_rto": "FIN",
+    "fin_delack": "ACK", "fin_again": "ACK", "fin_in": "ACK", "fin_in_fin_wait2": "ACK", "fin_again_time_wait": "ACK",
     **{f"syn_fastopen_{kind}_{outcome}": "SYN-ACK" for kind in ("request", "cookie", "data")
        for outcome in ("child", "cookie", "overflow", "ignored") if outcome != "cookie" or kind == "request"},
 }
+SENDS.update({twin: SENDS[name] for twin, (name, _) in FIN_TWINS.items() if name in SENDS})
 _FLOOD_EVENTS = frozenset({"syn_new", "syn_cookie", "synack_rto", "synack_give_up"})
+_CLIENT_FINS = frozenset({"close", "fin_tlp", "fin_rto_first", "fin_rto"})
+_SERVER_FINS = frozenset({"close_passive", "passive_fin_tlp", "passive_fin_rto_first", "passive_fin_rto"})
+_FIN_ACKS = frozenset({"fin_delack", "fin_again", "fin_in", "fin_in_fin_wait2", "fin_again_time_wait"})
+"""The ACKs of the other host's FIN (the first two the server's, the rest the client's)."""
 _DATA_ACKS = frozenset({"data_in", "data_in_new_child", "data_again"})  # the child's ACKs of a request
 
 
@@ -256,6 +277,17 @@ class _Flow:
     datas: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival, TSval) of DATA in flight
     data_ts_recent: int = 0  # TSval of the last DATA that reached the server
     data_acks: deque[int] = field(default_factory=deque)  # arrivals of the server's ACKs of the data in flight
+    fin_sent: bool = False  # the client sent its FIN: one more sequence number
+    server_fin_sent: bool = False  # the server sent its FIN
+    to_server: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival, TSval) of the client's FINs
+    to_client: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival, TSval) of the server's segments
+    server_fins: deque[int] = field(default_factory=deque)  # arrivals of the server's FINs in flight
+    client_recent: int = 0  # the TSval the client echoes in the close: the last server segment's
+    server_recent: int = 0  # the TSval the server echoes in the close: the last client FIN's
+
+    def client_seq(self) -> int:
+        """The client's next sequence number: past the SYN, its request if written, its FIN if sent."""
+        return self.isn + 1 + (len(REQUEST) if self.data_sent else 0) + self.fin_sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,9 +315,6 @@ class _Replay:
         self.keys = Keys(sc.seed)
         self.clocks = Clocks(result)
         self.one_way = result.packets.one_way_us
-        self.flows = {c.index: _Flow(CLIENT_ADDR, c.port, self.keys.isn(CLIENT_ADDR, c.port, SERVER_ADDR, SERVER_PORT,
-                                                                       round(c.start * US)))
-                      for c in result.clients if c.port is not None}
         self.actions: dict[int, deque[tuple[int, str]]] = {}
         names = [a.name for a in result.trace.actions]
         for t, info in zip(result.trace.time_us, result.trace.info, strict=True):
@@ -293,6 +322,20 @@ class _Replay:
             name = names[index]
             if name in SENDS or (client < 0 and name in _FLOOD_EVENTS):
                 self.actions.setdefault(client, deque()).append((t, name))
+        self.flows: dict[int, _Flow] = {}
+        last: dict[int, ClientRecord] = {}  # port -> the client that had it last
+        for c in sorted(result.clients, key=lambda c: (c.start, c.index)):
+            if c.port is None:
+                continue
+            old, last[c.port] = last.get(c.port), c
+            first = self.actions.get(c.index)
+            if first and first[0][1] == "connect_tw_reuse" and old is not None:
+                # tw_snd_nxt: past the old connection's SYN, its request and its FIN
+                ended = self.flows[old.index].isn + 1 + (len(REQUEST) if old.data_times else 0) + 1
+                isn = (ended + TW_REUSE_SEQ_GAP) & _MASK32 or 1
+            else:
+                isn = self.keys.isn(CLIENT_ADDR, c.port, SERVER_ADDR, SERVER_PORT, round(c.start * US))
+            self.flows[c.index] = _Flow(CLIENT_ADDR, c.port, isn)
         self.flood_rng = random.Random(f"flood-sources:{sc.seed}")
         self.flood_used: set[tuple[int, int]] = set()
         self.flood_waiting: deque[tuple[int, _Flow]] = deque()  # flood SYNs in flight, by arrival
@@ -349,6 +392,10 @@ class _Replay:
             return self._data(t, arrives, flow)
         if name in _DATA_ACKS:
             return self._data_ack(t, arrives, flow, name == "data_again")
+        if kind == "FIN":
+            return self._fin(t, arrives, flow, name in _CLIENT_FINS)
+        if name in _FIN_ACKS:
+            return self._fin_ack(t, arrives, flow, name in ("fin_delack", "fin_again"))
         if name in ("synack_in", "synack_again"):
             return self._ack(t, flow, name == "synack_in")
         if name == "no_socket_rst":
@@ -387,6 +434,7 @@ class _Replay:
             seq, tsval, cookie = flow.request_isn, self._server_tsval(t, flow), False
         if arrives is not None:
             flow.synacks.append((arrives, seq, tsval))
+            flow.to_client.append((arrives, tsval))
         options = options_write(MSS, (tsval, flow.ts_recent), True, self.k.rcv_wscale)
         return _Header(seq, flow.isn + 1, SYN | ACK, WINDOW, options, cookie)
 
@@ -398,7 +446,7 @@ class _Replay:
         if connects:
             flow.connected = (isn, tsval)
         assert flow.connected is not None
-        seq = flow.isn + 1 + (len(REQUEST) if flow.data_sent else 0)
+        seq = flow.client_seq()
         options = options_write(None, (self._client_tsval(t, flow), tsval), False, None)
         return _Header(seq, flow.connected[0] + 1, ACK, WINDOW >> self.k.rcv_wscale, options)
 
@@ -425,12 +473,62 @@ class _Replay:
             flow.data_ts_recent = flow.datas.popleft()[1]
         assert flow.connected is not None
         start, end = (flow.isn + 1) & _MASK32, (flow.isn + 1 + len(REQUEST)) & _MASK32
-        options = options_write(None, (self._server_tsval(t, flow), flow.data_ts_recent), False, None)
+        tsval = self._server_tsval(t, flow)
+        options = options_write(None, (tsval, flow.data_ts_recent), False, None)
         if again:
             options += ((_NOP, b""), (_NOP, b""), (_SACK, start.to_bytes(4, "big") + end.to_bytes(4, "big")))
         if arrives is not None:
             flow.data_acks.append(arrives)
+            flow.to_client.append((arrives, tsval))
         return _Header(flow.connected[0] + 1, end, ACK, WINDOW >> self.k.rcv_wscale, options)
+
+    def _fin(self, t: int, arrives: int | None, flow: _Flow, client: bool) -> _Header:
+        """A FIN, first sent or resent (tcp_send_fin; the loss probe and the RTO send it again with the
+        same numbers): FIN|ACK at the sender's next sequence number, acknowledging what it has had
+        from the other host. The server sends its own only after the client's FIN reached it."""
+        assert flow.connected is not None
+        window = WINDOW >> self.k.rcv_wscale
+        if client:
+            flow.fin_sent = True
+            seq = flow.client_seq() - 1
+            tsval = self._client_tsval(t, flow)
+            options = options_write(None, (tsval, self._client_echo(t, flow)), False, None)
+            if arrives is not None:
+                flow.to_server.append((arrives, tsval))
+            return _Header(seq, flow.connected[0] + 1, FIN | ACK, window, options)
+        flow.server_fin_sent = True
+        tsval = self._server_tsval(t, flow)
+        options = options_write(None, (tsval, self._server_echo(t, flow)), False, None)
+        if arrives is not None:
+            flow.server_fins.append(arrives)
+            flow.to_client.append((arrives, tsval))
+        return _Header(flow.connected[0] + 1, flow.client_seq(), FIN | ACK, window, options)
+
+    def _fin_ack(self, t: int, arrives: int | None, flow: _Flow, server: bool) -> _Header:
+        """The ACK of the other host's FIN: the child's (past the client's FIN; after its own FIN once
+        that was sent), or the client's (past the server's FIN)."""
+        assert flow.connected is not None
+        window = WINDOW >> self.k.rcv_wscale
+        if server:
+            tsval = self._server_tsval(t, flow)
+            if arrives is not None:
+                flow.to_client.append((arrives, tsval))
+            options = options_write(None, (tsval, self._server_echo(t, flow)), False, None)
+            return _Header(flow.connected[0] + 1 + flow.server_fin_sent, flow.client_seq(), ACK, window, options)
+        options = options_write(None, (self._client_tsval(t, flow), self._client_echo(t, flow)), False, None)
+        return _Header(flow.client_seq(), flow.connected[0] + 2, ACK, window, options)
+
+    def _client_echo(self, t: int, flow: _Flow) -> int:
+        """ts_recent on the client in the close: the TSval of the last server segment that arrived."""
+        while flow.to_client and flow.to_client[0][0] <= t:
+            flow.client_recent = flow.to_client.popleft()[1]
+        return flow.client_recent or flow.connected[1]  # type: ignore[index]
+
+    def _server_echo(self, t: int, flow: _Flow) -> int:
+        """ts_recent on the child in the close: the TSval of the client's last FIN that arrived."""
+        while flow.to_server and flow.to_server[0][0] <= t:
+            flow.server_recent = flow.to_server.popleft()[1]
+        return flow.server_recent
 
     def _client_rst(self, t: int, flow: _Flow) -> _Header:
         """tcp_v4_send_reset from a client whose socket is gone, to the server segment that arrived
@@ -439,6 +537,11 @@ class _Replay:
         if flow.synacks and flow.synacks[0][0] <= t:  # every SYN-ACK that arrives is answered at once
             flow.synacks.popleft()
             return _Header(flow.isn + 1)
+        while flow.server_fins and flow.server_fins[0] < t:
+            flow.server_fins.popleft()
+        if flow.server_fins and flow.server_fins[0] == t:  # a FIN for a socket that is gone: its ACK number
+            flow.server_fins.popleft()
+            return _Header(flow.client_seq())
         while flow.data_acks and flow.data_acks[0] < t:  # those the socket took without answering
             flow.data_acks.popleft()
         if not flow.data_acks or flow.data_acks[0] != t:
@@ -524,9 +627,6 @@ def unwritable(result: Result) -> str | None:
                 "data=True and tcp_fastopen's client bit) cannot be written yet: the model does not write the "
                 "request carried in a SYN, the cookie option (kind 34; on 3.10 kind 254 with magic 0xF989) or a "
                 "SYN-ACK acknowledging the data; simulate it with fastopen=0 to write a capture")
-    if sc.hold is not None:
-        return ("hold: the packets of a run whose connections close (Scenario(hold=...)) cannot be written "
-                "yet: the model does not write FIN segments; simulate it with hold=None to write a capture")
     return None
 
 
