@@ -465,7 +465,7 @@ def test_a_fin_and_its_acks_carry_the_numbers_of_the_close(closes):
 
 
 def test_a_port_taken_from_time_wait_starts_65537_past_the_old_connection(closes):
-    """tcp_twsk_unique (2.6.32 net/ipv4/tcp_ipv4.c:141, 6.18 net/ipv4/tcp_ipv4.c:166): a connect()
+    """tcp_twsk_unique (2.6.32 net/ipv4/tcp_ipv4.c:130, 3.10 :128, 6.18 :190): a connect()
     that takes a TIME_WAIT socket's port starts at tw_snd_nxt + 65535 + 2 - past the old
     connection's FIN - so no old segment can be taken for a new one."""
     result = closes["6.18 TIME_WAIT reuse"]

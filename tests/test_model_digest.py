@@ -4,7 +4,9 @@ tied connect() times, loss, a flood with cookies, a dropped SYN-ACK, a port rang
 
 The digest is what the model computed at c95f6ac, before the lazy connects and the port search;
 speed work must leave it as it is. A change meant to alter results updates DIGEST and says why in
-its commit."""
+its commit. Changed once since: connect()'s ETIMEDOUT counts TcpExtTCPAbortOnTimeout (tcp_write_err
+bumps it on every version; the lab's syn_schedule records show it); a comparison of every snapshot
+before and after, with that counter taken out, found no other difference."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 import handshake_course as hc
 from handshake_course import Kernel, Scenario
 
-DIGEST = "d8c78ac5b5d8ad9d4f75770a4d613994f14aeb6b87846e639b198119eea4b498"
+DIGEST = "483f4df645ceb1a7c6974a26131f2606508e2e382aa5ac8c5ad9932ac7de4ba1"
 PROFILES = ("2.6.32", "3.10", "4.4", "4.19", "5.4", "5.10", "5.15", "6.1", "6.6", "6.8", "6.12", "6.18")
 """The profiles the digest was taken on (a new profile does not change it)."""
 
@@ -60,8 +62,10 @@ def test_a_progress_callback_changes_nothing_and_ends_at_the_total():
         assert calls[-1][0] == calls[-1][1] == (scenario.duration or calls[-1][1])
 
 
-FLOOD_DIGEST = "c8b6861f09451628be323ff1692adc022148331752c69b02a95702e6f48d1222"
-"""Taken at 29830f7 (before flood SYNs were taken in batches) over ``flood_scenarios``."""
+FLOOD_DIGEST = "6a3d53c56290a8de42b2103e217701c411416d195f4e1a2fb73303e55641557f"
+"""Taken at 29830f7 (before flood SYNs were taken in batches) over ``flood_scenarios``; changed since only by
+TcpExtTCPAbortOnTimeout among the client's counters (see the module's docstring: taken out of both, the
+snapshots hash to the old digests, d8c78ac5... and c8b6861f...)."""
 
 
 def flood_scenarios(version: str) -> list[Scenario]:

@@ -281,7 +281,10 @@ def test_counters_agree_with_trace_and_packets(scenario):
     assert cl["TcpAttemptFails"] == failed["ETIMEDOUT"] - gave_up + failed["ECONNREFUSED"]
     assert cl["TcpEstabResets"] == failed["ECONNRESET"] + gave_up
     assert gave_up == actions["data_give_up"]
-    assert cl["TcpExtTCPAbortOnTimeout"] == gave_up + actions["fin_give_up"]  # tcp_write_err, FIN_WAIT1 too
+    # tcp_write_err on every give-up: SYN_SENT (connect()'s ETIMEDOUT), ESTABLISHED with a request out, FIN_WAIT1
+    timed_out = failed["ETIMEDOUT"] - gave_up
+    assert actions["syn_give_up"] == timed_out
+    assert cl["TcpExtTCPAbortOnTimeout"] == timed_out + gave_up + actions["fin_give_up"]
     assert s["TcpExtTCPAbortOnTimeout"] == actions["passive_fin_give_up"] + actions["fastopen_synack_give_up"]
     # a child ACKs a request it had already (its ACK was lost): DelayedACKLost in tcp_data_queue
     assert s["TcpExtDelayedACKLost"] == actions["data_again"] + actions["fin_again"]

@@ -438,7 +438,10 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
         "connect": ("TcpActiveOpens",),  # tcp_connect
         "syn_rto_first": ("TcpExtTCPTimeouts", "TcpRetransSegs") + synretrans,  # tcp_retransmit_timer
         "syn_rto": (("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()) + ("TcpRetransSegs",) + synretrans,
-        "syn_give_up": (("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()) + ("TcpAttemptFails",),  # tcp_done
+        # tcp_write_err: tcp_done (SYN_SENT: AttemptFails), then TCPAbortOnTimeout (2.6.32 net/ipv4/tcp_timer.c:51,
+        # 3.10 :41, 6.18 :78; the lab's syn_schedule records count one per connect() that timed out)
+        "syn_give_up": (("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()) + ("TcpAttemptFails",
+                                                                                   "TcpExtTCPAbortOnTimeout"),
         # tcp_validate_incoming: RFC 5961 challenge ACK since 3.6; 2.6.32 resends an ACK from
         # tcp_data_queue for the old segment.
         "synack_again": ("TcpExtTCPSYNChallenge", "TcpInErrs") if k.challenge_ack else ("TcpExtDelayedACKLost",),

@@ -45,7 +45,7 @@ library only, like the rest of the model.
   retransmissions; timestamps echo the TSval of the last segment that arrived from the other host
   (ts_recent). A connect() that takes the port of a TIME_WAIT socket (tcp_tw_reuse) starts its
   sequence numbers 65537 past where the old connection ended, as tcp_twsk_unique sets write_seq
-  (2.6.32 net/ipv4/tcp_ipv4.c:141, 6.18 net/ipv4/tcp_ipv4.c:166), instead of secure_tcp_seq.
+  (2.6.32 net/ipv4/tcp_ipv4.c:130, 3.10 :128, 6.18 :190), instead of secure_tcp_seq.
 * **TCP Fast Open** (``Scenario(fastopen=...)``): not written yet; ``unwritable`` says why, and
   ``Result.to_pcap`` refuses such a run before it opens the file.
 """
