@@ -45,6 +45,7 @@ MOVES: dict[str, tuple[str, Any, Any]] = {
     "00_start_here": ("rtt_ms", 100.0, 110.0),
     "01_listen": ("backlog", 8, 9),
     "02_connect": ("connections", 60, 61),
+    "02_connect_time_wait": ("hold", 0.5, 0.6),
     "03_syn_queue": ("clients", 60, 61),
     "04_synack_and_ack": ("accept_at", 5.0, 5.5),
     "05_accept": ("accept_rate", 100.0, 105.0),

@@ -186,6 +186,26 @@ def test_real_servers_summarises_each_listener():
     assert "TCPDeferAcceptDrop" in app.summary.value and "3 SYN-ACK rounds" in app.message.value
 
 
+def test_time_wait_runs_out_of_ports_when_the_arithmetic_says():
+    """100 ports at 10 calls/s, each connection closed after 0.5 s: the range is used up by call 100
+    at 10 s, and every port stays held 60 s more in TIME_WAIT (TCP_TIMEWAIT_LEN), so a steady client
+    keeps up 100 / 60.5 s = 1.65 calls/s; tcp_tw_reuse=1 hands TIME_WAIT ports over (tcp_twsk_unique)."""
+    app = d.time_wait_app()
+    assert app.error is None and app.controls["tcp_tw_reuse"].value == 2  # 6.18's default: loopback only
+    failed = [c for c in app.result.clients if c.outcome == "no_port"]
+    assert (failed[0].index, failed[0].start) == (100, 10.0)
+    assert "100 / 60.5 s = <b>1.65 calls/s</b>" in app.summary.value and "loopback" in app.message.value
+    app.controls["rate"].value = 1.5
+    assert app.result.outcomes()["no_port"] == 0
+    app.controls["rate"].value = 10.0
+    app.controls["tcp_tw_reuse"].value = 1
+    assert app.result.outcomes()["no_port"] == 0 and app.result.client_counters["TcpExtTWRecycled"] > 0
+    app.controls["version"].value = "3.10"  # loads 3.10's default, 0; 2 there means on, as any nonzero value
+    assert app.controls["tcp_tw_reuse"].value == 0 and app.result.outcomes()["no_port"] > 0
+    app.controls["tcp_tw_reuse"].value = 2
+    assert app.result.outcomes()["no_port"] == 0 and "knows no value 2" in app.message.value
+
+
 def test_latency_app_compares_versions():
     app = d.latency_app(clients=500)
     app.controls["versions"].value = ("2.6.32", "6.18")

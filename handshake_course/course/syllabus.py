@@ -46,8 +46,9 @@ LESSONS: tuple[Lesson, ...] = (
            "backlog and somaxconn, the SYN queue and the accept queue per version, `listen(0)`, `ss -lnt`",
            ("queues_app",), ("ex01", "ex02", "ex09", "ex10")),
     Lesson("02", "connect", "connect()",
-           "SYN_SENT, ephemeral ports per version, the SYN timer, linear timeouts, when connect() gives up",
-           ("connect_app",), ("ex03",)),
+           "SYN_SENT, ephemeral ports per version, the SYN timer, linear timeouts, when connect() gives up; "
+           "running out of ports with TIME_WAIT, `tcp_tw_reuse`",
+           ("connect_app", "time_wait_app"), ("ex03",)),
     Lesson("03", "syn_queue", "the server answers a SYN",
            "the server's checks on a SYN, syncookies 0/1/2, the accept-queue drop, 3.10's young rule",
            ("syn_app",), ("ex02", "ex07", "ex09")),

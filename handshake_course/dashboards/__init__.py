@@ -6,7 +6,7 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 
 - ``start_here``: lesson 0, one handshake (ladder and state machine);
 - ``listen``: lesson 1, the two queues and their limits;
-- ``connect``: lesson 2, ephemeral ports and the SYN timer;
+- ``connect``: lesson 2, ephemeral ports and the SYN timer; ports held in TIME_WAIT;
 - ``syn_queue``: lesson 3, the SYN queue, syncookies, accept-queue-full SYN drops;
 - ``synack_and_ack``: lesson 4, the SYN-ACK and the third ACK;
 - ``accept``: lesson 5, accept rate and the herd after one accept();
@@ -30,7 +30,7 @@ require("dashboards", "handshake_course.dashboards (the lessons' dashboards)")
 from .accept import AcceptApp, HerdApp, accept_app, herd_app
 from .base import Dashboard
 from .check_your_kernel import CheckApp, check_app
-from .connect import ConnectApp, connect_app
+from .connect import ConnectApp, TimeWaitApp, connect_app, time_wait_app
 from .links import source_table, source_url
 from .listen import QueuesApp, queues_app
 from .loss_and_latency import LatencyApp, latency_app
@@ -54,6 +54,7 @@ __all__ = [
     "CaptureApp",
     "CheckApp",
     "ConnectApp",
+    "TimeWaitApp",
     "Dashboard",
     "Finding",
     "FloodApp",
@@ -70,6 +71,7 @@ __all__ = [
     "capture_app",
     "check_app",
     "connect_app",
+    "time_wait_app",
     "diagnose",
     "diagnose_result",
     "flood_app",

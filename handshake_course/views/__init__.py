@@ -16,7 +16,8 @@ plt.show(). One module per idea:
 - ``listeners``: ``plot_listener_queues``, ``listener_rows`` - a SO_REUSEPORT group: each listener's
   accept queue over time, and per listener its connections, overflows and ``ss`` line (lesson 11);
 - ``capacities``: ``plot_capacities`` - the two queues' capacity per version (lesson 1);
-- ``ports``: ``plot_ports`` - the ephemeral ports connect() picks (lesson 2);
+- ``ports``: ``plot_ports`` - the ephemeral ports connect() picks; ``plot_port_use``, ``port_use`` - how
+  many are held over time, open or in TIME_WAIT, and the connect() calls that found none (lesson 2);
 - ``syn_timeline``: ``plot_syn_timeline`` - one connect()'s SYNs against the closed form (lesson 2);
 - ``floods``: ``plot_flood_sweep`` - who gets in during a SYN flood (lesson 7);
 - ``capture``: ``capture_diagnosis_figure``, ``plot_capture_ladder``, ``plot_capture_latency`` - a
@@ -44,7 +45,7 @@ from .listeners import ListenerRow, listener_clients, listener_rows, plot_listen
 from .measured import plot_accept_capacity, plot_herd
 from .outcomes import OUTCOME_COLOURS, OUTCOME_TEXT, outcome_bars_html, plot_outcomes
 from .overview import overview_figure
-from .ports import plot_ports
+from .ports import plot_port_use, plot_ports, port_use
 from .queues import plot_queues
 from .state_graph import PathStep, plot_state_graph, state_graph, state_graph_key, state_path
 from .style import KIND_COLOURS, OKABE_ITO
@@ -80,7 +81,9 @@ __all__ = [
     "plot_latency",
     "plot_listener_queues",
     "plot_outcomes",
+    "plot_port_use",
     "plot_ports",
+    "port_use",
     "plot_queues",
     "plot_state_graph",
     "plot_syn_timeline",
