@@ -193,6 +193,34 @@ def _accept_capacity(rec: Record, hs: list[Handshake]) -> None:
     assert _outcomes(hs) == _counts(established=r["connected"], unanswered=r["pending"])
 
 
+def _clients_established(rec: Record, hs: list[Handshake]) -> None:
+    # client_data, defer_accept: the listener drops the bare ACKs (nftables, or TCP_DEFER_ACCEPT), after
+    # the client's capture, so that shows each handshake complete (its ACK leaves); a request is data,
+    # not a handshake packet: read() keeps its first time only. A request sock that resends its SYN-ACK
+    # gets the client's answer again
+    origin = _origin(rec, hs)
+    ports = _by_port(hs)
+    clients = rec["result"]["clients"]
+    assert set(ports) == {c["port"] for c in clients}
+    for c in clients:
+        h = ports[c["port"]]
+        _same_times(h.syn_times, c["syn_times"], origin, f"SYNs of {c['port']}")
+        _same_times(h.synack_times, c["synack_times"], origin, f"SYN-ACKs to {c['port']}")
+        assert h.outcome == "established", c
+        _same_times([] if h.data_at is None else [h.data_at], c["data_times"][:1], origin, f"request of {c['port']}")
+        if "ack_times" in c:
+            _same_times(h.ack_times, c["ack_times"], origin, f"ACKs of {c['port']}")
+
+
+def _time_wait(rec: Record, hs: list[Handshake]) -> None:
+    # one handshake per connect() that got a port, in order, each established; a port taken again
+    # (tcp_tw_reuse) starts a new attempt on the same 4-tuple (a new ISN). The FINs are no handshake packets
+    got = [c["port"] for c in rec["result"]["clients"] if c["port"] is not None]
+    assert [int(h.client.rsplit(":", 1)[1]) for h in hs] == got
+    assert {h.outcome for h in hs} == {"established"}
+    assert len({h.client_isn for h in hs}) == len(hs)
+
+
 CHECKS: dict[str, Callable[[Record, list[Handshake]], None]] = {
     "syn_schedule": _syn_schedule,
     "synack_schedule": _synack_schedule,
@@ -203,6 +231,9 @@ CHECKS: dict[str, Callable[[Record, list[Handshake]], None]] = {
     "ports": _ports,
     "herd": _herd,
     "accept_capacity": _accept_capacity,
+    "client_data": _clients_established,
+    "defer_accept": _clients_established,
+    "time_wait": _time_wait,
 }
 """What read() must find in the pcap of each kind of record (the loopback kinds have no pcap)."""
 

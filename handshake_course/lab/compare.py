@@ -33,7 +33,7 @@ from ..model import (
     sysctls,
 )
 from ..model.timers import ticks, wheel_granularity_ticks
-from . import timing
+from . import compare_apps, timing
 
 Record = Mapping[str, Any]
 
@@ -143,6 +143,8 @@ def scenario_for(record: Record, **switches: Any) -> Scenario:
     if kind in ("accept_capacity", "loopback_accept_capacity"):
         return Scenario(kernel=k, backlog=p["backlog"], clients=_sequential(p["clients"]),
                         rtt=rtt if kind == "accept_capacity" else LOOPBACK_RTT, duration=p["settle"])
+    if kind in compare_apps.SCENARIOS:  # what applications do: requests, ...
+        return compare_apps.SCENARIOS[kind](record, k, rtt)
     raise ValueError(f"no model scenario for experiment {kind!r}")
 
 
@@ -482,6 +484,7 @@ CHECKERS: dict[str, Callable[[Record], list[Check]]] = {
     "loopback_herd": _herd_checks,
     "accept_capacity": _accept_capacity,
     "loopback_accept_capacity": _accept_capacity,
+    **compare_apps.CHECKERS,
 }
 
 
@@ -500,6 +503,7 @@ CHECK_NAMES: dict[str, tuple[str, ...]] = {
     "loopback_herd": ("connected",),
     "accept_capacity": ("connected", "accept_capacity", "recv_q", "send_q", *_COUNTERS),
     "loopback_accept_capacity": ("connected", "accept_capacity", "recv_q", "send_q"),
+    **compare_apps.CHECK_NAMES,
 }
 """The checks each kind of record gets, known before any model runs (for test parametrisation)."""
 

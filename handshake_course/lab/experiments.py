@@ -12,6 +12,9 @@ record that is stored as a fixture and compared with the model (see ``compare``)
 | ports | the ephemeral ports of consecutive connect()s to one destination | ``ClientRecord.port`` |
 | herd | clients waiting on a full accept queue: who gets in after each accept(), and when | ``accept=[...]`` |
 | accept_capacity | connections a listener that never accept()s takes | ``ss().recv_q`` |
+| client_data | requests that complete handshakes whose bare ACKs are dropped, against a full accept queue | ``data=True``, ``drop=("ACK",)`` |
+| defer_accept | TCP_DEFER_ACCEPT: a silent client let in at the deferred SYN-ACK round, a speaking one at its request | ``defer_accept=`` |
+| time_wait | connections that close first, from 10 ephemeral ports: EADDRNOTAVAIL, or tcp_tw_reuse | ``hold=``, ``tcp_tw_reuse`` |
 
 Each captures its packets on a veth (the client's; the server's for synack_schedule), and its record
 carries the frames, which ``record.save`` stores beside the JSON as a pcap file.
@@ -23,11 +26,15 @@ minute (see ``run_all``).
 
 from __future__ import annotations
 
+import errno
 import random
+import select
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import nft, rawtcp
@@ -335,6 +342,221 @@ def accept_capacity(backlog: int, extra: int = 3, settle: float = 0.2) -> Record
         return b.record(result, t0, keep_packets=False)
 
 
+# ---- (h) what applications do: requests, TCP_DEFER_ACCEPT, TIME_WAIT, Fast Open, SO_REUSEPORT --------
+
+REQUEST = b"GET / HTTP/1.0\r\n\r\n"
+"""What a speaking client writes right after connect(): one small segment (PSH|ACK)."""
+
+
+@dataclass
+class _ListenerLog:
+    """What polling the listener's /proc/net/tcp lines saw: each change of its accept queue (Recv-Q)
+    and of its SYN queue (SYN-RECV lines) as [wall time, length], and when a child of each client port
+    (an ESTABLISHED socket on the listener's port) was first seen."""
+
+    queue: list[list[float]] = field(default_factory=list)
+    syn_recv: list[list[float]] = field(default_factory=list)
+    children: dict[int, float] = field(default_factory=dict)
+
+    def poll(self, b: Bench, until: float, every: float) -> None:
+        """Poll every `every` s until monotonic `until`."""
+        while time.monotonic() < until:
+            socks = b.server.sockets()
+            now = time.time()  # after the read: what it shows existed by now (a busy machine may stall between)
+            lst = next((s for s in socks if s.state == "LISTEN" and s.local[1] == PORT), None)
+            n = None if lst is None else lst.rx_queue
+            reqs = sum(s.state == "SYN-RECV" and s.local[1] == PORT for s in socks)
+            if not self.queue or self.queue[-1][1] != n:
+                self.queue.append([now, n])
+            if not self.syn_recv or self.syn_recv[-1][1] != reqs:
+                self.syn_recv.append([now, reqs])
+            for s in socks:
+                if s.local[1] == PORT and s.state not in ("LISTEN", "SYN-RECV"):
+                    self.children.setdefault(s.remote[1], now)
+            time.sleep(every)
+
+    def result(self, t0: float) -> dict[str, Any]:
+        return {"accept_queue": [[round(t - t0, 4), n] for t, n in self.queue],
+                "syn_recv": [[round(t - t0, 4), n] for t, n in self.syn_recv]}
+
+
+def _handshake_packets(segments: list[Segment]) -> Callable[[Segment], bool]:
+    """The segments ``capture.read`` attributes to handshakes (what a record's ``packets`` lists): SYNs,
+    SYN-ACKs, RSTs, and the client's bare ACKs until its first request on that port."""
+    first_data: dict[int, float] = {}
+    for s in segments:
+        if s.outgoing and s.kind == "DATA":
+            first_data.setdefault(s.sport, s.time)
+
+    def keep(s: Segment) -> bool:
+        if s.kind in ("SYN", "SYN-ACK", "RST"):
+            return True
+        return s.kind == "ACK" and s.outgoing and s.time < first_data.get(s.sport, float("inf"))
+    return keep
+
+
+def client_data(data: bool, gap: float = 0.05, accept_at: float = 0.3, duration: float | None = None,
+                poll: float = 0.004) -> Record:
+    """Requests completing handshakes whose bare ACKs are lost. nftables drop every segment that only
+    acknowledges, both ways (the model's ``drop=("ACK",)``); listen(1) (an accept queue of 2). Client 0
+    connects at 0 and, if `data`, writes a request at once: the request completes its handshake. At `gap`
+    clients 1 and 2 connect (both request socks: the accept queue has room for their SYNs); then, if
+    `data`, both write: 1's request fills the accept queue, 2's meets it full and is retransmitted on
+    the client's own timer (a loss probe, then RTOs), until one copy arrives after the accept() at
+    `accept_at` (from 1's and 2's requests: between the loss probe and the first RTO) made room. Silent clients (not `data`) never complete: their
+    requests resend the SYN-ACK (tcp_synack_retries=1, at 1 s) and expire. The listener's queues are
+    polled every `poll` s."""
+    duration = duration if duration is not None else (1.2 if data else 3.5)
+    params = {"data": data, "backlog": 1, "tcp_synack_retries": 1, "gap": gap, "accept_at": accept_at,
+              "duration": duration, "poll": poll}
+    with Bench("client_data", params, server_sysctls={"net.ipv4.tcp_synack_retries": 1}) as b:
+        listener = b.listen(1)
+        b.rules_in("server", [nft.drop(f"tcp dport {PORT} {nft.PURE_ACK}")],
+                   [nft.drop(f"tcp sport {PORT} {nft.PURE_ACK}")])
+        start = time.monotonic()
+        first = b.connect()
+        wait_connects([first], start + 0.5)
+        if data:
+            first.send(REQUEST)
+        _until(start, gap)
+        later = [b.connect(), b.connect()]
+        wait_connects(later, start + gap + 0.5)
+        if data:
+            for s in later:
+                s.send(REQUEST)
+        wrote = time.monotonic()  # the accept() is timed from here: a busy machine may write late
+        seen = _ListenerLog()
+        seen.poll(b, wrote + accept_at, poll)
+        accepted_at = time.time()
+        conn = b.sockets.accept_one(listener, timeout=0.05)
+        accepted_port = None if conn is None else conn.getpeername()[1]
+        seen.poll(b, start + gap + duration, poll)
+        b.settle()
+        everything = b.segments()
+        t0 = everything[0].time
+        socks = [first, *later]
+        clients = []
+        for s in socks:
+            port = local_port(s)
+            clients.append({
+                "port": port,
+                "syn_times": _rel([x.time for x in everything if _seen("SYN", port)(x)], t0),
+                "synack_times": _rel([x.time for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)], t0),
+                "data_times": _rel([x.time for x in everything if _seen("DATA", port)(x)], t0),
+                "child_seen": None if port not in seen.children else round(seen.children[port] - t0, 4),
+            })
+        lst = b.server.listener(PORT)
+        result = {
+            "clients": clients,
+            "accepted_at": round(accepted_at - t0, 6),
+            "accepted_port": accepted_port,
+            **seen.result(t0),
+            "children": (conn is not None) + (0 if lst is None else lst.rx_queue),
+            "dropped": nft.dropped(b.pair.server),
+        }
+        return b.record(result, t0, packets=_handshake_packets(everything))
+
+
+def defer_accept(seconds: int, data: bool, duration: float | None = None, poll: float = 0.004) -> Record:
+    """A listener with TCP_DEFER_ACCEPT = `seconds` and one client. The kernel drops the client's bare
+    final ACK (TCPDeferAcceptDrop) and keeps the request sock: a speaking client (`data`) writes a
+    request at once, which makes the child; a silent one waits for the SYN-ACK round the seconds
+    become (``model.rules.defer_accept_rounds``: 2 s are 2 rounds, the SYN-ACK held back at the 1 s
+    timeout and resent at 1 + 2 = 3 s), whose answer the listener takes. The listener's sockets are
+    polled every `poll` s."""
+    duration = duration if duration is not None else (3.6 if not data else 0.5)
+    params = {"defer_accept": seconds, "data": data, "backlog": 8, "duration": duration, "poll": poll}
+    with Bench("defer_accept", params) as b:
+        listener = b.listen(8)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, seconds)
+        start = time.monotonic()
+        sock = b.connect()
+        wait_connects([sock], start + 0.5)
+        if data:
+            sock.send(REQUEST)
+        seen = _ListenerLog()
+        seen.poll(b, start + duration, poll)
+        b.settle()
+        everything = b.segments()
+        t0 = everything[0].time
+        port = local_port(sock)
+        client = {
+            "port": port,
+            "syn_times": _rel([x.time for x in everything if _seen("SYN", port)(x)], t0),
+            "synack_times": _rel([x.time for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)], t0),
+            "ack_times": _rel([x.time for x in everything if _seen("ACK", port)(x)
+                               and _handshake_packets(everything)(x)], t0),
+            "data_times": _rel([x.time for x in everything if _seen("DATA", port)(x)], t0),
+            "child_seen": None if port not in seen.children else round(seen.children[port] - t0, 4),
+        }
+        result = {
+            "defer_accept": listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT),
+            "clients": [client],
+            **seen.result(t0),
+        }
+        return b.record(result, t0, packets=_handshake_packets(everything))
+
+
+TIME_WAIT_PORTS = (40000, 40009)
+"""The client namespace's ip_local_port_range in ``time_wait``: ten ephemeral ports."""
+
+
+def time_wait(tw_reuse: int, count: int = 16, interval: float = 0.15, settle: float = 0.3) -> Record:
+    """`count` connect()s, one every `interval` s, from a client namespace whose ip_local_port_range
+    holds ten ports; each client closes at once when connect() returns (its FIN goes first), the server
+    accept()s, reads the end of the stream and closes, and the client's socket waits in TIME_WAIT for
+    60 s holding its port. With tcp_tw_reuse 0 (or 2, loopback only: these are two namespaces) the
+    eleventh connect() finds no port (EADDRNOTAVAIL); with 1, connect() takes a TIME_WAIT port whose
+    last timestamp is older than tcp_tw_reuse_delay (1 s), as every one here is (10 x `interval` > 1 s)."""
+    params = {"tcp_tw_reuse": tw_reuse, "ip_local_port_range": list(TIME_WAIT_PORTS), "count": count,
+              "interval": interval, "settle": settle}
+    with Bench("time_wait", params, client_sysctls={"net.ipv4.tcp_tw_reuse": tw_reuse,
+                                                    "net.ipv4.ip_local_port_range": TIME_WAIT_PORTS}) as b:
+        listener = b.listen(64)
+        listener.setblocking(False)
+        children: list[socket.socket] = []
+
+        def serve(until: float) -> None:
+            """The server's application until monotonic `until`: accept() each connection, close it
+            when it reads the end of the stream."""
+            while True:
+                left = until - time.monotonic()
+                if left <= 0:
+                    return
+                ready, _, _ = select.select([listener, *children], [], [], left)
+                for s in ready:
+                    if s is listener:
+                        try:
+                            conn, _ = listener.accept()
+                        except BlockingIOError:
+                            continue
+                        b.sockets.all.append(conn)
+                        children.append(conn)
+                    elif not s.recv(4096):
+                        s.close()
+                        children.remove(s)
+
+        start, t0 = time.monotonic(), time.time()
+        clients = []
+        for i in range(count):
+            serve(start + i * interval)
+            at = time.time()
+            try:
+                sock = b.connect()
+            except OSError as err:
+                clients.append({"start": round(at - t0, 6), "port": None,
+                                "errno": errno.errorcode.get(err.errno or 0, str(err.errno))})
+                continue
+            out = wait_connects([sock], time.monotonic() + 0.5)[0]
+            port = local_port(sock)
+            sock.close()
+            clients.append({"start": round(at - t0, 6), "port": port, "errno": out.error})
+        serve(start + (count - 1) * interval + settle)
+        time_wait_sockets = sum(s.state == "TIME-WAIT" for s in b.client.sockets())
+        result = {"clients": clients, "time_wait": time_wait_sockets}
+        return b.record(result, t0, keep_packets=False)
+
+
 # ---- all of them -------------------------------------------------------------------------------
 
 def timer_runs() -> dict[str, Callable[[], Record]]:
@@ -363,6 +585,12 @@ def short_runs() -> dict[str, Callable[[], Record]]:
     runs["herd"] = herd
     for backlog in (0, 5):
         runs[f"accept_capacity-b{backlog}"] = lambda backlog=backlog: accept_capacity(backlog)
+    for data in (1, 0):
+        runs[f"client_data-d{data}"] = lambda data=data: client_data(bool(data))
+    for data in (1, 0):
+        runs[f"defer_accept-s2-d{data}"] = lambda data=data: defer_accept(2, bool(data))
+    for reuse in (0, 1, 2):
+        runs[f"time_wait-r{reuse}"] = lambda reuse=reuse: time_wait(reuse)
     return runs
 
 

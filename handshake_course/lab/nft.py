@@ -21,6 +21,7 @@ TABLE = "hsc"
 SYN_ACK = "tcp flags & (syn | ack) == syn | ack"
 FINAL_ACK = "tcp flags & (syn | ack | rst) == ack"  # the handshake's last ACK, and any later ACK
 RST = "tcp flags & rst == rst"
+PURE_ACK = "tcp flags == ack"  # an ACK and nothing else: no SYN, FIN, RST, or PSH (a request carries PSH)
 
 
 def apply(ns: str, input_rules: Sequence[str] = (), output_rules: Sequence[str] = ()) -> str:
