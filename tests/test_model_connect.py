@@ -117,6 +117,36 @@ def test_2_6_32_syncnt_6_gives_up_at_45_s():
     assert c.failed_at == 45
 
 
+@pytest.mark.parametrize("version", versions_where(syn_expiry="count"))
+def test_connect_gives_up_after_its_count_of_retransmissions_alone_on_4_14(version):
+    # 4.14.280 net/ipv4/tcp_timer.c:211-212: in SYN_SENT, expired = icsk_retransmits >= retry_until, and no time
+    # test (retransmits_timed_out only in the else branch, :245). The RTO starts at TCP_TIMEOUT_INIT (1 s,
+    # include/net/tcp.h:145) and doubles at each fire up to TCP_RTO_MAX (:546): tcp_syn_retries 6 (:109) -> SYNs
+    # at 0, 1, 3, 7, 15, 31, 63 s and ETIMEDOUT at the 7th fire, 127 s
+    c = unanswered(Kernel(version, **TEXTBOOK)).clients[0]
+    assert (c.syn_times, c.failed_at) == EXPONENTIAL[6]
+    # from a 3 s initial RTO: 3, 6, 12, 24, 48, 96, then 120 s (capped): the 6th retransmission at 189 s, ETIMEDOUT
+    # at 309 s (the time rule's tcp_model_timeout from the same base says the same: ((2 << 5) - 1) * 3 + 120)
+    c = unanswered(Kernel(version, tcp_timeout_init=3.0, **TEXTBOOK)).clients[0]
+    assert (c.syn_times, c.failed_at) == ((0, 3, 9, 21, 45, 93, 189), 309)
+
+
+def test_the_count_alone_outlasts_a_time_test_measured_otherwise():
+    # syn_expiry="count" (4.14.280 net/ipv4/tcp_timer.c:211-212) on kernels whose time test gives up first.
+    # 2.6.32.2 measures the time from TCP_RTO_MIN: ((2 << 5) - 1) * 200 ms = 12.6 s, seen by the fire at 21 s.
+    # Counting its 5 retransmissions instead (3 s RTO, doubling): SYNs 3, 6, 12, 24, 48 s apart, ETIMEDOUT when
+    # the 96 s RTO after the 5th ends, at 189 s.
+    c = unanswered(Kernel("2.6.32", syn_expiry="count", **TEXTBOOK)).clients[0]
+    assert (c.syn_times, c.failed_at) == ((0, 3, 9, 21, 45, 93), 189)
+    # 6.18 with TCP_SYNCNT 1: 6.18.24 tcp_timer.c:256-260 counts 1 + tcp_syn_linear_timeouts (4) = 5
+    # retransmissions, but :281-283 retransmits_timed_out gives up at tcp_model_timeout(1) = 3 s (LINEAR[1]).
+    # The count alone waits for the 5th retransmission (1 s RTOs while linear) and the 6th RTO (2 s): 7 s.
+    k = Kernel("6.18", syn_expiry="count", **TEXTBOOK)
+    c = unanswered(k, syncnt=1).clients[0]
+    assert (c.syn_times, c.failed_at) == ((0, 1, 2, 3, 4, 5), 7)
+    assert syn_schedule(k, syncnt=1).give_up == 7 and syn_schedule("6.18", syncnt=1).give_up == LINEAR[1][1]
+
+
 def test_connect_timeout_counters_on_6_18():
     # live 6.18.44, TCP_SYNCNT=2, SYNs dropped: TcpActiveOpens 1, TcpRetransSegs 5, TcpExtTCPSynRetrans 5,
     # TcpExtTCPTimeouts 6 (every RTO, the final one too), TcpAttemptFails 1
@@ -200,16 +230,18 @@ def test_ports_start_even_and_step_by_two_from_the_hint_on_4_4(version):
     assert got[10:] == [None, None] and [c.errno for c in r.clients[10:]] == ["EADDRNOTAVAIL"] * 2
 
 
-@pytest.mark.parametrize("version", versions_where(port_selection=("even_first", "even_first_random")))
+@pytest.mark.parametrize("version", versions_where(port_selection=("hint_even_first", "even_first",
+                                                                    "even_first_random")))
 def test_ports_are_even_first_on_new_kernels(version):
-    # linux-handshake-facts.md 1.12: 4.6+ scans the ports of low's parity (even) first, step 2;
-    # default range 32768-60999 since 4.4
+    # linux-handshake-facts.md 1.12: 4.6+ scans the ports of low's parity (even) first, step 2 (4.14.280:
+    # net/ipv4/inet_hashtables.c:632-635); default range 32768-60999 since 4.4
     _, got = ports(version, 30)
     assert all(32768 <= p <= 60999 and p % 2 == 0 for p in got)
     assert len(set(got)) == 30
 
 
-@pytest.mark.parametrize("version", versions_where(port_selection=("even_first", "even_first_random")))
+@pytest.mark.parametrize("version", versions_where(port_selection=("hint_even_first", "even_first",
+                                                                    "even_first_random")))
 def test_ports_use_all_even_ports_then_the_odd_ones_then_fail_with_eaddrnotavail(version):
     # linux-handshake-facts.md 1.12 (other_parity_scan) and 1.7 (inet_hash_connect fails -> EADDRNOTAVAIL)
     r, got = ports(Kernel(version, ip_local_port_range=(40000, 40009)), 12)
@@ -219,6 +251,22 @@ def test_ports_use_all_even_ports_then_the_odd_ones_then_fail_with_eaddrnotavail
         assert (c.port, c.outcome, c.errno, c.syn_times) == (None, "no_port", "EADDRNOTAVAIL", ())
     assert r.client_counters["TcpActiveOpens"] == 10  # tcp_connect is never reached without a port
     assert r.packets.tally(kind="SYN") == 10
+
+
+@pytest.mark.parametrize("version", versions_where(port_selection="hint_even_first"))
+def test_ports_step_by_two_from_the_global_hint_evens_then_odds_on_4_14(version):
+    # 4.14.280 net/ipv4/inet_hashtables.c: offset = ((hint + port_offset) % remaining) & ~1 (:628, :632), and
+    # hint += i + 2 (:681). To one destination within one 10 s salt of port_offset (net/core/secure_seq.c:148-155)
+    # every connect() whose first port is free takes the port two above the last, wrapping by remaining
+    # (:636-637); once low's parity is taken each walk goes on at offset + 1 (:674-676), again two apart.
+    _, got = ports(version, 20)
+    remaining = 60999 + 1 - 32768  # :623-626, even already
+    assert all(p % 2 == 0 for p in got) and all((b - a) % remaining == 2 for a, b in pairwise(got))
+    r, got = ports(Kernel(version, ip_local_port_range=(40000, 40009)), 12)
+    first = got[0] - 40000
+    assert got[:5] == [40000 + (first + 2 * k) % 10 for k in range(5)]
+    assert got[5:10] == [40000 + (first + 1 + 2 * k) % 10 for k in range(5)]
+    assert got[10:] == [None, None] and [c.errno for c in r.clients[10:]] == ["EADDRNOTAVAIL"] * 2
 
 
 @pytest.mark.parametrize("version", versions_where(port_selection="hint"))

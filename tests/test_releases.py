@@ -16,6 +16,7 @@ UNAMES = [  # uname -r of the distributions our learners run, as those kernels p
     "6.1.0-26-amd64",             # Debian 12
     "6.12.48+deb13-amd64",        # Debian 13
     "4.18.0-513.el8.x86_64",      # RHEL 8
+    "4.14.355-277.647.amzn2.x86_64",  # Amazon Linux 2
     "5.14.0-427.13.1.el9_4.x86_64",  # RHEL 9
     "3.10.0-1160.el7.x86_64",     # RHEL/CentOS 7
     "2.6.32-754.el6.x86_64",      # RHEL/CentOS 6
@@ -46,6 +47,16 @@ def test_distribution_backports_are_named():
     assert "tcp_syncookies=2" in match_release("3.10.0-1160.el7.x86_64").note  # RHEL 7 backports it
     assert "RHEL 8" in match_release("4.18.0-513.el8.x86_64").note
     assert "Amazon Linux" in match_release("6.1.112-122.189.amzn2023.x86_64").note
+    assert "Amazon Linux" in match_release("4.14.355-277.647.amzn2.x86_64").note
+
+
+def test_a_release_past_the_records_stable_release_names_the_switch_to_flip():
+    # the 4.14 record reads 4.14.280; the stable revision list (not a tree) puts the 2022 port hardening in
+    # 4.14.286, so a later 4.14.y (Amazon Linux 2's) is told to flip port_selection, and 4.14.280-285 are not
+    later, early = match_release("4.14.355-277.647.amzn2.x86_64"), match_release("4.14.285")
+    assert (later.version, later.exact, early.version, early.note) == ("4.14", True, "4.14", "")
+    assert "Kernel('4.14', port_selection='even_first_random')" in later.note
+    assert Kernel("4.14", port_selection="even_first_random").port_selection == Kernel("4.19").port_selection
 
 
 def test_a_kernel_older_than_every_profile_gets_the_oldest_and_says_so():

@@ -516,7 +516,7 @@ def test_flood_sweep_plot_draws_one_line_per_kernel():
 
 
 def test_every_profile_of_a_comparison_gets_a_style_of_its_own():
-    # The time machine draws one line per modelled kernel: twelve lines, twelve looks.
+    # The time machine draws one line per modelled kernel: thirteen lines, thirteen looks.
     from handshake_course.model import VERSIONS
     from handshake_course.views.style import series_style
 

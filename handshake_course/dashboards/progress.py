@@ -1,6 +1,6 @@
 """A progress bar for a dashboard update that takes long: an ipywidgets bar in the dashboard, above
 the figure, that appears only when the update's simulations look like lasting two seconds or more
-(a slider at its far end: 40,000 clients, twelve kernels), and goes away when they are done.
+(a slider at its far end: 40,000 clients, thirteen kernels), and goes away when they are done.
 
 A bar in the dashboard itself, not ``tqdm``: a control change runs in a widget callback, whose
 printed output JupyterLab sends to its log console, not to the cell. Widget state changes, on the

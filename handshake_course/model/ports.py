@@ -31,12 +31,12 @@ class PortAllocator:
         low, high = kernel.ip_local_port_range
         self.low, self.high = low, high
         self.used: set[int] = set()
-        perturbed = self.rule.startswith("even_first")  # 4.6+: a perturbation table, walks of one parity
-        self.classes = 2 if perturbed else 1  # the walk's step: one parity or all
+        perturbed = self.rule.startswith("even_first")  # 5.12+: a perturbation table
+        self.classes = 2 if perturbed or self.rule == "hint_even_first" else 1  # 4.6+: walks of one parity
         self.free: list[list[int]] | None = None  # sorted free positions per class, once the range is crowded
         self.secret = hashlib.sha256(f"port-secret:{seed}".encode()).digest()[:16]
         self.rng = random.Random(f"ports:{seed}")
-        self.hint = 0  # 3.10: static u32 hint
+        self.hint = 0  # 3.10 to 4.14.280: static u32 hint
         self.offsets: dict[int, int] = {}  # salt -> port offset
         self.table: list[int] = []
         if perturbed:  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
@@ -44,9 +44,11 @@ class PortAllocator:
             self.table = [self.rng.getrandbits(16) for _ in range(size)]
 
     def _port_offset(self, now_us: int) -> int:
-        """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x
-        (one destination here, so one value per salt: remembered)."""
-        salt = now_us // SHUFFLE_PERIOD_US if self.rule == "even_first_random" else 0
+        """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x,
+        32-bit and time-salted in 4.14.280 (net/core/secure_seq.c:148-155, EPHEMERAL_PORT_SHUFFLE_PERIOD
+        :25) (one destination here, so one value per salt: remembered)."""
+        salted = self.rule in ("even_first_random", "hint_even_first")
+        salt = now_us // SHUFFLE_PERIOD_US if salted else 0
         value = self.offsets.get(salt)
         if value is None:
             value = self.offsets[salt] = self._hash_offset(salt)
@@ -63,6 +65,8 @@ class PortAllocator:
             port = self._hint_scan(now_us)
         elif self.rule == "hint_even":
             port = self._hint_even_scan(now_us)
+        elif self.rule == "hint_even_first":
+            port = self._hint_even_first(now_us)
         else:
             port = self._even_first(now_us)
         if port is not None:
@@ -145,8 +149,36 @@ class PortAllocator:
         self.hint = (self.hint + ((i + 2) & ~1)) & 0xFFFFFFFF
         return self.low + found[1]
 
+    def _hint_even_first(self, now_us: int) -> int | None:
+        """4.6 to 4.14.280 (4.14.280 inet_hashtables.c:622-681, 1580ab63fc9a): remaining is the range
+        size rounded down to even; offset = ((hint + port_offset) % remaining) & ~1 (u32 sum); ports of
+        low's parity first, step 2, then the other parity; on success hint += i + 2, i the step of the
+        pass that found the port."""
+        remaining = self.high + 1 - self.low
+        if remaining > 1:
+            remaining &= ~1
+        offset = (((self.hint + self._port_offset(now_us)) & 0xFFFFFFFF) % remaining) & ~1
+        found = self._two_parities(offset, remaining)
+        if found is None:
+            return None
+        k, position = found
+        self.hint = (self.hint + 2 * k + 2) & 0xFFFFFFFF
+        return self.low + position
+
+    def _two_parities(self, offset: int, remaining: int) -> tuple[int, int] | None:
+        """The 4.6+ walk: from even ``offset``, ports of low's parity in steps of 2, wrapping by
+        ``remaining``; then from offset + 1 the other parity. (k, position) of the first free one."""
+        count, limit = (remaining + 1) // 2, self.high + 1 - self.low
+        if self.free is None and self.low + offset not in self.used:  # the walk's first step, free: the usual case
+            found: tuple[int, int] | None = (0, offset)
+        else:
+            found = self._take(offset, count, 2, limit, remaining)  # low's parity first
+        if found is None and remaining > 1:
+            found = self._take(offset + 1, count, 2, limit, remaining)  # then the other
+        return found
+
     def _perturbed_start(self, now_us: int) -> tuple[int, int, int]:
-        """(table index, even start offset, remaining) of a 4.6+ walk: remaining is the range size
+        """(table index, even start offset, remaining) of a 5.12+ walk: remaining is the range size
         rounded down to even; the offset comes from the destination's slot of the perturbation
         table (5.12-5.15: hash_32(port_offset, 8); 6.x: the low bits, plus the high 32 bits)."""
         remaining = self.high + 1 - self.low
@@ -162,17 +194,10 @@ class PortAllocator:
         return index, offset & ~1, remaining
 
     def _even_first(self, now_us: int) -> int | None:
-        """4.6+: scan ports of low's parity first, step 2, from a per-destination perturbed offset;
-        then the other parity. 6.x adds a random even step to the table after each success."""
+        """5.12+: the 4.6+ walk (low's parity first, step 2, then the other parity) from a
+        per-destination perturbed offset. 6.x adds a random even step to the table after each success."""
         index, offset, remaining = self._perturbed_start(now_us)
-        high = self.high + 1
-        count, limit = (remaining + 1) // 2, high - self.low
-        if self.free is None and self.low + offset not in self.used:  # the walk's first step, free: the usual case
-            found: tuple[int, int] | None = (0, offset)
-        else:
-            found = self._take(offset, count, 2, limit, remaining)  # low's parity first
-        if found is None and remaining > 1:
-            found = self._take(offset + 1, count, 2, limit, remaining)  # then the other
+        found = self._two_parities(offset, remaining)
         if found is None:
             return None
         k, position = found

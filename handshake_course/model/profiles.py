@@ -262,7 +262,7 @@ _SETTINGS: tuple[Setting, ...] = (
         "TCP Fast Open's bits (3.6+; listeners 3.7+): 0x1 clients may send data in the SYN "
         "(sendto(MSG_FASTOPEN); without it sendto fails with EOPNOTSUPP and the application connects "
         "first), 0x2 listeners take it (a child socket at the SYN, within the TCP_FASTOPEN queue), 0x4 clients "
-        "send it without a cookie, 0x200 listeners take it without checking one (4.4: any SYN with data; "
+        "send it without a cookie, 0x200 listeners take it without checking one (4.4, 4.14: any SYN with data; "
         "4.19+ here: any SYN with data or a cookie option; 3.10: data without a cookie option), 0x400 listen() "
         "gives every listener a TFO queue of its backlog without the setsockopt (3.10/4.4 also 0x800: of "
         "tcp_fastopen >> 16). The default is 1 (clients only), 0 on 3.10. The model acts on these bits "
@@ -316,20 +316,27 @@ _SETTINGS: tuple[Setting, ...] = (
         "syn_expiry", "switch",
         "When connect() gives up [1.7]: 'time_rto_min' - 2.6.32.2's retransmits_timed_out() measured "
         "from TCP_RTO_MIN (gives up after ~12.6 s of retries); 'time' - 3.10, elapsed time against "
-        "((2 << n) - 1) * initial RTO; 'count_or_time' - 5.x/6.x, n (+ linear timeouts) retransmissions, "
-        "or that time.",
+        "((2 << n) - 1) * initial RTO; 'count' - 4.14.280, n (+ linear timeouts, where the kernel has "
+        "them) retransmissions and no time test in SYN states (tcp_timer.c:211-212); 'count_or_time' - 4.19 "
+        "and 5.x/6.x, n (+ linear timeouts) retransmissions, or that time. With the initial RTO doubling "
+        "to TCP_RTO_MAX the count and the time agree; they part where the time is measured from another "
+        "base (2.6.32.2) or the first retransmissions keep the initial RTO (6.5+ linear timeouts).",
         "tcp_write_timeout, retransmits_timed_out",
-        choices=("time_rto_min", "time", "count_or_time"),
+        choices=("time_rto_min", "time", "count", "count_or_time"),
     ),
     Setting(
         "port_selection", "switch",
         "How connect() picks its ephemeral port [1.12]: 'hint' - 3.10 sequential scan from a keyed "
         "hash plus a global hint; 'hint_even' - 4.4 to 4.5 (07f4c90062f8): the same scan from an even "
-        "offset, i from 0, hint += (i + 2) & ~1; 'even_first' - 5.12 to the early 5.15.y perturbation table (256 "
+        "offset, i from 0, hint += (i + 2) & ~1; 'hint_even_first' - 4.6 (1580ab63fc9a) to 5.11, 4.14.y before the 2022 backports: one "
+        "global hint, offset = ((hint + port_offset) % remaining) & ~1, ports of low's parity first in steps of "
+        "2, then the other parity, hint += i + 2 (4.14.280; its 32-bit hash re-salted every 10 s); "
+        "'even_first' - 5.12 to the early 5.15.y perturbation table (256 "
         "slots), even ports first, table += i + 2; 'even_first_random' - the 2022 hardening (4c2c8f03a5ab "
-        "and its stable backports, in 5.15.55 and 6.x): 65536 slots, random even steps, re-salted every 10 s.",
+        "and its stable backports, in 4.19.255, 5.15.55 and 6.x; in 4.14.286 per the stable revision list, "
+        "not read in a tree): 65536 slots, random even steps, re-salted every 10 s.",
         "__inet_hash_connect (net/ipv4/inet_hashtables.c)",
-        choices=("hint", "hint_even", "even_first", "even_first_random"),
+        choices=("hint", "hint_even", "hint_even_first", "even_first", "even_first_random"),
     ),
     Setting(
         "cookie_window", "switch",

@@ -35,10 +35,11 @@ DISTRIBUTIONS: tuple[tuple[str, str], ...] = (
     ("RHEL/CentOS 6", "2.6.32-754.el6.x86_64"),
     ("RHEL/CentOS 7", "3.10.0-1160.el7.x86_64"),
     ("Ubuntu 16.04", "4.4.0-210-generic"),
+    ("Amazon Linux 2", "4.14.355-277.647.amzn2.x86_64"),
     ("Debian 10", "4.19.0-27-amd64"),
     ("RHEL 8", "4.18.0-513.el8.x86_64"),
     ("Ubuntu 20.04", "5.4.0-200-generic"),
-    ("Debian 11, Amazon Linux 2", "5.10.0-33-amd64"),
+    ("Debian 11", "5.10.0-33-amd64"),
     ("RHEL 9", "5.14.0-427.13.1.el9_4.x86_64"),
     ("Ubuntu 22.04", "5.15.0-91-generic"),
     ("Debian 12, Amazon Linux 2023", "6.1.0-26-amd64"),
@@ -46,6 +47,14 @@ DISTRIBUTIONS: tuple[tuple[str, str], ...] = (
     ("Debian 13, RHEL 10", "6.12.48+deb13-amd64"),
 )
 """Distribution releases and a ``uname -r`` of their kernel (the README's table and lesson 8's)."""
+
+LATER_STABLE: tuple[tuple[str, int, str], ...] = (
+    ("4.14", 286, "4.14.286 and later carry the 2022 port hardening (the stable revision list says so; not "
+                  "read in a tree), which the 4.14 profile (4.14.280) lacks: try "
+                  "Kernel('4.14', port_selection='even_first_random')"),
+)
+"""Stable releases of a modelled series newer than its record that change what the model sees:
+(series, first release's last number, what to flip). A release of that series from then on gets the note."""
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -92,5 +101,7 @@ def match_release(release: str) -> ProfileMatch:
     else:
         version = next(iter(RECORDS))
         notes.append(f"Linux {series} is older than every profile; the oldest is {version}")
+    if version == series and patch is not None and int(major) > 2:  # 2.6.x: the third number is the series
+        notes += [text for s, first, text in LATER_STABLE if s == series and int(patch) >= first]
     notes += [text for pattern, text in VENDOR_NOTES if pattern.search(found.group(4))]
     return ProfileMatch(release=str(release).strip(), series=series, version=version, note="; ".join(notes))

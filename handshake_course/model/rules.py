@@ -119,13 +119,16 @@ def syn_rto_after_us(kernel: Kernel, fires: int) -> int:
 
 
 @lru_cache(maxsize=1024)
-def syn_limits(kernel: Kernel, retry_until: int) -> tuple[int | None, int]:
-    """(retransmission count that expires the socket or None, give-up time in us) for
-    tcp_write_timeout in SYN_SENT: 5.x/6.x count retry_until (+ tcp_syn_linear_timeouts on 6.5+)
-    retransmissions; all versions also compare the elapsed time with tcp_model_timeout's, measured
-    from the initial RTO (2.6.32.2: from TCP_RTO_MIN)."""
+def syn_limits(kernel: Kernel, retry_until: int) -> tuple[int | None, int | None]:
+    """(retransmission count that expires the socket or None, give-up time in us or None) for
+    tcp_write_timeout in SYN_SENT: 4.14 and 4.19+ count retry_until (+ tcp_syn_linear_timeouts on
+    6.5+) retransmissions; every version but 4.14 (``syn_expiry="count"``: no time test in SYN
+    states) also compares the elapsed time with tcp_model_timeout's, measured from the initial RTO
+    (2.6.32.2: from TCP_RTO_MIN)."""
     rule = kernel.syn_expiry
-    count = retry_until + linear_timeouts(kernel) if rule == "count_or_time" else None
+    count = retry_until + linear_timeouts(kernel) if rule in ("count", "count_or_time") else None
+    if rule == "count":
+        return count, None
     base = RTO_MIN_US if rule == "time_rto_min" else to_us(kernel.tcp_timeout_init)
     return count, model_timeout_us(retry_until, base)
 
@@ -137,7 +140,7 @@ def syn_expired(kernel: Kernel, retransmits: int, elapsed_us: int, retry_until: 
     if count is not None and retransmits >= count:
         return True
     # retransmits_timed_out() is false before the first retransmission
-    return retransmits > 0 and elapsed_us >= timeout
+    return timeout is not None and retransmits > 0 and elapsed_us >= timeout
 
 
 @dataclass(frozen=True)

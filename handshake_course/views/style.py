@@ -53,7 +53,7 @@ SERIES: tuple[tuple[str, Any, str], ...] = (
 
 def series_style(i: int) -> tuple[str, Any, str]:
     """The style of the i-th series: the colours cycle after len(SERIES); each further round pairs
-    them with other line styles and markers, so the 1st and 8th of twelve kernels still differ."""
+    them with other line styles and markers, so the 1st and 8th of thirteen kernels still differ."""
     n = len(SERIES)
     colour = SERIES[i % n][0]
     _, line, marker = SERIES[(i + 3 * (i // n)) % n]

@@ -119,7 +119,7 @@ FACTS: Mapping[str, str] = {
                        "0x200; 'tcp_try_fastopen' - 4.4+ tcp_conn_request: TCPFastOpenCookieReqd first, then "
                        "the server bit, the TFO queue (tcp_fastopen_queue_check), the cookie; Passive for a child",
     "fastopen_cookie_waiver": "which SYNs tcp_fastopen's 0x200 (TFO_SERVER_COOKIE_NOT_REQD) lets make a child "
-                              "without a cookie: 'none', 'data_without_option' (3.10: skip_cookie), 'data' (4.4: "
+                              "without a cookie: 'none', 'data_without_option' (3.10: skip_cookie), 'data' (4.4, 4.14: "
                               "syn_data), 'any' (tcp_fastopen_no_cookie, 4.19+ here: any SYN with data or a cookie "
                               "option, a bare cookie request too)",
     "fastopen_active_counter": "when the client counts TCPFastOpenActive: 'none', 'at_send' (3.10 tcp_send_syn_data, "
@@ -133,6 +133,6 @@ FACTS: Mapping[str, str] = {
     "fastopen_queue_cap": "whether the listener's TFO queue length is capped at somaxconn (fastopen_queue_tune, "
                           "4.4+: min(backlog, somaxconn)); 3.10's fastopen_init_queue takes the value as it is",
     "fastopen_wo_sockopt2": "whether tcp_fastopen's 0x800 (TFO_SERVER_WO_SOCKOPT2) gives a listener without "
-                            "TCP_FASTOPEN a TFO queue of tcp_fastopen >> 16 at listen() (3.10, 4.4; gone by 4.19)",
+                            "TCP_FASTOPEN a TFO queue of tcp_fastopen >> 16 at listen() (3.10, 4.4; gone by 4.14)",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
