@@ -523,12 +523,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.pcap:
         check_pcap_path(args.pcap, parser)
     scenario = build_scenario(args, parser)
-    if args.pcap:
-        from .model.rules import fastopen_used
-
-        if fastopen_used(scenario.kernel, scenario.fastopen, scenario.backlog, scenario.data):
-            parser.error("argument --pcap: the packets of a run with TCP Fast Open (--fastopen with --data) cannot "
-                         "be written yet (the request in the SYN, the cookie option); leave out --fastopen")
     if args.plot_clients is not None:
         n = len(scenario.client_times)
         bad = [c for c in args.plot_clients if not 0 <= c < n]

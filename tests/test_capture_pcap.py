@@ -29,20 +29,26 @@ from handshake_course.cli import main  # noqa: E402
 from handshake_course.model import VERSIONS  # noqa: E402
 from handshake_course.model.wire import (  # noqa: E402
     ACK,
+    CLIENT_ADDR,
     FIN,
     MSS,
     PSH,
     REQUEST,
     RST,
+    SYN,
+    TCP_FASTOPEN_COOKIE_SIZE,
     TCP_MSS_DEFAULT,
     WINDOW,
     Keys,
     cookie_counter,
     cookie_mss_index,
     cookie_timestamp,
+    fastopen_option,
     option_names,
     options_write,
     segments,
+    sends,
+    synack_cookie,
 )
 
 TSHARK = shutil.which("tshark")
@@ -230,16 +236,19 @@ def seen_by(result, at):
 
 def synack_identities(result, client):
     """For each SYN-ACK the listener sent ``client``, which transmission it is: a request sock's
-    (syn_new, then syn_again and the timer's synack_rto resend it), or a cookie, the same for one SYN
-    all minute (secure_tcp_syn_cookie's counter)."""
+    (syn_new or a TFO SYN's syn_fastopen_*, then syn_again and the timer's synack_rto resend it; a
+    TFO child's syn_again_fastopen and fastopen_synack_rto), or a cookie, the same for one SYN all
+    minute (secure_tcp_syn_cookie's counter)."""
     out, request = [], None
     for event in result.trace.of_client(client):
-        if event.action == "syn_new":
+        if sends(result.kernel, event.action) != "SYN-ACK":
+            continue
+        if event.action == "syn_new" or event.action.startswith("syn_fastopen_"):
             request = ("request", event.time)
-        if event.action in ("syn_new", "syn_again", "synack_rto"):
-            out.append(request)
-        elif event.action == "syn_cookie":
+        if event.action == "syn_cookie":
             out.append(("cookie", cookie_counter(result, event.time)))
+        else:
+            out.append(request)
     return out
 
 
@@ -253,8 +262,17 @@ def expected_flags(result, at):
     ACK, or once the request went out, the request (an ACK sent after it carries the sequence
     number past it); the server's ACK of a request is one if the capture already holds one (a copy
     answered again). A SYN-ACK to a flood address is a retransmission when the model says so: its
-    first copy left the server before."""
+    first copy left the server before. A DATA is also a retransmission once the capture holds a
+    segment of that client past the request's bytes (Wireshark's next sequence number is then past
+    them): a TFO SYN that carried it, or an ACK sent after it (its DATA lost on the way)."""
     packets = list(result.packets)
+    segs = list(segments(result))
+    isns = {}
+    for s in segs:
+        if s.kind == "SYN":
+            isns.setdefault(s.client, s.seq)
+    past = {i for i, s in enumerate(segs) if s.sender == "client" and s.kind in ("SYN", "ACK")
+            and (s.seq + bool(s.flags & SYN) + len(s.payload) - isns[s.client] - 1) % 2**32 >= len(REQUEST)}
     ids = {c.index: iter(synack_identities(result, c.index)) for c in result.clients}
     identity = {i: next(ids[p.client]) for i, p in enumerate(packets) if p.kind == "SYN-ACK" and p.client is not None}
     first_data = {}
@@ -270,6 +288,8 @@ def expected_flags(result, at):
         key = (p.sender, p.kind, p.client, identity.get(i))
         repeat = key in held
         held.add(key)
+        if i in past:
+            held.add(("past data", p.client))
         if repeat and not (p.kind == "SYN-ACK" and identity[i][0] == "cookie") and p.sender == "client":
             assert p.retransmission, (i, p)  # only what the model resends repeats, cookies aside
         dup = False
@@ -278,19 +298,20 @@ def expected_flags(result, at):
         elif p.kind == "ACK":
             dup = ("client", "DATA", p.client, None) in held if first_data.get(p.client, i) < i else repeat
         spurious = p.kind == "DATA" and ("server", "ACK", p.client, None) in held
+        repeat = repeat or (p.kind == "DATA" and ("past data", p.client) in held)
         rows.append((p.kind, repeat and p.kind in ("SYN", "SYN-ACK", "DATA"), dup, spurious))
     return rows
 
 
 def kind_of(frame: dict[str, str]) -> str:
+    if frame["tcp.flags.syn"] == "1":  # a TFO SYN carries the request
+        return "SYN-ACK" if frame["tcp.flags.ack"] == "1" else "SYN"
     if frame["tcp.len"] != "0":
         return "DATA"
     if frame["tcp.flags.reset"] == "1":
         return "RST"
     if frame["tcp.flags.fin"] == "1":
         return "FIN"
-    if frame["tcp.flags.syn"] == "1":
-        return "SYN-ACK" if frame["tcp.flags.ack"] == "1" else "SYN"
     return "ACK"
 
 
@@ -386,17 +407,6 @@ def test_simulate_pcap_writes_a_capture_wireshark_opens(tmp_path, capsys):
     assert sum(f["tcp.analysis.retransmission"] == "1" for f in frames) == len(frames) - 4
 
 
-@pytest.mark.parametrize(("field", "scenario"), [
-    ("fastopen", Scenario(clients=[0.0, 1.0, 2.0], data=True, fastopen=4)),
-])
-def test_runs_whose_segments_are_not_written_yet_are_refused_naming_the_field(tmp_path, field, scenario):
-    """TCP Fast Open's SYNs with data are not in model.wire yet: to_pcap says which field of the
-    scenario is the reason, before it opens the file."""
-    with pytest.raises(ValueError, match=f"^{field}: "):
-        simulate(scenario).to_pcap(tmp_path / "run.pcap")
-    assert not (tmp_path / "run.pcap").exists()
-
-
 # ---- the close: FINs, their ACKs, TIME_WAIT's port taken again ------------------------------------
 
 CLOSES = {
@@ -422,11 +432,9 @@ def closes():
 def sent_by(result):
     """For each of the model's packets, the kernel action that sent it: each client's packets and its
     sending actions, in order, pair up one to one (as model.wire's replay pairs them)."""
-    from handshake_course.model.wire import SENDS
-
     actions = defaultdict(list)
     for event in result.trace:
-        if event.client is not None and event.action in SENDS:
+        if event.client is not None and sends(result.kernel, event.action):
             actions[event.client].append(event.action)
     taken = defaultdict(int)
     out = []
@@ -520,3 +528,205 @@ def test_wireshark_follows_the_close(closes, tmp_path, name, at):
             held.add(("syn", p.client))
             reused = first and sent_by_client[p.client] == "connect_tw_reuse"
             assert bool(frame["tcp.analysis.reused_ports"]) == reused, (i, p)
+
+
+# ---- TCP Fast Open: the request in the SYN, the cookie option, SYN-ACKs that ack the data -------------
+
+FASTOPEN = {
+    # a cookie request first, then 5 SYNs with the request and the cookie on a TFO queue of 2: two children,
+    # three overflows (tcp_fastopen_queue_check) whose SYN-ACKs ack the SYN only, so the request goes again
+    **{f"{v} TFO: a cookie, then data in the SYN, an overflow": Scenario(
+        kernel=Kernel(v, tcp_fastopen=3), backlog=8, clients=[0.0] + [1.0] * 5, rtt=0.1, data=True, fastopen=2)
+       for v in ("3.10", "6.18")},
+    # loss: first SYNs lost (a plain SYN resent), children's SYN-ACKs lost (the child's timer resends them,
+    # and so does a resent SYN reaching it), cookie requests lost
+    **{f"{v} TFO, loss": Scenario(kernel=Kernel(v, tcp_fastopen=3), backlog=8, rtt=0.1, loss=0.25, data=True,
+                                  fastopen=2, clients=[0.0] + [1.0 + 0.05 * i for i in range(12)], duration=20,
+                                  seed=6)
+       for v in ("3.10", "6.18")},
+    # tcp_fastopen 0x207: clients send the request without a cookie option (0x4), the listener takes it (0x200)
+    "6.18 TFO without cookies, loss": Scenario(kernel=Kernel("6.18", tcp_fastopen=0x207), backlog=8, rtt=0.1,
+                                               loss=0.25, data=True, fastopen=2, duration=20, seed=6,
+                                               clients=[1.0 + 0.05 * i for i in range(12)]),
+}
+
+
+@pytest.fixture(scope="module")
+def fastopens():
+    return {name: simulate(scenario) for name, scenario in FASTOPEN.items()}
+
+
+def tfo_option(kernel, cookie: bytes):
+    """The Fast Open option as the record's fastopen_option says tcp_options_write writes it: 3.10 the
+    experimental kind 254 with magic 0xF989 before the cookie (net/ipv4/tcp_output.c:480), 4.4+ kind 34
+    padded with two NOPs (6.18 net/ipv4/tcp_output.c:777-800; a length of 2 mod 4)."""
+    if kernel.fastopen_option == "experimental":
+        return ((254, bytes.fromhex("f989") + cookie),)
+    return ((34, cookie), (1, b""), (1, b""))
+
+
+@pytest.mark.parametrize("version", [v for v in VERSIONS if Kernel(v).fastopen_server != "none"])
+def test_the_fast_open_option_comes_last_in_the_records_form(version):
+    kernel = Kernel(version)
+    cookie = Keys(1).fastopen_cookie(CLIENT_ADDR)
+    assert len(cookie) == TCP_FASTOPEN_COOKIE_SIZE == 8
+    assert fastopen_option(kernel, cookie) == tfo_option(kernel, cookie)
+    assert fastopen_option(kernel, b"") == tfo_option(kernel, b"")  # a cookie request: the option, empty
+    full = options_write(MSS, (1, 0), True, kernel.rcv_wscale) + fastopen_option(kernel, cookie)
+    # tcp_syn_options: 20 bytes of handshake options leave 20; the cookie's option takes 12, 40 in all
+    assert sum(2 + len(d) if k > 1 else 1 for k, d in full) == 32 <= 40
+    assert kernel.fastopen_option == ("experimental" if kernel.fastopen_server == "tcp_fastopen_check" else "rfc7413")
+    assert Keys(1).fastopen_cookie(CLIENT_ADDR) == cookie != Keys(2).fastopen_cookie(CLIENT_ADDR)  # per seed
+
+
+def test_a_synack_carries_a_cookie_only_where_the_kernel_leaves_one_in_foc():
+    # tcp_try_fastopen: a cookie request answered, and a valid cookie whose child the full accept queue refused
+    # (valid_foc copied back, 6.18 net/ipv4/tcp_fastopen.c:501) unless 0x200 skipped the check; never a child's
+    k, waived = Kernel("6.18", tcp_fastopen=3), Kernel("6.18", tcp_fastopen=0x203)
+    assert synack_cookie(k, "syn_fastopen_request_cookie") and synack_cookie(k, "syn_fastopen_cookie_full")
+    assert not synack_cookie(waived, "syn_fastopen_cookie_full")
+    for action in ("syn_fastopen_cookie_child", "syn_fastopen_cookie_overflow", "syn_fastopen_request_ignored",
+                   "syn_fastopen_data_child", "syn_fastopen_data_full", "syn_again_fastopen", "fastopen_synack_rto",
+                   "syn_new", "synack_rto"):
+        assert not synack_cookie(k, action), action
+    # 3.10 drops a SYN whose child tcp_v4_syn_recv_sock refused: no SYN-ACK at all
+    assert sends(Kernel("3.10"), "syn_fastopen_cookie_full") is None
+    assert sends(Kernel("6.18"), "syn_fastopen_cookie_full") == "SYN-ACK"
+
+
+def acked_data(result):
+    """The clients whose data a TFO child took: the trace's syn_fastopen_<kind>_child for a SYN with data."""
+    return {e.client for e in result.trace if e.action.startswith("syn_fastopen_") and e.action.endswith("_child")
+            and not e.action.startswith("syn_fastopen_request_")}
+
+
+@pytest.mark.parametrize("name", list(FASTOPEN))
+def test_a_tfo_syn_carries_the_request_and_the_cookie_and_only_a_child_acks_the_data(fastopens, name):
+    """The first SYN: the record's options, then the Fast Open option with the cached cookie (an empty one
+    for a cookie request; none with 0x4), the request as payload unless it asks for a cookie; resent SYNs
+    carry neither (tcp_send_syn_data: "Exclude Fast Open option for SYN retries"). A SYN-ACK acks
+    ISN + 1 + 100 exactly when it is a child's (its rcv_nxt), carries a cookie exactly for a cookie request
+    it answers; the child's resent SYN-ACKs repeat its ISN and echo the first SYN's TSval; the client ACKs
+    past the data or sends it again at ISN + 1; its RSTs take the SYN-ACK's ACK number."""
+    result = fastopens[name]
+    k, mask, size = result.kernel, 2**32 - 1, len(REQUEST)
+    cookie = Keys(result.scenario.seed).fastopen_cookie(CLIENT_ADDR)
+    segs, names = list(segments(result)), sent_by(result)
+    children = acked_data(result)
+    seen = defaultdict(set)
+    for c in result.clients:
+        mine = [(s, n) for s, n in zip(segs, names, strict=True) if s.client == c.index]
+        syns = [s for s, _ in mine if s.kind == "SYN"]
+        if not syns:
+            continue
+        isn, first = syns[0].seq, syns[0]
+        plain = options_write(MSS, (tsval(first)[0], 0), True, k.rcv_wscale)
+        assert c.fastopen in ("cookie_requested", "data_in_syn")
+        if c.fastopen == "cookie_requested":
+            assert (first.options, first.payload) == (plain + tfo_option(k, b""), b"")
+        elif k.tcp_fastopen & 0x4:  # TFO_CLIENT_NO_COOKIE: the request, no option
+            assert (first.options, first.payload) == (plain, REQUEST)
+        else:
+            assert (first.options, first.payload) == (plain + tfo_option(k, cookie), REQUEST)
+        assert first.flags == SYN
+        for s in syns[1:]:
+            assert option_names(s.options) == k.handshake_options and s.payload == b"" and s.retransmission
+            seen["plain SYN resent"].add(c.fastopen)
+        for s, n in mine:
+            if s.kind == "SYN-ACK":
+                child = n.endswith("_child") or n in ("syn_again_fastopen", "fastopen_synack_rto")
+                took = child and c.index in children
+                assert s.ack == (isn + 1 + (size if took else 0)) & mask, (c.index, n)
+                has_cookie = any(kind in (34, 254) for kind, _ in s.options)
+                assert has_cookie == (n == "syn_fastopen_request_cookie"), (c.index, n)
+                if has_cookie:
+                    assert s.options[-len(tfo_option(k, cookie)):] == tfo_option(k, cookie)
+                if n in ("syn_again_fastopen", "fastopen_synack_rto"):  # the child's SYN-ACK again: same ISN,
+                    made = next(x for x, m in mine if m.startswith("syn_fastopen_") and m.endswith("_child"))
+                    assert s.seq == made.seq and s.retransmission  # echoing the SYN that made it (req->ts_recent)
+                    assert tsval(s)[1] == tsval(first)[0]
+                seen[n].add(took)
+            if n == "synack_in_fastopen_acked":
+                assert (s.seq, s.flags, s.payload) == ((isn + 1 + size) & mask, ACK, b"")
+            if n == "synack_in_fastopen_fail":
+                assert (s.seq, s.flags, s.payload, s.retransmission) == ((isn + 1) & mask, PSH | ACK, REQUEST, True)
+            if s.kind == "RST" and s.sender == "client":
+                synack = [x for x, _ in mine if x.kind == "SYN-ACK" and x.arrives is not None and x.arrives <= s.time]
+                assert synack and s.seq in {x.ack for x in synack}
+            if s.kind != "SYN":
+                assert not any(kind in (34, 254) for kind, _ in s.options) or s.kind == "SYN-ACK"
+            seen["names"].add(n)
+    if "loss" in name:  # what the scenario is for
+        assert "plain SYN resent" in seen and seen["names"] >= {"fastopen_synack_rto", "synack_in_fastopen_fail",
+                                                                 "synack_in_fastopen_acked"}
+    else:
+        assert seen["syn_fastopen_request_cookie"] == {False} and seen["syn_fastopen_cookie_child"] == {True}
+        assert seen["syn_fastopen_cookie_overflow"] == {False}
+
+
+TFO_FIELDS = ("tcp.option_kind", "tcp.options.tfo.request", "tcp.options.tfo.cookie", "tcp.options.experimental.exid",
+              "tcp.analysis.tfo_syn", "tcp.analysis.tfo_ack", "tcp.analysis.tfo_ignored")
+
+
+def tshark_tfo(path: Path) -> list[dict[str, str]]:
+    """Wireshark's Fast Open fields of each frame (tshark -G fields: tcp.options.tfo.*, tcp.analysis.tfo_*)."""
+    command = [TSHARK, "-n", "-r", str(path), "-T", "fields", "-E", "separator=\t", "-E", "occurrence=a"]
+    for field_name in TFO_FIELDS:
+        command += ["-e", field_name]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return [dict(zip(TFO_FIELDS, line.split("\t"), strict=True)) for line in done.stdout.splitlines()]
+
+
+@needs_tshark
+@pytest.mark.parametrize("at", ["server", "client"])
+@pytest.mark.parametrize("name", list(FASTOPEN))
+def test_wireshark_reads_fast_open_as_the_model_writes_it(fastopens, tmp_path, name, at):
+    """Wireshark opens TFO runs without a malformed frame or an error, sees the model's packets (a SYN with
+    the request is a SYN), calls a frame a retransmission as the handshake's rules expect (the request
+    sent again after a SYN that carried it is one), dissects the option (kind 34, or 254 with experiment
+    identifier 0xF989) as a cookie request or the cookie the model wrote, and calls a SYN-ACK one
+    "accepting TFO data" exactly when a child took the data, "ignoring TFO data" when it answers a SYN
+    with a cookie and the request that the capture holds and acks the SYN alone (a SYN with data and no
+    option, 0x4, is not TFO to Wireshark)."""
+    result = fastopens[name]
+    path = tmp_path / "tfo.pcap"
+    written = result.to_pcap(path, at=at)
+    frames, tfo = tshark(path), tshark_tfo(path)
+    expected = expected_flags(result, at)
+    seen = seen_by(result, at)
+    assert written == len(frames) == len(tfo) == len(expected) == len(seen)
+    assert not any(f["_ws.malformed"] for f in frames)
+    assert all(int(s) < EXPERT_ERROR for f in frames for s in f["_ws.expert.severity"].split(",") if s)
+    assert [kind_of(f) for f in frames] == [kind for kind, _, _, _ in expected]
+    assert [f["tcp.analysis.retransmission"] == "1" for f in frames] == [r for _, r, _, _ in expected]
+    assert [bool(f["tcp.analysis.duplicate_ack"]) for f in frames] == [d for _, _, d, _ in expected]
+    assert [bool(f["tcp.analysis.spurious_retransmission"]) for f in frames] == [s for _, _, _, s in expected]
+    segs, names = list(segments(result)), sent_by(result)
+    k, cookie = result.kernel, Keys(result.scenario.seed).fastopen_cookie(CLIENT_ADDR).hex()
+    kind = "254" if k.fastopen_option == "experimental" else "34"
+    children, found, tfo_syns = acked_data(result), set(), set()
+    for (_, i), frame, f in zip(seen, frames, tfo, strict=True):
+        s, n = segs[i], names[i]
+        kinds = f["tcp.option_kind"].split(",")
+        assert kinds == [str(o) for o, _ in s.options]
+        if kind in kinds:
+            assert f["tcp.options.experimental.exid"] == ("0xf989" if kind == "254" else "")
+            assert (f["tcp.options.tfo.request"], f["tcp.options.tfo.cookie"]) == (("1", "") if s.kind == "SYN"
+                                                                                 and not s.payload else ("", cookie))
+            found.add((s.kind, "request" if f["tcp.options.tfo.request"] else "cookie"))
+        else:
+            assert f["tcp.options.tfo.request"] == f["tcp.options.tfo.cookie"] == ""
+        if s.kind == "SYN-ACK":
+            took = (n.endswith("_child") or n in ("syn_again_fastopen", "fastopen_synack_rto")) and s.client in children
+            assert bool(f["tcp.analysis.tfo_ack"]) == took, (i, n)
+            assert bool(f["tcp.analysis.tfo_ignored"]) == (not took and s.client in tfo_syns), (i, n)
+            found.add(("SYN-ACK", "accepting" if took else "ignoring" if f["tcp.analysis.tfo_ignored"] else "plain"))
+        if s.kind == "SYN" and s.payload:
+            assert int(frame["tcp.len"]) == len(REQUEST) and s.payload == REQUEST
+            assert bool(f["tcp.analysis.tfo_syn"]) == (kind in kinds)
+            if kind in kinds:
+                tfo_syns.add(s.client)
+    if not k.tcp_fastopen & 0x4:  # what the scenarios are for
+        assert {("SYN", "request"), ("SYN", "cookie"), ("SYN-ACK", "cookie"), ("SYN-ACK", "ignoring")} <= found
+    assert ("SYN-ACK", "accepting") in found

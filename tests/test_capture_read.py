@@ -36,6 +36,12 @@ ROUND_TRIPS = {
     "6.18 close, ports reused": Scenario(kernel=Kernel("6.18", tcp_tw_reuse=1, ip_local_port_range=(40000, 40003)),
                                          clients=[0.3 * i for i in range(16)], hold=0.05, data=True, loss=0.1,
                                          accept=[0.1 * i for i in range(80)], duration=60, seed=2),
+    # TCP Fast Open: cookie requests, the request in the SYN (acked by a child, or not and sent again), SYNs
+    # and SYN-ACKs lost; 3.10's experimental option and 6.18's RFC 7413 one
+    **{f"{v} TFO, loss": Scenario(kernel=Kernel(v, tcp_fastopen=3), backlog=8, rtt=0.1, loss=0.25, data=True,
+                                  fastopen=2, clients=[0.0] + [1.0 + 0.05 * i for i in range(12)], duration=20,
+                                  seed=6)
+       for v in ("3.10", "6.18")},
 }
 
 
@@ -50,13 +56,19 @@ def at_client(result, tmp_path: Path, at: str = "client"):
     return load(path)
 
 
+def data_after_syn(client) -> tuple[float, ...]:
+    """When a client sent its request other than in its SYN (a TFO SYN's data is the first of data_times)."""
+    return client.data_times[1:] if client.fastopen == "data_in_syn" else client.data_times
+
+
 def expected_outcome(result, client) -> str:
     """What a capture on the client host shows of one connect(): an RST ended it (refused, reset, or
     the client's own RST to a SYN-ACK that came after connect() gave up) before its request went out,
     its ACK or its request went out, or no SYN-ACK ever reached it. ``read`` calls an attempt reset
-    only when the RST came before any data: a request answered with RST was established first."""
+    only when the RST came before any data after the SYN: a request answered with RST was established
+    first; a TFO SYN's request does not establish anything."""
     sent_rst = any(p.kind == "RST" for p in result.packets.of_client(client.index))
-    if (client.errno in ("ECONNREFUSED", "ECONNRESET") or sent_rst) and not client.data_times:
+    if (client.errno in ("ECONNREFUSED", "ECONNRESET") or sent_rst) and not data_after_syn(client):
         return "reset"
     return "established" if client.connected_at is not None else "unanswered"
 
@@ -77,12 +89,36 @@ def test_a_capture_at_the_client_reads_back_as_the_models_clients(results, tmp_p
             assert h.latency is None
         else:
             assert h.latency == pytest.approx(c.latency, abs=2e-6)
-        if c.data_times:  # the request, as the client sent it first
+        if c.data_times:  # the request, as the client sent it first (a TFO SYN's: the SYN's time)
             assert h.data_at - EPOCH == pytest.approx(c.data_times[0], abs=1e-6)
         else:
             assert h.data_at is None
     assert capture.vantage == ("client" if any(c.connected_at for c in clients) else "unknown")
     assert capture.notes == () and not capture.truncated
+
+
+@pytest.mark.parametrize("name", ["3.10 TFO, loss", "6.18 TFO, loss"])
+def test_a_tfo_syns_request_is_data_but_the_handshake_ends_at_the_clients_ack(results, tmp_path, name):
+    """A SYN carrying the request (TCP Fast Open) gives the attempt its data_at, the SYN's time, but does not
+    establish it; the handshake ends at the client's acknowledgement of a SYN-ACK: its bare ACK (a child
+    acked the data), or the request carrying that ACK (after a cookie request, or sent again after a
+    SYN-ACK that acked the SYN alone: tcp_rcv_fastopen_synack), which ack_times leaves out."""
+    result = results[name]
+    capture = at_client(result, tmp_path)
+    found = {round(h.syn_times[0] - EPOCH, 6): h for h in capture.handshakes}
+    kinds = set()
+    for c in result.clients:
+        h = found[round(c.start, 6)]
+        if c.connected_at is None:
+            continue
+        assert h.latency == pytest.approx(c.connected_at - c.start, abs=2e-6) and h.outcome == "established"
+        if c.fastopen == "data_in_syn":
+            assert h.data_at - EPOCH == pytest.approx(c.syn_times[0], abs=1e-6)
+        bare = bool(h.ack_times) and h.ack_times[0] - EPOCH == pytest.approx(c.connected_at, abs=1e-6)
+        kinds.add((c.fastopen, c.syn_data_acked, bare))
+    # a child took the data: a bare ACK; else the request carries the ACK
+    assert kinds >= {("data_in_syn", True, True), ("data_in_syn", False, False), ("cookie_requested", None, False)}
+    assert not {k for k in kinds if k[2] != (k[1] is True)}
 
 
 def test_dropped_synacks_read_as_unanswered_at_the_client_and_incomplete_at_the_server(results, tmp_path):

@@ -200,7 +200,6 @@ def test_plot_writes_a_png(capsys, tmp_path):
     (["--kernel", "2.6.32", "--fastopen", "4"], ["--fastopen", "TCP Fast Open came in Linux 3.7"]),
     (["--kernel", "2.6.32", "--tcp-fastopen", "3"], ["--tcp-fastopen", "no such sysctl", "it came in Linux 3.6"]),
     (["--fastopen", "-1"], ["--fastopen", "0 to 2147483647"]),
-    (["--fastopen", "4", "--data", "--tcp-fastopen", "3", "--pcap", "x.pcap"], ["--pcap", "TCP Fast Open"]),
     (["--listeners", "0"], ["--listeners", "1 to 65535"]),
     (["--listeners", "two"], ["--listeners", "whole number"]),
     (["--defer-accept", "500ms"], ["--defer-accept", "whole seconds from 0 to 2147483647"]),

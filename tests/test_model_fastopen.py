@@ -306,8 +306,3 @@ def test_the_same_seed_gives_the_same_run_with_fast_open():
     assert snapshot(simulate(s)) == snapshot(simulate(s.replace()))
 
 
-def test_a_run_with_fast_open_is_not_written_as_packets_yet(tmp_path):
-    r = simulate(Scenario(kernel=kernel("6.18"), backlog=8, clients=2, data=True, fastopen=4))
-    with pytest.raises(ValueError, match="^fastopen: "):
-        r.to_pcap(tmp_path / "tfo.pcap")
-    assert not (tmp_path / "tfo.pcap").exists()

@@ -9,9 +9,17 @@ TCP (ARP, UDP, ICMP) are skipped and counted in the notes, not warned about: eve
 
 A connection attempt is a 4-tuple and the client's ISN: a retransmitted SYN (same ISN) belongs to
 its attempt, a new connect() from the same port (a new ISN) starts another. The listener's SYN-ACKs
-are matched by their acknowledgement number, the client's ACKs by their sequence number, RSTs by
+are matched by their acknowledgement number (the ISN + 1, or past the data a TFO SYN carried), the client's ACKs by their sequence number, RSTs by
 either. The options of an attempt's first SYN and first SYN-ACK are kept by name (what a
-syncookie SYN-ACK leaves out shows there), and the RSTs the server sent apart from all RSTs. Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP (DLT_RAW 12, 14,
+syncookie SYN-ACK leaves out shows there), and the RSTs the server sent apart from all RSTs.
+
+Data in a SYN (TCP Fast Open: the request rides on the SYN) is data: ``data_at`` is then that SYN's
+time. It does not complete the handshake, though: an attempt is "established" only once the client
+acknowledged a SYN-ACK or data flowed after the SYN, and an RST before that still makes it "reset". The
+client's acknowledgement of a SYN-ACK is its bare ACK, or, when it held that ACK back for data it
+sends at once (a TFO client's request after a cookie request, or the SYN's data sent again after a
+SYN-ACK that did not acknowledge it), that data segment: ``latency`` runs to the first of either;
+``ack_times`` keeps the bare ACKs. Link types: Ethernet (with VLAN tags), Linux cooked (SLL, SLL2), raw IP (DLT_RAW 12, 14,
 101; LINKTYPE_IPV4, LINKTYPE_IPV6), BSD loopback; IPv4 and IPv6 (addresses as ``[addr]:port``).
 A pcapng file is read with its first interface's link type (dpkt's pcapng reader).
 """
@@ -67,9 +75,9 @@ class Handshake:
     synack_times: tuple[float, ...]
     ack_times: tuple[float, ...]  # the client's ACKs of a SYN-ACK, without data (the third ACK, and repeats)
     rst_times: tuple[float, ...]  # RSTs from either side
-    data_at: float | None  # the first segment with a payload, either way
+    data_at: float | None  # the first segment with a payload, either way (a TFO SYN's too)
     outcome: str  # OUTCOMES
-    latency: float | None  # first SYN to the first ACK of a SYN-ACK, if both were seen
+    latency: float | None  # first SYN to the client's first acknowledgement of a SYN-ACK (an ACK, or data carrying it)
     server_isns: tuple[int, ...] = ()  # the ISNs of its SYN-ACKs, in order of first appearance
     syn_options: tuple[str, ...] = ()  # the first SYN's TCP options by name: "MSS", "SACK_PERM", "TIMESTAMP", "WSCALE"
     synack_options: tuple[str, ...] = ()  # the first SYN-ACK's (none seen: empty)
@@ -110,12 +118,16 @@ class _Attempt:
     syn_options: tuple[str, ...] | None = None
     synack_options: tuple[str, ...] | None = None
     data_at: float | None = None
+    syn_end: int | None = None  # a SYN with data (TCP Fast Open): the sequence number past it
+    flow_at: float | None = None  # the first payload after the SYN (data_at without a TFO SYN's)
+    data_acked_synack: float | None = None  # the client's first data acknowledging a SYN-ACK
 
     def handshake(self) -> Handshake:
-        acked = self.acks[0] if self.acks else None
-        if self.rsts and (self.data_at is None or self.rsts[0] < self.data_at):
+        acked = min((t for t in (self.acks[0] if self.acks else None, self.data_acked_synack) if t is not None),
+                    default=None)
+        if self.rsts and (self.flow_at is None or self.rsts[0] < self.flow_at):
             outcome = "reset"
-        elif acked is not None or self.data_at is not None:
+        elif acked is not None or self.flow_at is not None:
             outcome = "established"
         else:
             outcome = "incomplete" if self.synacks else "unanswered"
@@ -199,11 +211,15 @@ class _Reader:
         self.order.append(attempt)
         return attempt
 
-    def _find(self, key: tuple[str, str], isn: int | None = None, after_isn: int | None = None) -> _Attempt | None:
+    def _find(self, key: tuple[str, str], isn: int | None = None, after_isn: int | None = None,
+              acked: int | None = None) -> _Attempt | None:
         """The newest attempt of a 4-tuple with that ISN, or (after_isn) the newest whose ISN the
-        sequence number ``after_isn`` follows within half the sequence space."""
+        sequence number ``after_isn`` follows within half the sequence space, or (acked) the newest
+        whose SYN a SYN-ACK with that acknowledgement number answers (ISN + 1, or past its data)."""
         for attempt in reversed(self.attempts.get(key, ())):
             if isn is not None and attempt.isn == isn:
+                return attempt
+            if acked is not None and acked in ((attempt.isn + 1) & _MASK32, attempt.syn_end):
                 return attempt
             if after_isn is not None and (after_isn - attempt.isn - 1) & _MASK32 < _HALF:
                 return attempt
@@ -216,8 +232,12 @@ class _Reader:
             attempt.syns.append(t)
             if attempt.syn_options is None:
                 attempt.syn_options = option_names(tcp)
+            if payload:  # TCP Fast Open: the request in the SYN; a child's SYN-ACK acks past it
+                attempt.data_at = t if attempt.data_at is None else attempt.data_at
+                attempt.syn_end = (tcp.seq + 1 + payload) & _MASK32
         elif flags & _SYN:  # SYN-ACK: from the server, acknowledging the client's ISN
-            attempt = self._find((dst, src), isn=(tcp.ack - 1) & _MASK32) or self._new(dst, src, (tcp.ack - 1) & _MASK32, t)
+            attempt = (self._find((dst, src), acked=tcp.ack)
+                       or self._new(dst, src, (tcp.ack - 1) & _MASK32, t))
             attempt.synacks.append(t)
             if attempt.synack_options is None:
                 attempt.synack_options = option_names(tcp)
@@ -236,7 +256,11 @@ class _Reader:
             attempt.rsts.append(t)
         elif payload:
             attempt.data_at = t if attempt.data_at is None else attempt.data_at
-        elif tcp.flags & _ACK and not tcp.flags & _FIN and attempt.data_at is None and (
+            attempt.flow_at = t if attempt.flow_at is None else attempt.flow_at
+            if (attempt.data_acked_synack is None and tcp.flags & _ACK
+                    and (tcp.ack - 1) & _MASK32 in attempt.server_isns):
+                attempt.data_acked_synack = t
+        elif tcp.flags & _ACK and not tcp.flags & _FIN and attempt.flow_at is None and (
                 not attempt.server_isns or (tcp.ack - 1) & _MASK32 in attempt.server_isns):
             attempt.acks.append(t)
 
@@ -251,6 +275,7 @@ class _Reader:
             attempt.server_rsts.append(t)
         elif payload:
             attempt.data_at = t if attempt.data_at is None else attempt.data_at
+            attempt.flow_at = t if attempt.flow_at is None else attempt.flow_at
 
 
 def load(path: str | os.PathLike[str]) -> Capture:

@@ -13,10 +13,12 @@ library only, like the rest of the model.
 * **ISNs**: ``secure_tcp_seq``: a keyed hash of the 4-tuple plus a clock of 64 ns (seq_scale:
   2.6.32 drivers/char/random.c:1606, 3.10 net/core/secure_seq.c:48, 6.18 net/core/secure_seq.c:45),
   keyed here from the seed. A request sock gets its own ISN (a new request after an old one expired
-  gets a new one); its retransmitted SYN-ACKs repeat it. A cookie SYN-ACK carries the cookie as its
-  ISN (``Keys.cookie``: secure_tcp_syn_cookie, the MSS index in the low bits, the minute counter in
-  the top 8), which ``Keys.check_cookie`` undoes as cookie_v4_check does. Within one minute a
-  retransmitted SYN gets the same cookie again, so a capture shows it as a retransmission.
+  gets a new one); its retransmitted SYN-ACKs repeat it, and the TSval they echo: that of the SYN
+  that made the request (req->ts_recent; tcp_check_req leaves it for a resent SYN). A cookie SYN-ACK
+  carries the cookie as its ISN (``Keys.cookie``: secure_tcp_syn_cookie, the MSS index in the low
+  bits, the minute counter in the top 8), which ``Keys.check_cookie`` undoes as cookie_v4_check
+  does. Within one minute a retransmitted SYN gets the same cookie again, so a capture shows it as a
+  retransmission.
 * **Options**: the record's ``handshake_options`` in tcp_options_write's order, the record's
   ``rcv_wscale``, MSS 1460 (an Ethernet path, MTU 1500), timestamps counting the record's
   ``ts_clock`` (both hosts read the model's one tick counter; ``ms`` kernels add a keyed offset per
@@ -46,8 +48,33 @@ library only, like the rest of the model.
   (ts_recent). A connect() that takes the port of a TIME_WAIT socket (tcp_tw_reuse) starts its
   sequence numbers 65537 past where the old connection ended, as tcp_twsk_unique sets write_seq
   (2.6.32 net/ipv4/tcp_ipv4.c:130, 3.10 :128, 6.18 :190), instead of secure_tcp_seq.
-* **TCP Fast Open** (``Scenario(fastopen=...)``): not written yet; ``unwritable`` says why, and
-  ``Result.to_pcap`` refuses such a run before it opens the file.
+* **TCP Fast Open** (``Scenario(fastopen=...)``, the client bit of ``tcp_fastopen``): a client's
+  first SYN (tcp_send_syn_data) carries a cookie request - an empty cookie option - or the
+  ``REQUEST`` as its payload with the cookie its host cached (none with tcp_fastopen 0x4:
+  TFO_CLIENT_NO_COOKIE), SYN alone (syn_data takes the SYN's control block: 3.10
+  net/ipv4/tcp_output.c:2929, 6.18 :4193; the copy kept to resend the data becomes ACK|PSH after it
+  left, :2952, :4232); its resent SYNs carry neither ("Exclude Fast Open option for SYN retries":
+  3.10 net/ipv4/tcp_output.c:2967, 4.4 :3292, 6.18 :4252). The option comes last, after NOP and
+  WSCALE (tcp_options_write: 3.10 net/ipv4/tcp_output.c:480, 6.18 :777), in the record's
+  ``fastopen_option`` form: 3.10's experimental kind 254 with magic 0xF989, 4.4+ RFC 7413's kind 34
+  and two NOPs (an option length of 2 mod 4 is padded). The cookie is TCP_FASTOPEN_COOKIE_SIZE (8)
+  bytes, a keyed hash of the client's address (``Keys.fastopen_cookie``; the kernel's AES of the
+  source address, 3.10 net/ipv4/tcp_fastopen.c:67, of source and destination from 4.x, siphash since
+  5.x: 6.18 net/ipv4/tcp_fastopen.c:215 - the model's hosts have one address each, so the same
+  cookie all run). The listener's SYN-ACK carries a cookie exactly where tcp_fastopen_check /
+  tcp_try_fastopen leave ``foc`` with a length >= 0 (``synack_cookie``): a cookie request it answers
+  (outcome "cookie"), and on 4.4+ a valid cookie whose child the full accept queue refused
+  (valid_foc is copied back: 4.4 net/ipv4/tcp_fastopen.c:305, 6.18 :501), unless 0x200 skipped the
+  check; never for a child (foc->len = -1: 4.4 :295, 6.18 :489), an overflow or a SYN it ignored
+  (:272, :454), nor on a resent SYN-ACK (tcp_rtx_synack passes no foc: 4.4
+  net/ipv4/tcp_output.c:3575, 6.18 :4606). A TFO child's SYN-ACK, first or resent, acknowledges its
+  rcv_nxt: past the SYN's data when it took some (3.10 tcp_fastopen_check, net/ipv4/tcp_ipv4.c:1350,
+  :1363; 4.4 net/ipv4/tcp_fastopen.c:210; 6.18 :284, :378), else ISN + 1. The client then ACKs with
+  the sequence number past its data (synack_in_fastopen_acked), or sends the data again at ISN + 1,
+  PSH|ACK, when the SYN-ACK did not acknowledge it (synack_in_fastopen_fail; tcp_send_syn_data
+  queued it as ACK|PSH); a cookie request's ACK rides on the request (synack_in_cookie,
+  synack_in_no_cookie send nothing). An RST answering a SYN-ACK takes that SYN-ACK's ACK number as
+  its sequence number.
 """
 
 from __future__ import annotations
@@ -64,7 +91,7 @@ from .actions import FIN_TWINS
 from .clock import US
 from .ports import DADDR, DPORT, SADDR
 from .result import KINDS, SENDERS, ClientRecord, packet_fields, trace_fields
-from .rules import fastopen_used, synack_timeout_us
+from .rules import fastopen_cookie_waived, fastopen_syn_carries, synack_timeout_us
 from .timers import TimerBase
 
 if TYPE_CHECKING:
@@ -84,10 +111,15 @@ COOKIE_AGE_MINUTES = 2  # MAX_SYNCOOKIE_AGE (4.4+); check_cookie's default
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 TW_REUSE_SEQ_GAP = 65535 + 2  # tcp_twsk_unique: write_seq = tw_snd_nxt + 65535 + 2
-OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "SACK": 5, "TIMESTAMP": 8}
-"""TCP option kinds (IANA), by the names the records use."""
+OPTION_KINDS = {"EOL": 0, "NOP": 1, "MSS": 2, "WSCALE": 3, "SACK_PERM": 4, "SACK": 5, "TIMESTAMP": 8,
+                "FASTOPEN": 34, "EXP": 254}
+"""TCP option kinds (IANA), by the names the records use; FASTOPEN is RFC 7413's TCP Fast Open
+cookie, EXP the experimental kind 3.10 writes it in (with TCPOPT_FASTOPEN_MAGIC)."""
 _NOP, _MSS, _WSCALE, _SACK_PERM, _SACK, _TS = (OPTION_KINDS[n] for n in ("NOP", "MSS", "WSCALE", "SACK_PERM", "SACK",
                                                                         "TIMESTAMP"))
+TCPOPT_FASTOPEN, TCPOPT_EXP = OPTION_KINDS["FASTOPEN"], OPTION_KINDS["EXP"]  # include/net/tcp.h (4.4 :184-185)
+TCPOPT_FASTOPEN_MAGIC = 0xF989  # include/net/tcp.h (3.10 :186, 6.18 :226): the experimental option's identifier
+TCP_FASTOPEN_COOKIE_SIZE = 8  # include/linux/tcp.h (3.10 :56, 6.18 :87): the cookies Linux makes
 REQUEST = (f"GET / HTTP/1.1\r\nHost: {SERVER_ADDR}:{SERVER_PORT}\r\nUser-Agent: handshake-course\r\n"
            "Accept: */*\r\nPragma: no-cache\r\n\r\n").encode()
 """The request every client of ``Scenario(data=True)`` writes, the payload of its DATA segments. The
@@ -111,7 +143,8 @@ SENDS = {
     "data_in": "ACK", "data_in_new_child": "ACK", "data_again": "ACK",
     "data_accept_queue_full_abort": "RST", "data_cookie_invalid": "RST", "data_wrong_isn": "RST",
     "data_no_request": "RST",
-    # TCP Fast Open (a TFO client's SYN is its connect's; runs with TFO are not written yet: ``unwritable``)
+    # TCP Fast Open (a TFO client's first SYN is its connect's; fastopen_syn_request and fastopen_syn_data say
+    # what it carries; synack_in_cookie and synack_in_no_cookie send nothing: the request carries the ACK)
     "synack_in_fastopen_acked": "ACK", "synack_in_fastopen_fail": "DATA", "syn_again_fastopen": "SYN-ACK",
     "fastopen_synack_rto": "SYN-ACK",
     # the close (model/hosts/teardown.py); a FIN that meets no child sends what its final-ACK twin sends
@@ -120,15 +153,26 @@ SENDS = {
     "close_passive": "FIN", "passive_fin_tlp": "FIN", "passive_fin_rto_first": "FIN", "passive_fin_rto": "FIN",
     "fin_delack": "ACK", "fin_again": "ACK", "fin_in": "ACK", "fin_in_fin_wait2": "ACK", "fin_again_time_wait": "ACK",
     **{f"syn_fastopen_{kind}_{outcome}": "SYN-ACK" for kind in ("request", "cookie", "data")
-       for outcome in ("child", "cookie", "overflow", "ignored") if outcome != "cookie" or kind == "request"},
+       for outcome in ("child", "cookie", "overflow", "full", "ignored") if outcome != "cookie" or kind == "request"},
 }
 SENDS.update({twin: SENDS[name] for twin, (name, _) in FIN_TWINS.items() if name in SENDS})
+
 _FLOOD_EVENTS = frozenset({"syn_new", "syn_cookie", "synack_rto", "synack_give_up"})
 _CLIENT_FINS = frozenset({"close", "fin_tlp", "fin_rto_first", "fin_rto"})
 _SERVER_FINS = frozenset({"close_passive", "passive_fin_tlp", "passive_fin_rto_first", "passive_fin_rto"})
 _FIN_ACKS = frozenset({"fin_delack", "fin_again", "fin_in", "fin_in_fin_wait2", "fin_again_time_wait"})
 """The ACKs of the other host's FIN (the first two the server's, the rest the client's)."""
 _DATA_ACKS = frozenset({"data_in", "data_in_new_child", "data_again"})  # the child's ACKs of a request
+
+
+def sends(kernel: Kernel, name: str) -> str | None:
+    """The kind of packet the kernel action ``name`` puts on the wire on ``kernel`` (``SENDS``), or None:
+    a TFO SYN whose child the full accept queue refused gets no SYN-ACK from tcp_fastopen_check's
+    listener (3.10 tcp_v4_conn_request: tcp_v4_conn_req_fastopen fails, drop_and_free,
+    net/ipv4/tcp_ipv4.c:1632), a regular one from tcp_try_fastopen's (hosts.fastopen)."""
+    if name.startswith("syn_fastopen_") and name.endswith("_full") and kernel.fastopen_server == "tcp_fastopen_check":
+        return None
+    return SENDS.get(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +196,7 @@ class Segment:
     window: int
     options: tuple[Option, ...]
     cookie: bool = False  # a SYN-ACK whose ISN is a syncookie
-    payload: bytes = b""  # the TCP data: a DATA segment's REQUEST, else nothing
+    payload: bytes = b""  # the TCP data: a DATA segment's REQUEST (a TFO SYN's too), else nothing
 
     @property
     def lost(self) -> bool:
@@ -176,6 +220,42 @@ def options_write(mss: int | None, timestamps: tuple[int, int] | None, sack: boo
     if wscale is not None:
         out += [(_NOP, b""), (_WSCALE, bytes([wscale]))]
     return tuple(out)
+
+
+def fastopen_option(kernel: Kernel, cookie: bytes) -> tuple[Option, ...]:
+    """The TCP Fast Open option carrying ``cookie`` (empty: a cookie request) as tcp_options_write
+    writes it on ``kernel`` (the record's ``fastopen_option``): the experimental kind 254 with
+    TCPOPT_FASTOPEN_MAGIC before the cookie (3.10), or RFC 7413's kind 34; either padded with two NOPs
+    when its length is 2 mod 4 (3.10 net/ipv4/tcp_output.c:480-492, 6.18 :777-800). tcp_syn_options
+    and tcp_synack_options add it after every other option, and it fits: the handshake's 20 bytes
+    leave 20, a cookie option takes 12."""
+    form = kernel.fastopen_option
+    if form == "experimental":
+        option: Option = (TCPOPT_EXP, TCPOPT_FASTOPEN_MAGIC.to_bytes(2, "big") + cookie)
+    elif form == "rfc7413":
+        option = (TCPOPT_FASTOPEN, cookie)
+    else:
+        raise ValueError(f"Linux {kernel.version} has no TCP Fast Open option")
+    padding = ((_NOP, b""), (_NOP, b"")) if (2 + len(option[1])) % 4 == 2 else ()
+    return (option, *padding)
+
+
+def synack_cookie(kernel: Kernel, action: str) -> bool:
+    """Whether the SYN-ACK the listener's action ``action`` sends carries a Fast Open cookie: where
+    tcp_fastopen_check (3.10) or tcp_try_fastopen (4.4+) leaves ``foc`` with a length >= 0. A cookie
+    request answered ("syn_fastopen_request_cookie": 3.10 net/ipv4/tcp_ipv4.c:1366 and :1609, 4.4
+    net/ipv4/tcp_fastopen.c:280 and :305, 6.18 :463 and :501); on 4.4+ a cookie checked and valid
+    whose child the full accept queue refused ("syn_fastopen_cookie_full": the same valid_foc
+    copied back, "ack the ISN only but includes the same cookie"), unless tcp_fastopen's 0x200 sent
+    the SYN to the child without the check (valid_foc never made; 3.10 drops a refused child's SYN:
+    no SYN-ACK at all). Never a child's (foc->len = -1), an overflow's or an ignored SYN's, nor a
+    resent SYN-ACK (tcp_rtx_synack passes no foc)."""
+    if not action.startswith("syn_fastopen_"):
+        return False
+    kind, outcome = action.removeprefix("syn_fastopen_").split("_")
+    if outcome == "cookie":
+        return True
+    return outcome == "full" and kind == "cookie" and not fastopen_cookie_waived(kernel, kind)
 
 
 def option_names(options: tuple[Option, ...]) -> tuple[str, ...]:
@@ -218,6 +298,13 @@ class Keys:
     def isn(self, src: str, sport: int, dst: str, dport: int, now_us: int) -> int:
         """secure_tcp_seq: hash of the 4-tuple plus the real-time clock in 64 ns units."""
         return (self.hash32("isn", src, sport, dst, dport) + (now_us * 1000 >> 6)) & _MASK32
+
+    def fastopen_cookie(self, client: str) -> bytes:
+        """The listener's TCP Fast Open cookie for a client address: TCP_FASTOPEN_COOKIE_SIZE bytes of a
+        keyed hash (tcp_fastopen_cookie_gen: AES of the source address on 3.10, of source and
+        destination on 4.4-4.19, siphash of both since 5.x; the one server address adds nothing)."""
+        text = f"fastopen|{client}".encode()
+        return hashlib.blake2b(text, key=self.secret, digest_size=TCP_FASTOPEN_COOKIE_SIZE).digest()
 
     def cookie(self, syn: tuple[str, int, str, int], client_isn: int, count: int, mss_index: int) -> int:
         """secure_tcp_syn_cookie for a SYN (src, sport, dst, dport) with ISN ``client_isn``."""
@@ -267,9 +354,12 @@ class _Flow:
     src: str
     sport: int
     isn: int
-    syns: deque[tuple[int, int]] = field(default_factory=deque)  # (arrival us, TSval) of SYNs in flight
-    ts_recent: int = 0  # TSval of the last SYN that arrived
-    synacks: deque[tuple[int, int, int]] = field(default_factory=deque)  # (arrival, ISN, TSval) in flight
+    syns: deque[tuple[int, int, int]] = field(default_factory=deque)  # (arrival us, TSval, end seq) in flight
+    ts_recent: int = 0  # the TSval SYN-ACKs echo: that of the SYN that made the request (req->ts_recent)
+    synacks: deque[tuple[int, int, int, int]] = field(default_factory=deque)  # (arrival, ISN, TSval, ACK) in flight
+    fastopen: str | None = None  # what a TFO client's first SYN carries: rules.fastopen_syn_carries
+    syn_sent: bool = False  # its first SYN is out: the others carry no Fast Open option and no data
+    child_ack: int | None = None  # a TFO child's rcv_nxt: what its SYN-ACKs acknowledge
     request_isn: int | None = None  # the pending request sock's ISN
     connected: tuple[int, int] | None = None  # (ISN, TSval) of the SYN-ACK the client connected with
     timeouts: int = 0  # a flood request's SYN-ACK timeouts
@@ -308,20 +398,22 @@ class _Replay:
     each the header fields its kernel would have written."""
 
     def __init__(self, result: Result) -> None:
-        why = unwritable(result)
-        if why is not None:
-            raise ValueError(why)
         sc, self.k = result.scenario, result.kernel
         self.keys = Keys(sc.seed)
         self.clocks = Clocks(result)
         self.one_way = result.packets.one_way_us
         self.actions: dict[int, deque[tuple[int, str]]] = {}
         names = [a.name for a in result.trace.actions]
+        carries: dict[int, str] = {}  # TFO clients: what the first SYN carries
         for t, info in zip(result.trace.time_us, result.trace.info, strict=True):
             client, index = trace_fields(info)
             name = names[index]
-            if name in SENDS or (client < 0 and name in _FLOOD_EVENTS):
+            if sends(self.k, name) or (client < 0 and name in _FLOOD_EVENTS):
                 self.actions.setdefault(client, deque()).append((t, name))
+            elif name == "fastopen_syn_request":
+                carries[client] = "request"
+            elif name == "fastopen_syn_data":  # the request, with the cached cookie unless 0x4 leaves it out
+                carries[client] = fastopen_syn_carries(self.k, True)
         self.flows: dict[int, _Flow] = {}
         last: dict[int, ClientRecord] = {}  # port -> the client that had it last
         for c in sorted(result.clients, key=lambda c: (c.start, c.index)):
@@ -335,7 +427,7 @@ class _Replay:
                 isn = (ended + TW_REUSE_SEQ_GAP) & _MASK32 or 1
             else:
                 isn = self.keys.isn(CLIENT_ADDR, c.port, SERVER_ADDR, SERVER_PORT, round(c.start * US))
-            self.flows[c.index] = _Flow(CLIENT_ADDR, c.port, isn)
+            self.flows[c.index] = _Flow(CLIENT_ADDR, c.port, isn, fastopen=carries.get(c.index))
         self.flood_rng = random.Random(f"flood-sources:{sc.seed}")
         self.flood_used: set[tuple[int, int]] = set()
         self.flood_waiting: deque[tuple[int, _Flow]] = deque()  # flood SYNs in flight, by arrival
@@ -396,12 +488,13 @@ class _Replay:
             return self._fin(t, arrives, flow, name in _CLIENT_FINS)
         if name in _FIN_ACKS:
             return self._fin_ack(t, arrives, flow, name in ("fin_delack", "fin_again"))
-        if name in ("synack_in", "synack_again"):
-            return self._ack(t, flow, name == "synack_in")
+        if name in ("synack_in", "synack_again", "synack_in_fastopen_acked"):
+            return self._ack(t, flow, name != "synack_again")
         if name == "no_socket_rst":
             return self._client_rst(t, flow)
-        if name == "no_listener_rst":  # tcp_v4_send_reset to a SYN: RST|ACK, seq 0
-            return _Header(0, flow.isn + 1, RST | ACK)
+        if name == "no_listener_rst":  # tcp_v4_send_reset to a SYN: RST|ACK, seq 0, acking the SYN and its data
+            ends = [end for arrival, _, end in flow.syns if arrival == t]
+            return _Header(0, ends[-1] if ends else flow.isn + 1, RST | ACK)
         # the listener's RST to an ACK or a DATA takes its sequence number from the segment's ack_seq
         assert flow.connected is not None
         return _Header(flow.connected[0] + 1)
@@ -415,34 +508,64 @@ class _Replay:
         return self.tsval(t, SERVER_ADDR, SERVER_PORT, CLIENT_ADDR, flow.sport)
 
     def _syn(self, t: int, arrives: int | None, flow: _Flow) -> _Header:
-        """A client's SYN (first or resent): its socket's ISN and the full option set."""
+        """A client's SYN (first or resent): its socket's ISN and the full option set; a TFO client's
+        first SYN (tcp_send_syn_data) with a cookie request, or with the request as its payload and
+        the cached cookie (none with 0x4), the Fast Open option last."""
         tsval = self._client_tsval(t, flow)
+        options = options_write(MSS, (tsval, 0), True, self.k.rcv_wscale)
+        payload = b""
+        if flow.fastopen is not None and not flow.syn_sent:
+            if flow.fastopen == "request":
+                options += fastopen_option(self.k, b"")
+            else:
+                if flow.fastopen == "cookie":
+                    options += fastopen_option(self.k, self.keys.fastopen_cookie(flow.src))
+                payload, flow.data_sent = REQUEST, True
+        flow.syn_sent = True
         if arrives is not None:
-            flow.syns.append((arrives, tsval))
-        return _Header(flow.isn, 0, SYN, WINDOW, options_write(MSS, (tsval, 0), True, self.k.rcv_wscale))
+            flow.syns.append((arrives, tsval, flow.isn + 1 + len(payload)))
+        return _Header(flow.isn, 0, SYN, WINDOW, options, payload=payload)
 
     def _synack(self, t: int, arrives: int | None, flow: _Flow, name: str) -> _Header:
         """The listener's SYN-ACK: the request sock's ISN (a new request, a new ISN) or a cookie,
-        echoing the TSval of the last SYN that arrived."""
+        echoing the TSval of the SYN that made the request (req->ts_recent, set by tcp_openreq_init:
+        3.10 include/net/tcp.h:1090, 6.18 net/ipv4/tcp_input.c:7290; tcp_check_req answers a resent
+        SYN before it would update it: 3.10 net/ipv4/tcp_minisocks.c:532, 6.18 :726) or, for a
+        cookie, of the SYN it answers; a TFO child's acknowledges the data of the SYN
+        it was made from, first sent and resent (tcp_rsk(req)->rcv_nxt), and a SYN-ACK carries a Fast
+        Open cookie where ``synack_cookie`` says."""
+        syn_tsval, syn_end = 0, flow.isn + 1  # the SYN this answers (the last one that arrived)
         while flow.syns and flow.syns[0][0] <= t:
-            flow.ts_recent = flow.syns.popleft()[1]
+            _, syn_tsval, syn_end = flow.syns.popleft()
+        fresh = name in ("syn_new", "syn_cookie") or name.startswith("syn_fastopen_") or flow.request_isn is None
+        if fresh:  # tcp_openreq_init: req->ts_recent is this SYN's TSval, never updated by a resent SYN
+            flow.ts_recent = syn_tsval
         if name == "syn_cookie":
             seq, tsval, cookie = self._cookie(t, flow), self._cookie_tsval(t, flow), True
         else:
-            if name == "syn_new" or flow.request_isn is None:
+            if fresh:
                 flow.request_isn = self.keys.isn(SERVER_ADDR, SERVER_PORT, CLIENT_ADDR, flow.sport, t)
             seq, tsval, cookie = flow.request_isn, self._server_tsval(t, flow), False
+        ack = flow.isn + 1
+        child = name.startswith("syn_fastopen_") and name.endswith("_child")
+        if child:  # its rcv_nxt: past the SYN's data
+            flow.child_ack = syn_end
+        if child or name in ("syn_again_fastopen", "fastopen_synack_rto"):
+            assert flow.child_ack is not None
+            ack = flow.child_ack
         if arrives is not None:
-            flow.synacks.append((arrives, seq, tsval))
+            flow.synacks.append((arrives, seq, tsval, ack))
             flow.to_client.append((arrives, tsval))
         options = options_write(MSS, (tsval, flow.ts_recent), True, self.k.rcv_wscale)
-        return _Header(seq, flow.isn + 1, SYN | ACK, WINDOW, options, cookie)
+        if synack_cookie(self.k, name):
+            options += fastopen_option(self.k, self.keys.fastopen_cookie(flow.src))
+        return _Header(seq, ack, SYN | ACK, WINDOW, options, cookie)
 
     def _ack(self, t: int, flow: _Flow, connects: bool) -> _Header:
         """The client's ACK of the SYN-ACK that arrived now: the third ACK (``connects``), or the
         answer to one resent later, which acknowledges the SYN-ACK the client connected with and,
         once the request is written, carries the sequence number past it."""
-        _, isn, tsval = flow.synacks.popleft()
+        _, isn, tsval, _ = flow.synacks.popleft()
         if connects:
             flow.connected = (isn, tsval)
         assert flow.connected is not None
@@ -453,8 +576,12 @@ class _Replay:
     def _data(self, t: int, arrives: int | None, flow: _Flow) -> _Header:
         """The client's request, first sent or resent (a loss probe and an RTO resend the same
         bytes): PSH|ACK right after the SYN, acknowledging the SYN-ACK it connected with, its
-        timestamps as on the third ACK (the TSecr is that SYN-ACK's TSval: ts_recent)."""
-        assert flow.connected is not None
+        timestamps as on the third ACK (the TSecr is that SYN-ACK's TSval: ts_recent). A TFO client
+        sends it as the SYN-ACK arrives, with no ACK before it (a cookie request's request, or the
+        SYN's data the SYN-ACK did not acknowledge): that SYN-ACK connects it."""
+        if flow.connected is None:
+            _, isn, tsval, _ = flow.synacks.popleft()
+            flow.connected = (isn, tsval)
         flow.data_sent = True
         tsval = self._client_tsval(t, flow)
         if arrives is not None:
@@ -535,8 +662,7 @@ class _Replay:
         now: RST alone, with that segment's ACK number as its sequence number (a SYN-ACK's: ISN + 1;
         an ACK of the request's: past it)."""
         if flow.synacks and flow.synacks[0][0] <= t:  # every SYN-ACK that arrives is answered at once
-            flow.synacks.popleft()
-            return _Header(flow.isn + 1)
+            return _Header(flow.synacks.popleft()[3])  # its ACK number: ISN + 1, or past a TFO SYN's data
         while flow.server_fins and flow.server_fins[0] < t:
             flow.server_fins.popleft()
         if flow.server_fins and flow.server_fins[0] == t:  # a FIN for a socket that is gone: its ACK number
@@ -617,17 +743,6 @@ def cookie_counter(result: Result, time: float) -> int:
     """tcp_cookie_time() at ``time`` (model seconds): the minute counter a cookie SYN-ACK sent then
     carries, jiffies / (60 * HZ) on the model's tick counter."""
     return Clocks(result).cookie_counter(round(time * US))
-
-
-def unwritable(result: Result) -> str | None:
-    """Why the packets of ``result`` cannot be written with their headers, or None when they can."""
-    sc = result.scenario
-    if fastopen_used(result.kernel, sc.fastopen, sc.backlog, sc.data):
-        return ("fastopen: the packets of a run whose clients use TCP Fast Open (Scenario(fastopen=...) with "
-                "data=True and tcp_fastopen's client bit) cannot be written yet: the model does not write the "
-                "request carried in a SYN, the cookie option (kind 34; on 3.10 kind 254 with magic 0xF989) or a "
-                "SYN-ACK acknowledging the data; simulate it with fastopen=0 to write a capture")
-    return None
 
 
 def segments(result: Result) -> Iterator[Segment]:

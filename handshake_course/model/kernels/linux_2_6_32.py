@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('none', "2.6.32.2 has no TCP Fast Open: no net/ipv4/tcp_fastopen.c, no TCP_FASTOPEN in include/linux/tcp.h"),
         "fastopen_queue_cap": Value(False, "2.6.32.2 has no TCP Fast Open: no net/ipv4/tcp_fastopen.c, no TCP_FASTOPEN in include/linux/tcp.h"),
         "fastopen_wo_sockopt2": Value(False, "2.6.32.2 has no TCP Fast Open: no net/ipv4/tcp_fastopen.c, no TCP_FASTOPEN in include/linux/tcp.h"),
+        "fastopen_option": Value('none', "2.6.32.2 has no TCP Fast Open: no net/ipv4/tcp_fastopen.c, no TCP_FASTOPEN in include/linux/tcp.h"),
     },
 )

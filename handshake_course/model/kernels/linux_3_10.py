@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('__tcp_retransmit_skb', "net/ipv4/tcp_input.c:5375 tcp_rcv_fastopen_synack: :5407 __tcp_retransmit_skb"),
         "fastopen_queue_cap": Value(False, "include/linux/tcp.h:373 fastopen_init_queue: :388 max_qlen = backlog"),
         "fastopen_wo_sockopt2": Value(True, "net/ipv4/af_inet.c:222-229 inet_listen: TFO_SERVER_WO_SOCKOPT1 -> backlog, TFO_SERVER_WO_SOCKOPT2 -> tcp_fastopen >> 16"),
+        "fastopen_option": Value('experimental', "net/ipv4/tcp_output.c:480 tcp_options_write: TCPOPT_EXP << 24 | length << 16 | TCPOPT_FASTOPEN_MAGIC, the only form (include/net/tcp.h:182 TCPOPT_EXP 254, :186 0xF989); no TCPOPT_FASTOPEN 34 in the tree"),
     },
 )

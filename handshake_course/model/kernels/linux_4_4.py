@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('__tcp_retransmit_skb', "net/ipv4/tcp_input.c:5664 tcp_rcv_fastopen_synack: __tcp_retransmit_skb"),
         "fastopen_queue_cap": Value(True, "include/linux/tcp.h:402 fastopen_queue_tune: :407 min(backlog, somaxconn)"),
         "fastopen_wo_sockopt2": Value(True, "net/ipv4/af_inet.c:221-228 inet_listen: TFO_SERVER_WO_SOCKOPT1 -> backlog, TFO_SERVER_WO_SOCKOPT2 -> tcp_fastopen >> 16"),
+        "fastopen_option": Value('rfc7413', "net/ipv4/tcp_output.c:523 tcp_options_write: :528 the experimental form only for foc->exp (a cookie cached from one; tcp_sendmsg_fastopen's request is zeroed, net/ipv4/tcp.c:1087 kzalloc), else TCPOPT_FASTOPEN (include/net/tcp.h:184 34); tcp_try_fastopen answers in the form it got (net/ipv4/tcp_fastopen.c:304 valid_foc.exp = foc->exp)"),
     },
 )

@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('__tcp_retransmit_skb', "net/ipv4/tcp_input.c:6121 tcp_rcv_fastopen_synack: __tcp_retransmit_skb"),
         "fastopen_queue_cap": Value(True, "include/linux/tcp.h:471 fastopen_queue_tune: :476 min(backlog, somaxconn)"),
         "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:224 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
+        "fastopen_option": Value('rfc7413', "net/ipv4/tcp_output.c:675 tcp_options_write: :680 the experimental form only for foc->exp (a cookie cached from one; tcp_sendmsg_fastopen's request is zeroed, net/ipv4/tcp.c:1155 kzalloc), else TCPOPT_FASTOPEN (include/net/tcp.h:193 34); tcp_try_fastopen answers in the form it got (net/ipv4/tcp_fastopen.c:425 valid_foc.exp = foc->exp)"),
     },
 )

@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('tcp_xmit_retransmit_queue', "net/ipv4/tcp_input.c:6063 tcp_rcv_fastopen_synack: tcp_xmit_retransmit_queue; net/ipv4/tcp_output.c:3329 TCPFastRetrans outside CA_Loss"),
         "fastopen_queue_cap": Value(True, "include/linux/tcp.h:471 fastopen_queue_tune: :476 min(backlog, somaxconn)"),
         "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:224 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
+        "fastopen_option": Value('rfc7413', "net/ipv4/tcp_output.c:680 tcp_options_write: :685 the experimental form only for foc->exp (a cookie cached from one; tcp_sendmsg_fastopen's request is zeroed, net/ipv4/tcp.c:1169 kzalloc), else TCPOPT_FASTOPEN (include/net/tcp.h:190 34); tcp_try_fastopen answers in the form it got (net/ipv4/tcp_fastopen.c:412 valid_foc.exp = foc->exp)"),
     },
 )

@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('tcp_non_congestion_loss_retransmit', "net/ipv4/tcp_input.c:6233 tcp_rcv_fastopen_synack: tcp_non_congestion_loss_retransmit (:2812: CA_Loss, then tcp_xmit_retransmit_queue); net/ipv4/tcp_output.c:3411 TCPSlowStartRetrans"),
         "fastopen_queue_cap": Value(True, "include/linux/tcp.h:508 fastopen_queue_tune: :513 min(backlog, somaxconn)"),
         "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:221 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
+        "fastopen_option": Value('rfc7413', "net/ipv4/tcp_output.c:679 tcp_options_write: :684 the experimental form only for foc->exp (a cookie cached from one; tcp_sendmsg_fastopen's request is zeroed, net/ipv4/tcp.c:1192 kzalloc), else TCPOPT_FASTOPEN (include/net/tcp.h:194 34); tcp_try_fastopen answers in the form it got (net/ipv4/tcp_fastopen.c:413 valid_foc.exp = foc->exp)"),
     },
 )

@@ -65,5 +65,6 @@ RECORD = KernelRecord(
         "fastopen_fail_retransmit": Value('tcp_non_congestion_loss_retransmit', "net/ipv4/tcp_input.c:6409 tcp_rcv_fastopen_synack: tcp_non_congestion_loss_retransmit (:2852: CA_Loss, then tcp_xmit_retransmit_queue); net/ipv4/tcp_output.c:3537 TCPSlowStartRetrans"),
         "fastopen_queue_cap": Value(True, "include/linux/tcp.h:567 fastopen_queue_tune: :572 min(backlog, somaxconn)"),
         "fastopen_wo_sockopt2": Value(False, "net/ipv4/af_inet.c:211 inet_listen: TFO_SERVER_WO_SOCKOPT1 only"),
+        "fastopen_option": Value('rfc7413', "net/ipv4/tcp_output.c:736 tcp_options_write: :741 the experimental form only for foc->exp (a cookie cached from one; tcp_sendmsg_fastopen's request is zeroed, net/ipv4/tcp.c:1020 kzalloc), else TCPOPT_FASTOPEN (include/net/tcp.h:203 34); tcp_try_fastopen answers in the form it got (net/ipv4/tcp_fastopen.c:413 valid_foc.exp = foc->exp)"),
     },
 )

@@ -134,5 +134,9 @@ FACTS: Mapping[str, str] = {
                           "4.4+: min(backlog, somaxconn)); 3.10's fastopen_init_queue takes the value as it is",
     "fastopen_wo_sockopt2": "whether tcp_fastopen's 0x800 (TFO_SERVER_WO_SOCKOPT2) gives a listener without "
                             "TCP_FASTOPEN a TFO queue of tcp_fastopen >> 16 at listen() (3.10, 4.4; gone by 4.14)",
+    "fastopen_option": "how tcp_options_write writes the TCP Fast Open cookie option (model.wire): 'none', "
+                       "'experimental' (3.10: kind 254 with magic 0xF989, TCPOPT_FASTOPEN_MAGIC), 'rfc7413' (4.4+ "
+                       "here: kind 34; the experimental form only for a cookie that came in one, foc->exp; 3.10.108 "
+                       "lacks it, 4.4.302 has it)",
 }
 """What each fact of a record means (facts are not tunable; settings are)."""
