@@ -43,6 +43,14 @@ MAX_EVIDENCE = 5
 FIRST_RTO = min(syn_schedule(Kernel(v)).send_times[1] for v in VERSIONS)
 """The shortest wait before a SYN is resent (1 s, TCP_TIMEOUT_INIT since 3.1): a SYN the capture
 followed for this long without an answer was not answered."""
+ANSWER_MARGIN = 3.0
+"""A SYN also counts as unanswered once the capture followed it for more than this many times the
+longest the listener took to answer a SYN in the same capture (``answer_wait``). The listener answers
+a SYN as it arrives (tcp_conn_request sends the SYN-ACK at once, or drops the SYN), so an answer comes
+one round trip, as seen from where the capture was taken, after its SYN; the margin is judgement: room
+for a round trip three times the slowest the capture measured, which queueing on one path rarely
+gives within one capture. A capture shorter than the first SYN timeout (the lab's syn_queue and
+syn_flood, a tcpdump stopped early) can show unanswered SYNs this way."""
 
 
 class HandshakeLike(Protocol):
@@ -73,6 +81,8 @@ class Recording:
     vantage: str
     start: float
     end: float
+    answer_wait: float = FIRST_RTO  # how long a SYN must go unanswered to count as such (``answer_wait``)
+    guessed: bool = False  # the vantage was read off the packets, not the handshakes' timing (``recording``)
 
     @property
     def at_listener(self) -> bool:
@@ -157,11 +167,34 @@ def recording(handshakes: Sequence[HandshakeLike], vantage: str) -> Recording:
     span is from the first to the last packet they hold (a capture file does not say how long
     tcpdump ran after its last packet)."""
     times = [t for h in handshakes for t in packet_times(h)]
+    guessed = False
     if handshakes and all(same_host(h.client, h.server) for h in handshakes):
         vantage = "loopback"
     elif vantage == "unknown" and handshakes:
-        vantage = "server" if any(h.synack_times for h in handshakes) else "client"
-    return Recording(vantage, min(times, default=0.0), max(times, default=0.0))
+        vantage, guessed = ("server" if any(h.synack_times for h in handshakes) else "client"), True
+    return Recording(vantage, min(times, default=0.0), max(times, default=0.0), answer_wait(handshakes), guessed)
+
+
+def answer_times(handshakes: Sequence[HandshakeLike]) -> list[float]:
+    """How long the listener took to answer, as the capture saw it: for each attempt whose first SYN
+    got a SYN-ACK or an RST before any resend, from that SYN to the first answer."""
+    out = []
+    for h in handshakes:
+        if not h.syn_times:
+            continue
+        first, resent = h.syn_times[0], h.syn_times[1] if len(h.syn_times) > 1 else None
+        answers = [a for a in (*h.synack_times, *h.server_rst_times) if a >= first and (resent is None or a < resent)]
+        if answers:
+            out.append(min(answers) - first)
+    return out
+
+
+def answer_wait(handshakes: Sequence[HandshakeLike]) -> float:
+    """How long the capture must follow a SYN without an answer to count it unanswered: ANSWER_MARGIN
+    times the longest answer it saw (``answer_times``), at most FIRST_RTO; FIRST_RTO when it saw
+    none (then it cannot tell how long an answer takes, only that a resent SYN would be due)."""
+    seen = answer_times(handshakes)
+    return min(FIRST_RTO, ANSWER_MARGIN * max(seen)) if seen else FIRST_RTO
 
 
 def _evidence(rec: Recording, items: Iterable[tuple[HandshakeLike, Iterable[float]]]) -> tuple[Evidence, ...]:
@@ -284,12 +317,12 @@ def server_resets_after_ack(h: HandshakeLike) -> list[float]:
 
 
 def unanswered_syns(h: HandshakeLike, rec: Recording) -> list[float]:
-    """SYNs the capture followed for FIRST_RTO, or until the next SYN, without a SYN-ACK or an RST
-    answering them."""
+    """SYNs the capture followed for longer than ``rec.answer_wait`` (``answer_wait``), or until the
+    next SYN, without a SYN-ACK or an RST answering them."""
     answers = sorted([*h.synack_times, *h.server_rst_times])
     out = []
     for t, nxt in with_next(h.syn_times):
-        if nxt is None and rec.end - t < FIRST_RTO:
+        if nxt is None and rec.end - t <= rec.answer_wait:
             continue
         # an answer stamped with the next SYN's time answers that one (the listener answers at once)
         if not any(t <= a and (nxt is None or a < nxt) for a in answers):
@@ -580,3 +613,89 @@ def capture_findings(handshakes: Sequence[HandshakeLike], rec: Recording,
         cookie_synack(handshakes, rec, versions, model_seed), herd(handshakes, rec),
     ]
     return [f for f in found if f is not None]
+
+
+# ---- what the capture cannot tell -------------------------------------------------------------------------
+
+LIMITS = ("vantage", "loss_or_listener", "late_syn", "cookie_unknown")
+"""The kinds of question a capture may leave open (``limits``), in the order a diagnosis lists them."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """Something these attempts cannot tell, and how many attempts it concerns: said, not guessed."""
+
+    kind: str  # LIMITS
+    connections: int
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "connections": self.connections, "text": self.text}
+
+
+def late_syns(h: HandshakeLike, rec: Recording) -> bool:
+    """Whether the attempt's last SYN got no answer and the capture ended too soon after it to say it
+    got none (within ``rec.answer_wait``)."""
+    if not h.syn_times:
+        return False
+    last = h.syn_times[-1]
+    answered = any(a >= last for a in (*h.synack_times, *h.server_rst_times))
+    return not answered and rec.end - last <= rec.answer_wait
+
+
+def undecided_synacks(handshakes: Sequence[HandshakeLike], rec: Recording, wait: float) -> list[HandshakeLike]:
+    """Attempts whose SYN-ACK nobody acknowledged (or reset) and the listener never resent, followed
+    for less than ``wait`` (``cookie_wait``), and not told a cookie by its options: a syncookie and a
+    SYN-ACK whose request sock is waiting for its timer look the same there."""
+    return [h for h in handshakes if h.synack_times and not h.ack_times and not h.rst_times and h.data_at is None
+            and not timer_synacks(h) and not cookie_by_options(h) and rec.end - h.synack_times[0] < wait]
+
+
+def limits(handshakes: Sequence[HandshakeLike], rec: Recording) -> list[Limit]:
+    """What these attempts (of one listener) leave open, in LIMITS order: where the capture was taken
+    when only the packets suggest it; who dropped the SYNs that got no answer where the capture is
+    not at the listener's host; SYNs too close to the capture's end to judge; SYN-ACKs that may or
+    may not have been syncookies."""
+    out = []
+    if rec.guessed:
+        why = ("SYN-ACKs went unacknowledged, which it reads as a capture at the server (the client's ACKs lost "
+               "on the way); a client whose own host drops the SYN-ACKs (a firewall) shows the same"
+               if rec.vantage == "server" else
+               "no SYN got any answer, which it reads as a capture at the client; at the server a listener "
+               "that drops every SYN shows the same")
+        out.append(Limit("vantage", len(handshakes),
+                         f"No handshake completed, so their timing cannot tell where the capture was taken: {why}."))
+    if not rec.at_listener:
+        dropped = [h for h in handshakes if unanswered_syns(h, rec)]
+        if dropped:
+            out.append(Limit(
+                "loss_or_listener", len(dropped),
+                f"{attempts(len(dropped))} had SYNs that got no answer. Taken here (not on the listener's host), the "
+                "capture cannot tell whether they were lost or filtered on the way (or their SYN-ACKs on the way "
+                "back), or reached a listener that dropped them (a full accept queue, or a full SYN queue with "
+                "tcp_syncookies=0): both look alike from here. A capture on the server's host, or its "
+                "TcpExtListenDrops and TcpExtTCPReqQFullDrop counters (nstat), tell which."))
+    late = [h for h in handshakes if late_syns(h, rec)]
+    if late:
+        slowest = max(answer_times(handshakes), default=None)
+        seen = (f"the listener answered the others within {slowest * 1e3:.3g} ms" if slowest is not None else
+                "the capture shows no SYN answered")
+        out.append(Limit(
+            "late_syn", len(late),
+            f"{attempts(len(late))} sent their last SYN {rec.answer_wait * 1e3:.3g} ms or less before the "
+            f"capture's last packet, with no answer by then ({seen}): whether they were answered the capture "
+            "cannot tell (a capture file does not say how long tcpdump ran after its last packet), so they are "
+            "left out of unanswered_syn."))
+    versions = schedule_fit(handshakes, rec).profiles or VERSIONS
+    wait = cookie_wait(tuple(versions))
+    open_ = undecided_synacks(handshakes, rec, wait)
+    if open_:
+        out.append(Limit(
+            "cookie_unknown", len(open_),
+            f"{len(open_)} SYN-ACKs were never acknowledged, and the capture followed them for less than the "
+            f"{wait:.3g} s by which the listener's timer resends a SYN-ACK its request sock holds: whether they "
+            "were syncookies (never resent) or answers the SYN queue kept, the capture cannot tell. Their SYNs "
+            "carried the options a cookie keeps (with timestamps, cookie_init_timestamp hides SACK and window "
+            "scale in the timestamp), so the SYN-ACKs look the same either way; TcpExtSyncookiesSent on the "
+            "server tells."))
+    return out

@@ -14,15 +14,17 @@ import os
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..analysis.handshakes import (
     KINDS,
     CaptureFinding,
+    Limit,
     Recording,
     capture_findings,
+    limits,
     recording,
     schedule_fit,
 )
@@ -100,6 +102,7 @@ class ServerDiagnosis:
     findings: tuple[CaptureFinding, ...]
     proposal: Proposal
     model: Reproduction | None
+    limits: tuple[Limit, ...] = ()  # what the capture cannot tell (``analysis.handshakes.limits``)
 
     @property
     def latency(self) -> LatencySummary:
@@ -123,7 +126,7 @@ class ServerDiagnosis:
         return {"server": self.server, "handshakes": len(self.handshakes), "vantage": self.recording.vantage,
                 "start": self.recording.start, "latency": self.latency.as_dict(),
                 "percentiles": percentiles(self.handshakes), "findings": [f.as_dict() for f in self.findings],
-                "scenario": self.proposal.as_dict(), "model": None if self.model is None else self.model.as_dict()}
+                "limits": [limit.as_dict() for limit in self.limits], "scenario": self.proposal.as_dict(), "model": None if self.model is None else self.model.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -215,11 +218,12 @@ def diagnose_server(server: str, handshakes: Sequence[Handshake], rec: Recording
                     simulate_model: bool = True) -> ServerDiagnosis:
     """One listener's diagnosis (its attempts all from one capture, taken as ``rec`` says)."""
     findings = tuple(capture_findings(handshakes, rec, model_seed))
+    open_ = tuple(limits(handshakes, rec))
     if not simulate_model:
         proposal = propose(handshakes, rec, findings, schedule_fit(handshakes, rec))
-        return ServerDiagnosis(server, tuple(handshakes), rec, findings, proposal, None)
+        return ServerDiagnosis(server, tuple(handshakes), rec, findings, proposal, None, open_)
     proposal, model = best_reproduction(handshakes, rec, findings, model_seed is not None)
-    return ServerDiagnosis(server, tuple(handshakes), rec, findings, proposal, model)
+    return ServerDiagnosis(server, tuple(handshakes), rec, findings, proposal, model, open_)
 
 
 def diagnose_capture(capture: Capture, model_seed: int | None = None, simulate_model: bool = True) -> CaptureDiagnosis:
@@ -228,7 +232,7 @@ def diagnose_capture(capture: Capture, model_seed: int | None = None, simulate_m
     span = recording(capture.handshakes, where)
     servers = []
     for server, attempts in by_server(capture.handshakes).items():
-        rec = Recording(recording(attempts, where).vantage, span.start, span.end)
+        rec = replace(recording(attempts, where), start=span.start, end=span.end)  # the whole capture's span
         servers.append(diagnose_server(server, attempts, rec, model_seed, simulate_model))
     return CaptureDiagnosis(capture.path, span.vantage, len(capture.handshakes), capture.notes, tuple(servers))
 

@@ -87,9 +87,15 @@ def comparison_lines(server: ServerDiagnosis) -> list[str]:
 def server_lines(server: ServerDiagnosis) -> list[str]:
     """Everything ``diagnose`` says of one listener."""
     lines = [f"server {server.server}: {len(server.handshakes)} connection attempts", *server.latency.lines()]
-    lines += ["", "findings:" if server.findings else "findings: none (every handshake went as it should)"]
+    none = "findings: none" + ("" if server.limits else " (every handshake went as it should)")
+    lines += ["", "findings:" if server.findings else none]
     for f in server.findings:
         lines += finding_lines(f)
+    if server.limits:
+        lines += ["", "what the capture cannot tell:"]
+        for limit in server.limits:
+            lines += textwrap.wrap(f"{limit.kind} ({limit.connections}): {limit.text}", WIDTH, initial_indent="  - ",
+                                   subsequent_indent="    ")
     lines += ["", "the scenario that reproduces it (handshake_course.Scenario):", *scenario_lines(server.proposal)]
     if server.model is not None:
         lines += ["", f"capture and model side by side (the model's run written as a capture at the "
@@ -99,8 +105,11 @@ def server_lines(server: ServerDiagnosis) -> list[str]:
 
 def capture_report(diagnosis: CaptureDiagnosis) -> str:
     """The whole report: the capture, then each listener."""
-    lines = [f"{diagnosis.path}: {diagnosis.handshakes} connection attempts, taken "
-             f"{VANTAGES.get(diagnosis.vantage, diagnosis.vantage)}"]
+    where = VANTAGES.get(diagnosis.vantage, diagnosis.vantage)
+    if diagnosis.servers and all(s.recording.guessed for s in diagnosis.servers):
+        where = where.replace("told from the handshakes' timing", "read off the packets, as no handshake completed: "
+                              "see what the capture cannot tell")
+    lines = [f"{diagnosis.path}: {diagnosis.handshakes} connection attempts, taken {where}"]
     lines += [f"  note: {n}" for n in diagnosis.notes]
     for server in diagnosis.servers:
         lines += ["", *server_lines(server)]
