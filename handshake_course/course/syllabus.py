@@ -48,13 +48,13 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("02", "connect", "connect()",
            "SYN_SENT, ephemeral ports per version, the SYN timer, linear timeouts, when connect() gives up; "
            "running out of ports with TIME_WAIT, `tcp_tw_reuse`",
-           ("connect_app", "time_wait_app"), ("ex03",)),
+           ("connect_app", "time_wait_app"), ("ex03", "ex11")),
     Lesson("03", "syn_queue", "the server answers a SYN",
            "the server's checks on a SYN, syncookies 0/1/2, the accept-queue drop, 3.10's young rule",
            ("syn_app",), ("ex02", "ex07", "ex09")),
     Lesson("04", "synack_and_ack", "the SYN-ACK and the third ACK",
            "the third ACK against a full accept queue, the acked flag, `tcp_abort_on_overflow`",
-           ("third_ack_app",), ("ex04", "ex05")),
+           ("third_ack_app",), ("ex04", "ex05", "ex12")),
     Lesson("05", "accept", "accept()",
            "a slow application, arrival rate against accept rate, the herd after one accept()",
            ("accept_app", "herd_app")),
@@ -77,7 +77,7 @@ LESSONS: tuple[Lesson, ...] = (
     Lesson("11", "real_servers", "what real servers do",
            "SO_REUSEPORT workers and their uneven queues, TCP_DEFER_ACCEPT, applications' default backlogs, "
            "`somaxconn` in containers",
-           ("real_servers_app",)),
+           ("real_servers_app",), ("ex12",)),
     Lesson("12", "read_your_capture", "reading a capture",
            "a handshake in a capture, the lab's captures diagnosed beside the model's reproduction, where and "
            "how to take a good one with `tcpdump`, your own pcap",

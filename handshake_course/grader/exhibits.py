@@ -10,6 +10,7 @@ exercise) take it from a salted key (see ``keys``), not from a literal in this f
 from __future__ import annotations
 
 import tempfile
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -258,6 +259,107 @@ def _ex10() -> str:
             "on one of the two hosts during one burst. The capture is below.")
 
 
+# ---- ex11: a client host runs out of ports ----------------------------------------------------------------
+
+EX11_STORY = {"kernel": "6.18", "ports": (50000, 50199), "rate": 20.0, "hold": 0.2, "rtt": 0.002,
+              "duration": 100.0}
+"""ex11's client host: a narrowed ip_local_port_range, a new connection to one upstream 20 times a second,
+each closed by the client 0.2 s after connect() returned (so the client's socket ends in TIME_WAIT)."""
+
+
+def ex11_scenario(version: str | None = None, tcp_tw_reuse: int | None = None, rate: float | None = None,
+                  duration: float | None = None) -> Scenario:
+    """ex11's load on ``version`` (default the story's), with ``tcp_tw_reuse`` (None: the version's default),
+    at ``rate`` connect() calls a second for ``duration`` seconds (defaults: the story's)."""
+    d = EX11_STORY
+    rate = float(d["rate"]) if rate is None else rate
+    duration = float(d["duration"]) if duration is None else duration
+    settings: dict[str, Any] = {"ip_local_port_range": d["ports"]}
+    if tcp_tw_reuse is not None:
+        settings["tcp_tw_reuse"] = tcp_tw_reuse
+    kernel = Kernel(str(d["kernel"]) if version is None else version, **settings)
+    starts = [round(i / rate, 6) for i in range(int(duration * rate))]
+    return Scenario(kernel=kernel, backlog=4096, clients=starts, accept=10_000.0, rtt=d["rtt"], hold=d["hold"],
+                    duration=duration, seed=1)
+
+
+@cache
+def ex11_result(version: str | None = None, tcp_tw_reuse: int | None = None) -> Result:
+    return simulate(ex11_scenario(version, tcp_tw_reuse))
+
+
+def _ex11() -> str:
+    d = EX11_STORY
+    low, high = d["ports"]  # type: ignore[misc]
+    k = Kernel(str(d["kernel"]))
+    story = (f"A service on it opens a new TCP connection to one upstream server, 10.0.0.2 port 8080, "
+             f"{d['rate']:g} times a second from t = 0 (no connection pooling). Each time it calls connect() "
+             f"without bind(), so the kernel picks the source port, and it calls close() {d['hold']:g} s after "
+             f"connect() returns. The upstream accepts at once and closes its side as soon as it reads the end "
+             f"of the stream. The round trip is {d['rtt'] * 1000:g} ms and nothing is lost. We watch the first "
+             f"{d['duration']:g} s ({int(d['duration'] * d['rate'])} connect() calls).")
+    return (f"Both hosts run Linux {k.version}. On the client host:\n\n"
+            f"    $ sysctl net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse\n"
+            f"    net.ipv4.ip_local_port_range = {low}\t{high}\n"
+            f"    net.ipv4.tcp_tw_reuse = {k.tcp_tw_reuse}\n\n" + textwrap.fill(story, 100))
+
+
+# ---- ex12: nginx workers with SO_REUSEPORT, and TCP_DEFER_ACCEPT ---------------------------------------------
+
+EX12_STORY = {"kernel": "6.18", "workers": 4, "backlog": 31, "clients": 100, "every": 0.0001, "rtt": 0.02,
+              "stall": 2.0, "seed": 1, "defer_accept": 5, "defer_rtt": 0.1}
+"""ex12: four workers, each with its own SO_REUSEPORT listener of listen(31), stalled for 2 s while a burst of
+100 clients arrives within 10 ms; then one client against the same group with TCP_DEFER_ACCEPT = 5 s."""
+
+
+@cache
+def ex12_burst() -> Result:
+    d = EX12_STORY
+    n = int(d["clients"])
+    return simulate(Scenario(kernel=str(d["kernel"]), backlog=int(d["backlog"]), listeners=int(d["workers"]),
+                             clients=[round(i * d["every"], 6) for i in range(n)], accept=None, rtt=d["rtt"],
+                             duration=d["stall"], seed=int(d["seed"])))
+
+
+def ex12_spread() -> tuple[int, ...]:
+    """How many of the burst's clients the kernel's hash sent to each worker's listener (the listener of
+    each client's first segment at the server)."""
+    r = ex12_burst()
+    first: dict[int, int] = {}
+    for e in r.trace:
+        if e.host == "server" and e.client is not None and e.listener is not None:
+            first.setdefault(e.client, e.listener)
+    return tuple(sum(1 for listener in first.values() if listener == i) for i in range(len(r.listeners)))
+
+
+def ex12_busiest() -> int:
+    """The worker whose listener the hash gave the most clients (the first of them on a tie)."""
+    spread = ex12_spread()
+    return spread.index(max(spread))
+
+
+@cache
+def ex12_deferred(data: bool) -> Result:
+    """One client against the same group with TCP_DEFER_ACCEPT; ``data``: it sends its request at once."""
+    d = EX12_STORY
+    return simulate(Scenario(kernel=str(d["kernel"]), backlog=int(d["backlog"]), listeners=int(d["workers"]),
+                             clients=1, accept=1000.0, rtt=d["defer_rtt"], defer_accept=d["defer_accept"],
+                             data=data, duration=40.0, seed=int(d["seed"])))
+
+
+def _ex12() -> str:
+    d = EX12_STORY
+    spread = ex12_spread()
+    rows = "\n".join(f"    worker {i}: {n:3} connections" for i, n in enumerate(spread))
+    story = (f"so each worker has a listening socket of its own on port 8080. A burst of {d['clients']} clients "
+             f"arrives, one connect() every {d['every'] * 1000:g} ms, over a {d['rtt'] * 1000:g} ms round trip. "
+             f"At that moment every worker is stuck in a slow blocking call, and none calls accept() for "
+             f"{d['stall']:g} s. The clients send nothing after connect(). The kernel's hash spread them over "
+             f"the workers' sockets like this:")
+    return (f"Linux {d['kernel']}, default sysctls. nginx runs {d['workers']} worker processes with\n\n"
+            f"    listen 8080 reuseport backlog={d['backlog']};\n\n" + textwrap.fill(story, 100) + f"\n\n{rows}")
+
+
 # ---- the registry the notebooks call ---------------------------------------------------------------
 
 def _ex05() -> str:
@@ -289,6 +391,8 @@ EXHIBITS: dict[tuple[str, str], Callable[[], str]] = {
     ("ex05", "trace"): _ex05,
     ("ex07", "flood_day"): _ex07,
     ("ex10", "story"): _ex10,
+    ("ex11", "story"): _ex11,
+    ("ex12", "story"): _ex12,
     **{("ex06", case): (lambda case=case: forensics_text(case)) for case in FORENSICS},
     **{("ex08", q): (lambda q=q: mystery_text(q)) for q in MYSTERIES},
 }

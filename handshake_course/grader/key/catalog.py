@@ -13,7 +13,8 @@ from typing import Any
 
 from ...analysis.latency import percentile
 from ...model import Kernel, accept_capacity, syn_queue_capacity, syn_schedule, synack_schedule
-from ...model.rules import effective_backlog
+from ...model.rules import defer_accept_rounds, effective_backlog, tw_timer_mode
+from ...model.timers import interval_bounds
 from .. import exhibits
 from ..questions import (
     CORRECT,
@@ -54,11 +55,24 @@ CAPTURE_LAB = Ref("12", "The lab's captures")
 CAPTURE_WHERE = Ref("12", "Where was it taken?")
 CAPTURE_SCHEDULE = Ref("12", "Which kernel sent these SYNs?")
 CAPTURE_CAUSE = Ref("12", "The same run, seen from the server")
+CONNECT_STEPS = Ref("02", "What `connect()` does")
+PORTS_HELD = Ref("02", "Out of ports: TIME_WAIT")
+SPEAK_FIRST = Ref("04", "Clients that speak first")
+REUSEPORT = Ref("11", "One listening socket per worker: SO_REUSEPORT")
+APP_BACKLOGS = Ref("11", "Applications' own backlogs, and how to read the one that applies")
+DEFER_ACCEPT = Ref("11", "TCP_DEFER_ACCEPT: wake the application only when there is something to read")
 
 
 def hint_if(table: dict[float, str]) -> Callable[[float, float], str | None]:
     """A hint for answers that are known misconceptions (keyed by the wrong answer)."""
     return lambda got, expected: table.get(got)
+
+
+def hint_near(table: dict[float, str], within: float) -> Callable[[float, float], str | None]:
+    """A hint for answers within ``within`` of a known misconception (keyed by that wrong answer)."""
+    def hint(got: float, expected: float) -> str | None:
+        return next((text for wrong, text in table.items() if abs(got - wrong) <= within), None)
+    return hint
 
 
 # ---- ex01: the accept queue ------------------------------------------------------------------
@@ -376,5 +390,155 @@ EX10 = Exercise("ex10", "ex10_diagnose_a_capture", (
 ))
 
 
-EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10)}
+# ---- ex11: a client host out of ports (TIME_WAIT) --------------------------------------------------------
+# Every number is read off the model's run of the story (exhibits.ex11_result); tests/test_exercises_ex11_ex12.py
+# holds each to the closed form a learner reasons with (ports / rate, TCP_TIMEWAIT_LEN = 60 s, Little's law).
+
+def _ex11_failures(version: str | None = None, tcp_tw_reuse: int | None = None) -> int:
+    return sum(1 for c in exhibits.ex11_result(version, tcp_tw_reuse).clients if c.outcome == "no_port")
+
+
+def _ex11_first_failure() -> float:
+    return next(c.start for c in exhibits.ex11_result().clients if c.outcome == "no_port")
+
+
+def _ex11_ports_back() -> float:
+    """The start of the first connect() after the first failure that got a port."""
+    clients = exhibits.ex11_result().clients
+    first = next(c.index for c in clients if c.outcome == "no_port")
+    return next(c.start for c in clients[first:] if c.port is not None)
+
+
+def _ex11_held() -> float:
+    """How long one connection holds its port: from connect() to the end of its TIME_WAIT (the first one's)."""
+    c = exhibits.ex11_result().clients[0]
+    assert c.time_wait_until is not None
+    return c.time_wait_until - c.start
+
+
+def _ex11_steady_rate() -> float:
+    """Little's law: the range's ports over the time each connection holds one."""
+    low, high = exhibits.EX11_STORY["ports"]  # type: ignore[misc]
+    return (high - low + 1) / _ex11_held()
+
+
+def _ex11_reuse_counters() -> set[str]:
+    """The counters a connect() that took a TIME_WAIT socket's port bumps, beyond those of any connect()."""
+    events = exhibits.ex11_result(tcp_tw_reuse=1).trace
+    plain = {c for e in events if e.action == "connect" for c in e.counters}
+    return {c for e in events if e.action == "connect_tw_reuse" for c in e.counters} - plain
+
+
+def _tw_window() -> float:
+    """How late the story kernel's TIME_WAIT timer may end (its wheel's granularity at 60 s)."""
+    k = Kernel(str(exhibits.EX11_STORY["kernel"]))
+    lo, hi = interval_bounds(60.0, tw_timer_mode(k), k.hz)
+    return hi - lo
+
+
+_STILL_WAITING = ("a closed connection keeps its port: the side that closed first (here the client) waits in "
+                  "TIME_WAIT for TCP_TIMEWAIT_LEN, 60 s, and __inet_hash_connect skips the ports such sockets hold.")
+_NO_2MSL = ("Linux does not wait twice RFC 793's two-minute MSL: TCP_TIMEWAIT_LEN is 60 s "
+            "(include/net/tcp.h), in every version.")
+_REUSE_ONE = ("with tcp_tw_reuse = 1, tcp_twsk_unique lets connect() take the port of a TIME_WAIT socket to the "
+              "same server once that socket is about a second old.")
+
+EX11 = Exercise("ex11", "ex11_out_of_ports", (
+    Number(id="q1", points=1, ref=CONNECT_STEPS, name="q1", unit="seconds", expected=_ex11_first_failure,
+           hint=hint_near({
+               60.2: "that is when the first port comes back; when were all of them taken?",
+               10.2: "a port is taken when connect() picks it, not when the connection closes."}, 0.1)),
+    Number(id="q2", points=2, ref=PORTS_HELD, name="q2", unit="seconds", tol=_tw_window() + 0.5,
+           expected=_ex11_ports_back,
+           hint=hint_near({
+               10.0: _STILL_WAITING, 10.2: _STILL_WAITING, 10.25: _STILL_WAITING,
+               70.0: "TIME_WAIT starts when each connection closes, not when the range runs out.",
+               50.0: "the question asks for a time since t = 0, not a wait since the first failure.",
+               120.0: _NO_2MSL, 240.0: _NO_2MSL}, 1.5)),
+    Number(id="q3", points=1, ref=PORTS_HELD, name="q3", expected=_ex11_failures,
+           hint=hint_if({
+               1800: "the ports come back about 60 s after they were taken, in the order they were taken, and as "
+                     "fast as they were taken.",
+               0: _STILL_WAITING})),
+    Number(id="q4", points=2, ref=PORTS_HELD, name="q4", unit="connections per second", tol=0.3,
+           expected=_ex11_steady_rate,
+           hint=hint_near({
+               20.0: "20 a second is what the service asks for; the range cannot keep that up.",
+               1000.0: _STILL_WAITING, 990.0: _STILL_WAITING}, 15.0)),
+    Choice(id="q5", points=2, ref=PORTS_HELD, name="q5", key="528c8a53410fabb420eab2b4"),
+    Number(id="q6", points=1, ref=PORTS_HELD, name="q6", expected=lambda: _ex11_failures(tcp_tw_reuse=1),
+           hint=hint_if({1600: _REUSE_ONE})),
+    CounterName(id="q7", points=1, ref=PORTS_HELD, name="q7", accepted=_ex11_reuse_counters),
+    Number(id="q8", points=1, ref=PORTS_HELD, name="q8", expected=lambda: _ex11_failures("4.4", 2),
+           hint=hint_if({
+               1600: "2 means 'loopback only' since 4.18 (79e9fed46055); tcp_twsk_unique in 4.4 has no such "
+                     "test."})),
+))
+
+
+# ---- ex12: nginx workers with SO_REUSEPORT, and TCP_DEFER_ACCEPT ---------------------------------------------
+
+def _ex12_in_no_queue() -> int:
+    """Clients of the burst that no worker's accept queue holds at t = 1 s."""
+    r = exhibits.ex12_burst()
+    return len(r.clients) - sum(r.ss(1.0, listener=i).recv_q for i in range(len(r.listeners)))
+
+
+def _ex12_defer_counters() -> set[str]:
+    return {c for e in exhibits.ex12_deferred(False).trace if e.action == "ack_defer_drop" for c in e.counters}
+
+
+def _ex12_accepted(data: bool) -> float:
+    at = exhibits.ex12_deferred(data).clients[0].accepted_at
+    assert at is not None
+    return at
+
+
+_STORY = exhibits.EX12_STORY
+_NO_LENDING = ("the group has more places than clients, but a worker's socket cannot lend a free place to "
+               "another: count, worker by worker, those that do not fit.")
+_ROUNDS = ("the kernel keeps no seconds: secs_to_retrans turns them into SYN-ACK timeouts of 1, 2, 4 ... s, "
+           "as many as it takes for their sum to reach the seconds asked for.")
+
+EX12 = Exercise("ex12", "ex12_behind_nginx", (
+    Number(id="q1", points=1, ref=REUSEPORT, name="q1",
+           expected=lambda: int(_STORY["workers"]) * accept_capacity(str(_STORY["kernel"]), int(_STORY["backlog"])),
+           hint=hint_if({124: "each accept queue holds one more than its backlog (sk_acceptq_is_full).",
+                         32: "that is one worker's socket; how many sockets are there?",
+                         31: "that is one worker's backlog; how many sockets are there, and how many does "
+                             "each hold?"})),
+    Number(id="q2", points=1, ref=APP_BACKLOGS, name="q2", expected=lambda: effective_backlog(Kernel("4.19"), 511),
+           hint=hint_if({511: "the kernel keeps at most net.core.somaxconn of a listen() backlog, and 4.19's default is "
+                              "not 4096.",
+                         512: "Send-Q shows the backlog listen() kept, not the queue's capacity."})),
+    Number(id="q3", points=1, ref=REUSEPORT, name="q3",
+           expected=lambda: exhibits.ex12_burst().ss(1.0, listener=exhibits.ex12_busiest()).recv_q,
+           hint=hint_if({36: "Recv-Q counts the connections in that socket's accept queue, and it holds "
+                             "backlog + 1.",
+                         31: "the accept queue holds one more than its backlog (sk_acceptq_is_full)."})),
+    Number(id="q4", points=2, ref=REUSEPORT, name="q4", expected=_ex12_in_no_queue,
+           hint=hint_if({0: _NO_LENDING})),
+    Choice(id="q5", points=2, ref=REUSEPORT, name="q5", key="d16e78235ff53b1b7f6e4ea3"),
+    Number(id="q6", points=1, ref=DEFER_ACCEPT, name="q6",
+           expected=lambda: defer_accept_rounds(str(_STORY["kernel"]), int(_STORY["defer_accept"])),
+           hint=hint_if({5: _ROUNDS, 2: "1 + 2 = 3 s is still short of 5 s."})),
+    # tol: the SYN-ACK timer of the last deferred round fires up to a few hundred ms late on the timer wheel
+    # (synack_schedule(...).window), so 0.5 s separates the right round from its neighbours (1.15, 5.15, 15.5 s)
+    Number(id="q7", points=2, ref=DEFER_ACCEPT, name="q7", unit="seconds", tol=0.5,
+           expected=lambda: _ex12_accepted(False),
+           hint=hint_near({5.15: _ROUNDS, 5.0: _ROUNDS,
+                           1.15: "1 s, nginx's own `deferred`, is one round; 5 s is more.",
+                           0.15: "this client sends nothing: no data can complete its handshake."}, 0.1)),
+    Number(id="q8", points=1, ref=SPEAK_FIRST, name="q8", unit="seconds", tol=0.005,
+           expected=lambda: _ex12_accepted(True),
+           hint=hint_near({7.15: "a client that speaks first does not wait for the deferral: its request "
+                                 "completes the handshake (tcp_check_req).",
+                           0.1: "the request reaches the server half a round trip after the client sends it.",
+                           0.05: "the client can send its request only once the SYN-ACK has reached it."}, 0.3)),
+    CounterName(id="q9", points=1, ref=DEFER_ACCEPT, name="q9", accepted=_ex12_defer_counters),
+))
+
+
+EXERCISES: dict[str, Exercise] = {e.id: e for e in (EX01, EX02, EX03, EX04, EX05, EX06, EX07, EX08, EX09, EX10,
+                                                     EX11, EX12)}
 """Every graded exercise by id ("ex01"...)."""
