@@ -56,6 +56,7 @@ MOVES: dict[str, tuple[str, Any, Any]] = {
     "09_troubleshooting": ("reveal", False, True),
     "10_check_your_kernel": ("backlog", 4, 5),
     "11_real_servers": ("accept_rate", 5.0, 6.0),
+    "11_real_servers_fastopen": ("rtt_ms", 100.0, 110.0),
     "12_read_your_capture": ("capture", "herd", "accept_overflow-a0"),
 }
 SETUP: dict[str, dict[str, Any]] = {"09_troubleshooting": {"hypothesis": "Accept queue overflow"}}

@@ -12,6 +12,7 @@ from handshake_course import dashboards as d  # noqa: E402
 from handshake_course.analysis import HYPOTHESES  # noqa: E402
 from handshake_course.dashboards.base import DashboardBox, layout_key  # noqa: E402
 from handshake_course.model import ERAS  # noqa: E402
+from handshake_course.views import fastopen_path, request_wait  # noqa: E402
 
 UNITLESS = (W.Dropdown, W.ToggleButtons, W.Checkbox, W.SelectMultiple, W.ToggleButton)
 
@@ -204,6 +205,25 @@ def test_time_wait_runs_out_of_ports_when_the_arithmetic_says():
     assert app.controls["tcp_tw_reuse"].value == 0 and app.result.outcomes()["no_port"] > 0
     app.controls["tcp_tw_reuse"].value = 2
     assert app.result.outcomes()["no_port"] == 0 and "knows no value 2" in app.message.value
+
+
+def test_fast_open_takes_requests_from_syns_while_the_tfo_queue_has_room():
+    """Client 0 fetches the cookie (a regular handshake: accept() 1.5 RTT after connect()); the burst of
+    8 within 8 ms puts requests in SYNs, and a TFO queue of 4 takes the first 4 (a child at the SYN,
+    accept() after RTT / 2: tcp_fastopen_create_child); the others get a regular handshake
+    (tcp_fastopen_queue_check: TCPFastOpenListenOverflow) and resend the request (TCPFastOpenActiveFail)."""
+    app = d.fastopen_app()
+    assert app.error is None
+    waits = {c.index: round(request_wait(c), 6) for c in app.result.clients}
+    assert [fastopen_path(c) for c in app.result.clients] == ["cookie"] + ["taken"] * 4 + ["not_taken"] * 4
+    assert waits == {0: 0.15, **dict.fromkeys(range(1, 5), 0.05), **dict.fromkeys(range(5, 9), 0.15)}
+    assert "TCPFastOpenListenOverflow 4" in app.summary.value and "TCPFastOpenPassive 4" in app.summary.value
+    assert app.lanes() == [0, 1, 5]  # the first client of each path on the ladder
+    app.controls["tcp_fastopen"].value = 1  # clients only
+    # no cookie comes back, so every client asks for one again: all regular handshakes
+    assert {fastopen_path(c) for c in app.result.clients} == {"cookie"} and "bit 2" in app.message.value
+    app.controls["version"].value = "2.6.32"  # no TCP Fast Open: refused with the reason, the last figure kept
+    assert "came in Linux 3.6" in app.error
 
 
 def test_latency_app_compares_versions():

@@ -76,8 +76,8 @@ LESSONS: tuple[Lesson, ...] = (
            ("check_app",)),
     Lesson("11", "real_servers", "what real servers do",
            "SO_REUSEPORT workers and their uneven queues, TCP_DEFER_ACCEPT, applications' default backlogs, "
-           "`somaxconn` in containers",
-           ("real_servers_app",), ("ex12",)),
+           "`somaxconn` in containers, TCP Fast Open",
+           ("real_servers_app", "fastopen_app"), ("ex12",)),
     Lesson("12", "read_your_capture", "reading a capture",
            "a handshake in a capture, the lab's captures diagnosed beside the model's reproduction, where and "
            "how to take a good one with `tcpdump`, your own pcap",

@@ -15,7 +15,7 @@ app.widget``. Every app exposes ``.widget``, ``.controls`` (name -> control), ``
 - ``time_machine``: lesson 8, one scenario on every version;
 - ``troubleshooting``: lesson 9, simulated incidents and ``analysis.diagnose``'s findings;
 - ``check_your_kernel``: lesson 10, the model against a measurement of the running kernel;
-- ``real_servers``: lesson 11, SO_REUSEPORT workers and TCP_DEFER_ACCEPT;
+- ``real_servers``: lesson 11, SO_REUSEPORT workers and TCP_DEFER_ACCEPT; TCP Fast Open;
 - ``read_your_capture``: lesson 12, a capture (the lab's or the learner's) diagnosed beside the model.
 
 Each module is named after its lesson (``course.syllabus`` lists the lessons and their dashboards).
@@ -35,7 +35,7 @@ from .links import source_table, source_url
 from .listen import QueuesApp, queues_app
 from .loss_and_latency import LatencyApp, latency_app
 from .read_your_capture import CaptureApp, capture_app
-from .real_servers import RealServersApp, real_servers_app
+from .real_servers import FastOpenApp, RealServersApp, fastopen_app, real_servers_app
 from .start_here import HandshakeApp, handshake_app
 from .syn_flood import FloodApp, flood_app
 from .syn_queue import SynApp, syn_app
@@ -56,6 +56,7 @@ __all__ = [
     "ConnectApp",
     "TimeWaitApp",
     "Dashboard",
+    "FastOpenApp",
     "Finding",
     "FloodApp",
     "HandshakeApp",
@@ -79,6 +80,7 @@ __all__ = [
     "herd_app",
     "latency_app",
     "queues_app",
+    "fastopen_app",
     "real_servers_app",
     "source_table",
     "source_url",

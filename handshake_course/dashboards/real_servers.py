@@ -1,7 +1,8 @@
 """Lesson 11: what real servers switch on - SO_REUSEPORT workers (each listener its own queues, the
-connections spread by a hash, one worker's queue full while another has room) and TCP_DEFER_ACCEPT
+connections spread by a hash, one worker's queue full while another has room), TCP_DEFER_ACCEPT
 (a bare final ACK dropped, the connection completed by the client's request or at the last deferred
-SYN-ACK round)."""
+SYN-ACK round) and TCP Fast Open (a cookie first, then the request in the SYN, a child at once while
+the TFO queue has room)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from ..model import Kernel, Scenario, TraceEvent, synack_schedule
 from ..model.rules import defer_accept_rounds
 from ..views import (
     OUTCOME_TEXT,
+    PATHS,
+    fastopen_path,
     listener_clients,
     listener_rows,
     plot_ladder,
     plot_listener_queues,
+    plot_request_wait,
+    request_wait,
     stretch_time_axis,
     stretched_seam,
 )
 from ..views.listeners import busiest_time, client_listeners
-from .base import Dashboard, checkbox, int_slider, log_slider, note_html, version_dropdown
+from .base import Dashboard, checkbox, dropdown, int_slider, log_slider, note_html, version_dropdown
 
 SPACING = 0.001  # s between two clients of the burst
 RTT = 0.01  # s
@@ -134,3 +139,98 @@ def real_servers_app(version: str = "6.18", listeners: int = 4, backlog: int = 8
                      accept_rate: float = 5.0, defer_accept: int = 0, data: bool = False) -> RealServersApp:
     """The lesson 11 dashboard: ``app = real_servers_app(); app.widget``."""
     return RealServersApp(version, listeners, backlog, clients, accept_rate, defer_accept, data)
+
+
+TFO_BITS = [("0: off", 0), ("1: clients only", 1), ("2: servers only", 2), ("3: clients and servers", 3)]
+BURST_AT = 1.0  # s: the burst follows the first client's connection, which fetched the cookie
+BURST_SPACING = 0.001  # s between two clients of the burst
+
+
+class FastOpenApp(Dashboard):
+    """One client fetches a cookie, then a burst of clients put their requests in their SYNs."""
+
+    title = "TCP Fast Open: the request in the SYN"
+    intro = ("Client 0 connects at 0 s and fetches a TFO cookie; at 1 s a burst of clients, 1 ms apart, sends its "
+             "requests in their SYNs (sendto with MSG_FASTOPEN). The listener takes each into a child at once "
+             "while its TFO queue (TCP_FASTOPEN) has room; its application accept()s at once. Both hosts run the "
+             "tcp_fastopen chosen below. On the ladder a SYN that carries a request has no DATA after it.")
+    figsize = (11.5, 7.4)
+    inspected_clients = 4
+
+    def __init__(self, version: str = "6.18", tcp_fastopen: int = 3, fastopen: int = 4, burst: int = 8,
+                 rtt_ms: float = 100.0) -> None:
+        controls = {
+            "version": version_dropdown(version),
+            "tcp_fastopen": dropdown("tcp_fastopen (sysctl bits)", TFO_BITS, tcp_fastopen),
+            "fastopen": int_slider("TCP_FASTOPEN queue of the listener (requests; 0: off)", fastopen, 0, 32),
+            "burst": int_slider("clients in the burst at 1 s (connections)", burst, 1, 40),
+            "rtt_ms": log_slider("round trip (ms)", rtt_ms, 1.0, 300.0, ",.3g"),
+        }
+        super().__init__(controls)
+
+    def kernel(self) -> Kernel:
+        return Kernel(self.version, tcp_fastopen=self.value("tcp_fastopen"))
+
+    def make_axes(self, fig: Figure) -> list[Axes]:
+        grid = fig.add_gridspec(2, 1, height_ratios=[1.0, 1.1])
+        return [fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])]
+
+    def compute(self) -> None:
+        burst = self.value("burst")
+        clients = [0.0] + [round(BURST_AT + i * BURST_SPACING, 6) for i in range(burst)]
+        self.result = self.simulate(Scenario(
+            kernel=self.kernel(), backlog=128, clients=clients, accept=1000.0, rtt=self.value("rtt_ms") / 1000,
+            data=True, fastopen=self.value("fastopen"), duration=self.duration(), seed=1))
+
+    def duration(self) -> float:
+        """The burst and a few round trips after it: every request is in by then (nothing is lost)."""
+        return round(BURST_AT + max(0.5, 8 * self.value("rtt_ms") / 1000), 3)
+
+    def lanes(self) -> list[int]:
+        """The ladder's clients: the first of each path (the cookie, a request taken, one not taken)."""
+        r = self.result
+        assert r is not None
+        first: dict[str, int] = {}
+        for c in r.clients:
+            first.setdefault(fastopen_path(c), c.index)
+        return sorted(first.values())[:LANES]
+
+    def draw(self) -> None:
+        r = self.result
+        assert r is not None
+        plot_request_wait(r, ax=self.axes[0])
+        plot_ladder(r, clients=self.lanes(), ax=self.axes[1], max_clients=LANES)
+
+    def note(self) -> str:
+        r = self.result
+        if r is None:
+            return ""
+        bits = r.kernel.tcp_fastopen
+        if not bits & 1:
+            return note_html("The clients' tcp_fastopen lacks bit 1: they never use TCP Fast Open.")
+        if not bits & 2 or not self.value("fastopen"):
+            return note_html("The listener takes no request from a SYN (tcp_fastopen lacks bit 2, or its TCP_FASTOPEN "
+                             "queue is 0): every request waits for a regular handshake.")
+        return ""
+
+    def summary_html(self) -> str:
+        r = self.result
+        assert r is not None
+        rows = []
+        for path, (text, _) in PATHS.items():
+            waits = [w for c in r.clients if fastopen_path(c) == path and (w := request_wait(c)) is not None]
+            if waits:
+                rows.append(f"<tr><td>{html.escape(text)}</td><td>{len(waits)}</td>"
+                            f"<td>{min(waits) * 1000:.3g}-{max(waits) * 1000:.3g} ms</td></tr>")
+        counters = {**r.server_counters, **r.client_counters}
+        shown = ", ".join(f"{name.removeprefix('TcpExt')} {counters[name]}" for name in sorted(counters)
+                          if "FastOpen" in name and counters[name])
+        return ("<table style='font-size:13px'><tr><th>path</th><th>clients</th><th>connect() to accept()</th></tr>"
+                + "".join(rows) + f"</table><div style='font-size:13px'>{html.escape(shown or 'no TFO counter moved')}"
+                "</div>")
+
+
+def fastopen_app(version: str = "6.18", tcp_fastopen: int = 3, fastopen: int = 4, burst: int = 8,
+                 rtt_ms: float = 100.0) -> FastOpenApp:
+    """Lesson 11's second dashboard: ``app = fastopen_app(); app.widget``."""
+    return FastOpenApp(version, tcp_fastopen, fastopen, burst, rtt_ms)

@@ -20,6 +20,8 @@ plt.show(). One module per idea:
   many are held over time, open or in TIME_WAIT, and the connect() calls that found none (lesson 2);
 - ``syn_timeline``: ``plot_syn_timeline`` - one connect()'s SYNs against the closed form (lesson 2);
 - ``floods``: ``plot_flood_sweep`` - who gets in during a SYN flood (lesson 7);
+- ``fastopen``: ``plot_request_wait``, ``fastopen_path`` - TCP Fast Open: the path each request took and
+  when the server's application had it (lesson 11);
 - ``capture``: ``capture_diagnosis_figure``, ``plot_capture_ladder``, ``plot_capture_latency`` - a
   capture's diagnosis (``capture.diagnose``): the captured attempts, the model's reproduction as a
   ladder, both latency CDFs.
@@ -38,6 +40,7 @@ require("dashboards", "handshake_course.views (the figures)")
 from .capacities import plot_capacities
 from .capture import capture_diagnosis_figure, plot_capture_ladder, plot_capture_latency
 from .events import describe_event
+from .fastopen import PATHS, fastopen_path, plot_request_wait, request_wait
 from .floods import plot_flood_sweep
 from .ladder import ladder_packets, plot_ladder, select_clients, stretch_time_axis, stretched_seam
 from .latency import plot_latency
@@ -56,6 +59,7 @@ __all__ = [
     "OKABE_ITO",
     "OUTCOME_COLOURS",
     "OUTCOME_TEXT",
+    "PATHS",
     "CounterRow",
     "CountersTable",
     "LatencySummary",
@@ -65,6 +69,7 @@ __all__ = [
     "counters_table",
     "counters_view",
     "describe_event",
+    "fastopen_path",
     "ladder_packets",
     "latency_summary",
     "listener_clients",
@@ -85,8 +90,10 @@ __all__ = [
     "plot_ports",
     "port_use",
     "plot_queues",
+    "plot_request_wait",
     "plot_state_graph",
     "plot_syn_timeline",
+    "request_wait",
     "select_clients",
     "state_graph",
     "state_graph_key",
