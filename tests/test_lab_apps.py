@@ -21,7 +21,7 @@ import pytest
 
 from handshake_course import simulate
 from handshake_course.lab import compare, compare_apps, experiments, host, netns, store
-from handshake_course.model import synack_schedule
+from handshake_course.model import accept_capacity, rules, syn_schedule, synack_schedule
 from handshake_course.model.rules import defer_accept_rounds
 
 LIVE_TIMEOUT = 60.0
@@ -167,6 +167,95 @@ def test_tcp_tw_reuse_1_takes_time_wait_ports_older_than_tcp_tw_reuse_delay():
     _ports_reused_after_the_delay(store.stored("time_wait-r1"))
 
 
+# ---- TCP Fast Open: a cookie, the request in the SYN, a TFO queue held until the final ACK --------------
+
+def _fastopen_queue_holds_children_until_their_final_ack(rec):
+    k = compare.kernel_for(rec)
+    p, r = rec["params"], rec["result"]
+    server, client = rec["counters"]["server"], rec["counters"]["client"]
+    assert k.tcp_fastopen & rules.TFO_CLIENT_ENABLE and k.tcp_fastopen & rules.TFO_SERVER_ENABLE
+    limit = rules.fastopen_queue_limit(k, p["fastopen"], p["backlog"])  # fastopen_queue_tune: min(N, somaxconn)
+    first, second, *burst = r["clients"]
+    # no cookie in the client namespace's tcp_metrics yet: tcp_send_syn_data asks for one, the SYN-ACK brings
+    # it (tcp_fastopen_cookie_gen) and every later SYN carries it with the request
+    assert compare_apps.syn_carries(first) == "cookie_requested" and first["synack_option"] == "cookie"
+    assert [compare_apps.syn_carries(c) for c in (second, *burst)] == ["data_in_syn"] * (1 + len(burst))
+    assert [c["synack_option"] for c in (second, *burst)] == [None] * (1 + len(burst))
+    # the cookie request's child is made by its request (established); client 1's at the SYN
+    # (tcp_fastopen_create_child): accept() returns it while it waits in SYN_RECV for the ACK, the request
+    # already in its receive queue
+    took_first, took_second = r["accepts"]
+    assert (took_first["port"], took_first["syn_recv"]) == (first["port"], False)
+    assert (took_second["port"], took_second["syn_recv"]) == (second["port"], True)
+    assert took_second["request_bytes"] == len(experiments.REQUEST)
+    # the TFO queue counts children until their final ACK (reqsk_fastopen_remove), not until accept():
+    # client 1's ACK was dropped, so it still holds a place when the burst comes
+    room = limit - 1
+    overflow = len(burst) - room
+    assert [c["synack_acks_data"] for c in burst] == [True] * room + [False] * overflow
+    assert rec["ss"]["states"]["SYN-RECV"] == limit  # the TFO children still waiting for their ACK
+    assert server["TcpExtTCPFastOpenCookieReqd"] == 1
+    assert server["TcpExtTCPFastOpenPassive"] == client["TcpExtTCPFastOpenActive"] == limit
+    assert server["TcpExtTCPFastOpenListenOverflow"] == client["TcpExtTCPFastOpenActiveFail"] == overflow
+    assert server["TcpPassiveOpens"] == len(r["clients"])  # the overflowed requests made their children
+    # an overflowed client sends its request again at once (tcp_rcv_fastopen_synack), no timer: within a
+    # jiffy of the SYN-ACK; 6.18 through tcp_non_congestion_loss_retransmit (TCPSlowStartRetrans)
+    assert k.fastopen_fail_retransmit == "tcp_non_congestion_loss_retransmit"
+    assert client["TcpExtTCPSlowStartRetrans"] == overflow
+    for c in burst[room:]:
+        assert 0 <= c["data_times"][0] - c["synack_times"][0] <= 1 / rec["hz"]
+
+
+def test_tcp_fast_open_children_hold_the_tfo_queue_until_their_final_ack_and_a_burst_overflows_it():
+    _fastopen_queue_holds_children_until_their_final_ack(store.stored("fastopen-q2"))
+
+
+# ---- SO_REUSEPORT: each listener its own accept queue, each connection its own listener ---------------------
+
+def _reuseport_listeners_keep_their_own_connections(rec):
+    k = compare.kernel_for(rec)
+    p, r = rec["params"], rec["result"]
+    server = rec["counters"]["server"]
+    cap = accept_capacity(k, p["backlog"])  # sk_acceptq_is_full, per listener: backlog + 1
+    assert p["clients"] > p["listeners"] * cap  # more than the group holds: some SYNs must be dropped
+    assert [q["send_q"] for q in r["rounds"][0]["queues"]] == [p["backlog"]] * p["listeners"]
+    g = compare_apps.measured_group(rec)
+    # which listener took which connection is the hash with the boot secret: only what holds for any spread
+    held = compare_apps.group_invariants(g)
+    assert all(held.values()), held
+    where = g.where()
+    share = [sum(1 for _, i in where.values() if i == listener) for listener in range(p["listeners"])]
+    first = [len(got) for got in r["rounds"][0]["accepted"]]
+    assert first == [q["recv_q"] for q in r["rounds"][0]["queues"]]
+    if len(where) == p["clients"]:  # everyone got in: each listener took min(share, backlog + 1) at first
+        assert first == [min(s, cap) for s in share]
+    # a dropped client resends its SYN on the client's timer (1 s, 2 s: syn_schedule), the resends that
+    # came before the first accept() were dropped again, by the same full listener
+    resend = syn_schedule(k).send_times[1]  # the first SYN timeout (TCP_TIMEOUT_INIT)
+    before = [c for c in r["clients"] if len(c["syn_times"]) > 1]
+    assert len(before) == sum(g.unanswered(c) > 0 for c in range(len(r["clients"])))
+    for c in before:
+        lo, hi = compare.timing.interval_bounds(resend)
+        assert lo <= c["syn_times"][1] - c["syn_times"][0] <= hi
+    # ListenOverflows and ListenDrops: one each per SYN (or ACK) a full listener dropped
+    dropped = sum(g.unanswered(c) + g.acks_dropped(c) for c in range(len(r["clients"])))
+    assert server["TcpExtListenOverflows"] == server["TcpExtListenDrops"] == dropped > 0
+    assert server["TcpPassiveOpens"] == len(where) + sum(q["recv_q"] for q in r["end_queues"])
+
+
+def test_so_reuseport_listeners_each_hold_backlog_plus_one_and_a_connection_stays_with_its_listener():
+    _reuseport_listeners_keep_their_own_connections(store.stored("reuseport-l4-b2"))
+
+
+def test_the_models_spreads_of_the_same_burst_keep_the_same_invariants():
+    rec = store.stored("reuseport-l4-b2")
+    runs = compare_apps.reuseport_runs(rec)
+    assert len(runs) == len(compare_apps.REUSEPORT_SEEDS)
+    assert all(all(compare_apps.group_invariants(m).values()) for m in runs)
+    # and the spreads differ: the seed is the model's boot secret
+    assert len({m.queues[0] for m in runs}) > 1
+
+
 # ---- live --------------------------------------------------------------------------------------------
 
 LIVE = {
@@ -177,6 +266,8 @@ LIVE = {
     "time_wait-r0": (lambda: experiments.time_wait(0), _ports_run_out_without_reuse),
     "time_wait-r1": (lambda: experiments.time_wait(1), _ports_reused_after_the_delay),
     "time_wait-r2": (lambda: experiments.time_wait(2), _ports_run_out_without_reuse),
+    "fastopen-q2": (lambda: experiments.fastopen(2), _fastopen_queue_holds_children_until_their_final_ack),
+    "reuseport-l4-b2": (lambda: experiments.reuseport(4, 2), _reuseport_listeners_keep_their_own_connections),
 }
 
 

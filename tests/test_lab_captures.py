@@ -19,7 +19,7 @@ import json
 import shutil
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -193,11 +193,9 @@ def _accept_capacity(rec: Record, hs: list[Handshake]) -> None:
     assert _outcomes(hs) == _counts(established=r["connected"], unanswered=r["pending"])
 
 
-def _clients_established(rec: Record, hs: list[Handshake]) -> None:
-    # client_data, defer_accept: the listener drops the bare ACKs (nftables, or TCP_DEFER_ACCEPT), after
-    # the client's capture, so that shows each handshake complete (its ACK leaves); a request is data,
-    # not a handshake packet: read() keeps its first time only. A request sock that resends its SYN-ACK
-    # gets the client's answer again
+def _each_client(rec: Record, hs: list[Handshake]) -> Iterator[tuple[dict[str, Any], Handshake, float]]:
+    """Each client of the record with the handshake read() found on its port, its SYNs and SYN-ACKs
+    already held to the record's, and the capture's time origin."""
     origin = _origin(rec, hs)
     ports = _by_port(hs)
     clients = rec["result"]["clients"]
@@ -206,6 +204,15 @@ def _clients_established(rec: Record, hs: list[Handshake]) -> None:
         h = ports[c["port"]]
         _same_times(h.syn_times, c["syn_times"], origin, f"SYNs of {c['port']}")
         _same_times(h.synack_times, c["synack_times"], origin, f"SYN-ACKs to {c['port']}")
+        yield c, h, origin
+
+
+def _clients_established(rec: Record, hs: list[Handshake]) -> None:
+    # client_data, defer_accept: the listener drops the bare ACKs (nftables, or TCP_DEFER_ACCEPT), after
+    # the client's capture, so that shows each handshake complete (its ACK leaves); a request is data,
+    # not a handshake packet: read() keeps its first time only. A request sock that resends its SYN-ACK
+    # gets the client's answer again
+    for c, h, origin in _each_client(rec, hs):
         assert h.outcome == "established", c
         _same_times([] if h.data_at is None else [h.data_at], c["data_times"][:1], origin, f"request of {c['port']}")
         if "ack_times" in c:
@@ -221,6 +228,27 @@ def _time_wait(rec: Record, hs: list[Handshake]) -> None:
     assert len({h.client_isn for h in hs}) == len(hs)
 
 
+def _fastopen(rec: Record, hs: list[Handshake]) -> None:
+    # TCP Fast Open: every first SYN has the TFO option (kind 34): an empty one asks for a cookie, and
+    # only that SYN's SYN-ACK carries one; the others carry the cookie and the request, which read()
+    # keeps as the SYN's data_at. Every handshake completes as the client sees it: a bare ACK (TFO
+    # children; dropped at the server after this capture), or the request carrying it (the cookie
+    # request's client, and those whose SYN-ACK did not ack the SYN's data and sent it again at once)
+    for c, h, origin in _each_client(rec, hs):
+        assert h.outcome == "established" and "FASTOPEN" in h.syn_options, c
+        assert ("FASTOPEN" in h.synack_options) == (c["synack_option"] == "cookie"), c
+        first_data = c["syn_times"][0] if c["syn_data"] else c["data_times"][0]
+        _same_times([h.data_at], [first_data], origin, f"first data of {c['port']}")
+        assert bool(h.ack_times) == bool(c["synack_acks_data"]), c  # a bare ACK only where the SYN-ACK acked the data
+
+
+def _reuseport(rec: Record, hs: list[Handshake]) -> None:
+    # a burst to a SO_REUSEPORT group: the SYNs a full listener dropped got no answer and were resent
+    # (the same attempt: same ISN); each client that got a SYN-ACK answered it
+    for c, h, _ in _each_client(rec, hs):
+        assert h.outcome == ("established" if c["synack_times"] else "unanswered"), c
+
+
 CHECKS: dict[str, Callable[[Record, list[Handshake]], None]] = {
     "syn_schedule": _syn_schedule,
     "synack_schedule": _synack_schedule,
@@ -234,6 +262,8 @@ CHECKS: dict[str, Callable[[Record, list[Handshake]], None]] = {
     "client_data": _clients_established,
     "defer_accept": _clients_established,
     "time_wait": _time_wait,
+    "fastopen": _fastopen,
+    "reuseport": _reuseport,
 }
 """What read() must find in the pcap of each kind of record (the loopback kinds have no pcap)."""
 

@@ -226,11 +226,38 @@ def _time_wait(rec: Record) -> Expected:
     return Expected({}, {})
 
 
+def _fastopen(rec: Record) -> Expected:
+    # TCP Fast Open with bare ACKs dropped both ways at the server (nft): every client sent one SYN
+    # (result.clients' syn_times) and got one SYN-ACK, the cookie request's client and those whose SYN
+    # data was not acked sent their request carrying the ACK, the others a bare ACK; the TFO children
+    # whose ACK the server dropped resend their SYN-ACK only 1 s after their SYN (tcp_fastopen_synack_timer),
+    # after the run ended (result.ended): nothing to find, nothing left open
+    r = rec["result"]
+    assert all(len(c["syn_times"]) == len(c["synack_times"]) == 1 for c in r["clients"])
+    assert r["ended"] < min(c["syn_times"][0] for c in r["clients"] if c["synack_acks_data"]) + 1.0
+    return Expected({}, {})
+
+
+def _reuseport(rec: Record) -> Expected:
+    # a burst to a SO_REUSEPORT group (params.listeners, params.backlog), nobody accept()s until
+    # result.rounds: the clients a full listener dropped resent their SYNs (result.clients' syn_times) on the
+    # client's schedule (sysctls), all in the same tick (a herd, when at least HERD_LEAST of them), and got
+    # in after an accept() made room; from the client's veth who dropped them the capture cannot tell.
+    # No SYN-ACK was resent: the run ends before a request's SYN-ACK timer would fire
+    clients = rec["result"]["clients"]
+    resent = [c["syn_times"][1] for c in clients if len(c["syn_times"]) > 1]
+    assert resent and not any(_timer_synacks(c["syn_times"], c["synack_times"]) for c in clients)
+    together = sum(abs(t - min(resent)) <= herd_window() for t in resent)
+    findings = {"syn_retransmission": len(resent), **({"herd": together} if together >= HERD_LEAST else {})}
+    return Expected(findings, {"loss_or_listener": len(resent)}, schedule=_schedule_key(rec),
+                    profile=compare.model_version(rec["kernel"]))
+
+
 EXPECTED: dict[str, Callable[[Record], Expected]] = {
     "syn_schedule": _syn_schedule, "synack_schedule": _synack_schedule, "syn_queue": _syn_queue,
     "syn_flood": _syn_flood, "accept_overflow": _accept_overflow, "loss": _loss, "ports": _ports, "herd": _herd,
     "accept_capacity": _accept_capacity, "client_data": _timer_resends, "defer_accept": _timer_resends,
-    "time_wait": _time_wait,
+    "time_wait": _time_wait, "fastopen": _fastopen, "reuseport": _reuseport,
 }
 """Per experiment (the record's ``experiment``), what diagnose must find in its stored pcap."""
 LATE_COUNTS_AS = {"unanswered_syn": "late_syn", "loss_or_listener": "late_syn"}

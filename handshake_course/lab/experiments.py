@@ -15,6 +15,8 @@ record that is stored as a fixture and compared with the model (see ``compare``)
 | client_data | requests that complete handshakes whose bare ACKs are dropped, against a full accept queue | ``data=True``, ``drop=("ACK",)`` |
 | defer_accept | TCP_DEFER_ACCEPT: a silent client let in at the deferred SYN-ACK round, a speaking one at its request | ``defer_accept=`` |
 | time_wait | connections that close first, from 10 ephemeral ports: EADDRNOTAVAIL, or tcp_tw_reuse | ``hold=``, ``tcp_tw_reuse`` |
+| fastopen | TCP Fast Open: a cookie request, the request in the SYN, a burst that overflows the TFO queue | ``fastopen=``, ``data=True`` |
+| reuseport | a SO_REUSEPORT group and a burst: each listener's own accept queue, a connection's SYNs all to one listener | ``listeners=`` |
 
 Each captures its packets on a veth (the client's; the server's for synack_schedule), and its record
 carries the frames, which ``record.save`` stores beside the JSON as a pcap file.
@@ -27,9 +29,11 @@ minute (see ``run_all``).
 from __future__ import annotations
 
 import errno
+import os
 import random
 import select
 import socket
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -39,10 +43,11 @@ from typing import Any
 
 from . import nft, rawtcp
 from .bench import Bench
-from .capture import Segment
+from .capture import Segment, parse
 from .loopback import accept_capacity_run, herd_run
-from .procnet import ss_listener
-from .sockets import PORT, Outcome, local_port, wait_connects
+from .netns import inside
+from .procnet import ss, ss_listener
+from .sockets import PORT, Outcome, local_port, tcp_info, wait_connects
 
 Record = dict[str, Any]
 
@@ -56,6 +61,13 @@ def _until(start: float, t: float) -> None:
 
 def _rel(times: Sequence[float], t0: float) -> list[float]:
     return [round(t - t0, 6) for t in times]
+
+
+def _times(segments: list[Segment], kind: str, port: int, t0: float, outgoing: bool = True) -> list[float]:
+    """When the capture saw each segment of ``kind`` on the client's ``port`` (``outgoing``: sent by
+    the client, else to it), in seconds after ``t0``."""
+    seen = _seen(kind, port, outgoing=outgoing)
+    return _rel([x.time for x in segments if seen(x)], t0)
 
 
 def _first_times(segments: list[Segment], field: str) -> dict[int, float]:
@@ -440,9 +452,9 @@ def client_data(data: bool, gap: float = 0.05, accept_at: float = 0.3, duration:
             port = local_port(s)
             clients.append({
                 "port": port,
-                "syn_times": _rel([x.time for x in everything if _seen("SYN", port)(x)], t0),
-                "synack_times": _rel([x.time for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)], t0),
-                "data_times": _rel([x.time for x in everything if _seen("DATA", port)(x)], t0),
+                "syn_times": _times(everything, "SYN", port, t0),
+                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
+                "data_times": _times(everything, "DATA", port, t0),
                 "child_seen": None if port not in seen.children else round(seen.children[port] - t0, 4),
             })
         lst = b.server.listener(PORT)
@@ -482,11 +494,11 @@ def defer_accept(seconds: int, data: bool, duration: float | None = None, poll: 
         port = local_port(sock)
         client = {
             "port": port,
-            "syn_times": _rel([x.time for x in everything if _seen("SYN", port)(x)], t0),
-            "synack_times": _rel([x.time for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)], t0),
+            "syn_times": _times(everything, "SYN", port, t0),
+            "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
             "ack_times": _rel([x.time for x in everything if _seen("ACK", port)(x)
                                and _handshake_packets(everything)(x)], t0),
-            "data_times": _rel([x.time for x in everything if _seen("DATA", port)(x)], t0),
+            "data_times": _times(everything, "DATA", port, t0),
             "child_seen": None if port not in seen.children else round(seen.children[port] - t0, 4),
         }
         result = {
@@ -557,6 +569,236 @@ def time_wait(tw_reuse: int, count: int = 16, interval: float = 0.15, settle: fl
         return b.record(result, t0, keep_packets=False)
 
 
+TCP_SYN_RECV = 3
+"""tcpi_state of a socket whose handshake has not completed (include/net/tcp_states.h TCP_SYN_RECV)."""
+TCPOPT_FASTOPEN = 34
+"""The TCP Fast Open option's kind (RFC 7413; include/net/tcp.h): length 2 asks for a cookie, 2 + 8
+carries the cookie the client cached."""
+
+
+def tcp_options(frame: bytes) -> list[tuple[int, bytes]]:
+    """The TCP options of an Ethernet + IPv4 frame (``capture.SNAPLEN`` keeps them all), as (kind, value)."""
+    ip = 14
+    tcp = ip + (frame[ip] & 0x0F) * 4
+    end = min(len(frame), tcp + (frame[tcp + 12] >> 4) * 4)
+    i, found = tcp + 20, []
+    while i < end:
+        kind = frame[i]
+        if kind == 0:  # EOL
+            break
+        if kind == 1:  # NOP
+            i += 1
+            continue
+        if i + 1 >= end or frame[i + 1] < 2:
+            break
+        found.append((kind, bytes(frame[i + 2:i + frame[i + 1]])))
+        i += frame[i + 1]
+    return found
+
+
+def _fastopen_cookie(b: Bench, kind: str, port: int) -> str | None:
+    """What the TFO option of the first `kind` segment ("SYN" sent, "SYN-ACK" received) of client `port`
+    carried: "request" (an empty option: a cookie request), "cookie", or None (no option)."""
+    assert b.capture is not None
+    frames = b.capture.frames()
+    if frames is None:
+        return None
+    for f in frames.frames:
+        s = parse(f.data, f.time, f.outgoing)
+        if s is None or s.kind != kind or (s.sport if kind == "SYN" else s.dport) != port:
+            continue
+        option = next((v for k, v in tcp_options(f.data) if k == TCPOPT_FASTOPEN), None)
+        return None if option is None else ("cookie" if option else "request")
+    return None
+
+
+def _sendto_fastopen(b: Bench, data: bytes, blocking: bool, timeout: float = 2.0) -> tuple[socket.socket, str | None]:
+    """sendto(data, MSG_FASTOPEN) to the listener from a new client socket: blocking (bounded by
+    SO_SNDTIMEO: it returns once connected, the data sent after the handshake or in the SYN) or not (it
+    returns at once: the data went in the SYN, or EINPROGRESS for a cookie request). Returns the socket
+    and the errno name, None if sendto() took the data."""
+    with inside(b.pair.client):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    b.sockets.all.append(s)
+    if blocking:
+        secs = int(timeout)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", secs, int((timeout - secs) * 1e6)))
+    else:
+        s.setblocking(False)
+    try:
+        s.sendto(data, socket.MSG_FASTOPEN, b.dst)
+    except OSError as err:
+        return s, errno.errorcode.get(err.errno or 0, str(err.errno))
+    return s, None
+
+
+def _accept_now(b: Bench, listener: socket.socket, timeout: float) -> dict[str, Any] | None:
+    """accept() one child (waiting at most `timeout` s) and what it was at once: its peer port, its
+    tcpi_state (SYN_RECV: the handshake not completed yet) and how many bytes of request it already
+    holds (read without waiting)."""
+    conn = b.sockets.accept_one(listener, timeout=timeout)
+    if conn is None:
+        return None
+    at = time.time()
+    state = tcp_info(conn)["state"]
+    try:
+        got = len(conn.recv(4096, socket.MSG_DONTWAIT))
+    except BlockingIOError:
+        got = 0
+    return {"at": at, "port": conn.getpeername()[1], "syn_recv": state == TCP_SYN_RECV, "request_bytes": got}
+
+
+def fastopen(queue: int, burst: int = 4, gap: float = 0.1, burst_at: float = 0.3, duration: float = 0.65,
+             backlog: int = 16) -> Record:
+    """TCP Fast Open (tcp_fastopen=3 in both namespaces, the listener's TCP_FASTOPEN queue `queue`),
+    with every bare ACK dropped both ways (nftables, the model's ``drop=("ACK",)``), so that a TFO child
+    keeps its place in the TFO queue (fastopenq.qlen, freed only by the final ACK: reqsk_fastopen_remove).
+
+    Client 0 (t=0) has no cookie yet: a blocking sendto(MSG_FASTOPEN) sends a cookie request, the SYN-ACK
+    brings a cookie (cached in the client namespace's tcp_metrics) and the request follows the handshake,
+    carrying the ACK (sk_write_pending); it makes the child. accept() takes it. Client 1 (`gap`) sends the
+    request in the SYN with the cookie: the listener makes the child at the SYN, and accept() returns it
+    at once, still in SYN_RECV (its final ACK never arrives) and already holding the request. At
+    `burst_at`, `burst` non-blocking sendto(MSG_FASTOPEN)s while nobody accepts: the TFO queue has
+    `queue` - 1 places left (client 1's child still waits for its ACK); the others overflow
+    (TCPFastOpenListenOverflow): a regular request, a SYN-ACK that acks the SYN only, and the client
+    sends the request again at once (TCPFastOpenActiveFail), which makes the child. The run ends at
+    `duration`, between the requests' retransmissions (client 0's RTOs at about 0.4 and 0.8 s, the burst's
+    at 0.5 and 0.9 s: the server's ACKs of them are dropped) and before any TFO child's SYN-ACK timer
+    (1 s after its SYN)."""
+    params = {"fastopen": queue, "tcp_fastopen": 3, "backlog": backlog, "burst": burst, "gap": gap,
+              "burst_at": burst_at, "duration": duration}
+    tfo = {"net.ipv4.tcp_fastopen": 3}
+    with Bench("fastopen", params, server_sysctls=tfo, client_sysctls=tfo) as b:
+        listener = b.listen(backlog)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, queue)
+        b.rules_in("server", [nft.drop(f"tcp dport {PORT} {nft.PURE_ACK}")],
+                   [nft.drop(f"tcp sport {PORT} {nft.PURE_ACK}")])
+        start = time.monotonic()
+        first, first_err = _sendto_fastopen(b, REQUEST, blocking=True)
+        accepts = [_accept_now(b, listener, 0.5)]
+        _until(start, gap)
+        second, second_err = _sendto_fastopen(b, REQUEST, blocking=False)
+        accepts.append(_accept_now(b, listener, 0.5))
+        _until(start, burst_at)
+        sent = [_sendto_fastopen(b, REQUEST, blocking=False) for _ in range(burst)]
+        _until(start, duration)
+        ended = time.time()  # the counters are read right after this
+        lst = b.server.listener(PORT)
+        b.settle()
+        everything = b.segments()
+        t0 = everything[0].time
+        socks = [(first, first_err), (second, second_err), *sent]
+        clients = []
+        for s, err in socks:
+            port = local_port(s)
+            syn = next(x for x in everything if _seen("SYN", port)(x))
+            synack = next((x for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)), None)
+            clients.append({
+                "port": port,
+                "sendto_errno": err,
+                "syn_times": _times(everything, "SYN", port, t0),
+                "syn_data": syn.payload,
+                "syn_option": _fastopen_cookie(b, "SYN", port),
+                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
+                "synack_option": _fastopen_cookie(b, "SYN-ACK", port),
+                "synack_acks_data": None if synack is None else (synack.ack - syn.seq - 1) % 2**32 == syn.payload > 0,
+                "data_times": _times(everything, "DATA", port, t0),
+            })
+        result = {
+            "clients": clients,
+            "accepts": [None if a is None else {**a, "at": round(a["at"] - t0, 6)} for a in accepts],
+            "accept_queue": None if lst is None else lst.rx_queue,
+            "ended": round(ended - t0, 6),
+            "dropped": nft.dropped(b.pair.server),
+        }
+        return b.record(result, t0, packets=_handshake_packets(everything))
+
+
+def _reuseport_group(b: Bench, n: int, backlog: int) -> list[socket.socket]:
+    """`n` listening sockets on the port with SO_REUSEPORT, in the server namespace, listen()ed in order
+    (the group's socks[] order), non-blocking so that accept() never waits."""
+    group = []
+    for _ in range(n):
+        with inside(b.pair.server):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        b.sockets.all.append(s)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        s.bind(b.dst)
+        s.listen(backlog)
+        s.setblocking(False)
+        group.append(s)
+    return group
+
+
+def listener_queues(ns: str, group: Sequence[socket.socket]) -> list[dict[str, int] | None]:
+    """Per listener of `group`: its Recv-Q (accept-queue length) and Send-Q (its limit), from ``ss -ltne``
+    lines matched to the sockets by inode."""
+    by_inode: dict[int, dict[str, int]] = {}
+    for line in ss(ns, "-l", "-e"):
+        f = line.split()
+        ino = next((int(x[4:]) for x in f if x.startswith("ino:")), None)
+        if len(f) >= 4 and f[0] == "LISTEN" and f[3].endswith(f":{PORT}") and ino is not None:
+            by_inode[ino] = {"recv_q": int(f[1]), "send_q": int(f[2])}
+    return [by_inode.get(os.fstat(s.fileno()).st_ino) for s in group]
+
+
+def _accept_all(b: Bench, listener: socket.socket) -> list[int]:
+    """accept() every child the listener holds now (it does not block): their client ports, oldest first."""
+    ports = []
+    while True:
+        try:
+            conn, peer = listener.accept()
+        except BlockingIOError:
+            return ports
+        b.sockets.all.append(conn)
+        ports.append(peer[1])
+
+
+def reuseport(listeners: int = 4, backlog: int = 2, clients: int = 16, rounds: Sequence[float] = (1.5, 2.5),
+              duration: float = 2.6) -> Record:
+    """A SO_REUSEPORT group of `listeners` listening sockets, each listen(`backlog`), and a burst of
+    `clients` connect()s at once (more than the group's accept queues hold: `listeners` x (backlog + 1)).
+    The kernel sends each connection to one listener by a hash of its addresses and ports
+    (reuseport_select_sock: inet_ehashfn, with a secret drawn at boot, scaled to the group); a listener
+    whose accept queue is full drops the SYN (ListenOverflows, ListenDrops), whatever room the others
+    have, and the client resends it on its own timer (1 s, 2 s on 6.18's linear schedule), to the same
+    listener. At each time of `rounds` (between the SYN retransmissions) every listener's queues are
+    read (``ss -ltne``) and everything it holds is accept()ed, which says which listener took each
+    connection."""
+    rounds = tuple(rounds)
+    params = {"listeners": listeners, "backlog": backlog, "clients": clients, "rounds": list(rounds),
+              "duration": duration}
+    with Bench("reuseport", params) as b:
+        group = _reuseport_group(b, listeners, backlog)
+        start = time.monotonic()
+        socks = [s for s, _ in b.sockets.connect_many(b.pair.client, b.dst, clients)]
+        taken = []
+        for at in rounds:
+            _until(start, at)
+            queues = listener_queues(b.pair.server, group)
+            taken.append({"at": time.time(), "queues": queues,
+                          "accepted": [_accept_all(b, lst) for lst in group]})
+        _until(start, duration)
+        ended = time.time()
+        b.settle()
+        everything = b.segments()
+        t0 = everything[0].time
+        for r in taken:
+            r["at"] = round(r["at"] - t0, 6)  # after the queues were read, before the first accept()
+        result_clients = []
+        for s in socks:
+            port = local_port(s)
+            result_clients.append({
+                "port": port,
+                "syn_times": _times(everything, "SYN", port, t0),
+                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
+            })
+        result = {"clients": result_clients, "rounds": taken, "ended": round(ended - t0, 6),
+                  "end_queues": listener_queues(b.pair.server, group)}
+        return b.record(result, t0)
+
+
 # ---- all of them -------------------------------------------------------------------------------
 
 def timer_runs() -> dict[str, Callable[[], Record]]:
@@ -591,6 +833,8 @@ def short_runs() -> dict[str, Callable[[], Record]]:
         runs[f"defer_accept-s2-d{data}"] = lambda data=data: defer_accept(2, bool(data))
     for reuse in (0, 1, 2):
         runs[f"time_wait-r{reuse}"] = lambda reuse=reuse: time_wait(reuse)
+    runs["fastopen-q2"] = lambda: fastopen(2)
+    runs["reuseport-l4-b2"] = lambda: reuseport(4, 2)
     return runs
 
 
