@@ -67,3 +67,19 @@ def test_only_result_py_knows_how_columns_are_packed():
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                    if p.name != "result.py" and LAYOUT.search(p.read_text(encoding="utf-8")))
     assert users == []
+
+
+def test_the_simulation_keeps_every_attribute_in_its_slots():
+    # simulation._Simulation's docstring: a room's attribute missing from its STATE would land in a __dict__,
+    # which CPython 3.11 no longer specializes method calls on once it holds more than 30 names. Every room at
+    # work: the listener scan (3.10), a SO_REUSEPORT group, TCP Fast Open, requests, the close, a flood.
+    from handshake_course.model.simulation import _Simulation
+
+    for scenario in (Scenario(kernel="3.10", backlog=8, clients=30, hold=1.0, data=True, flood=100.0, duration=5.0),
+                     Scenario(kernel="6.18", backlog=8, clients=30, hold=1.0, data=True, listeners=3, fastopen=4,
+                              flood=100.0, loss=0.1, duration=5.0, defer_accept=2)):
+        sim = _Simulation(scenario)
+        sim.start()
+        sim.run()
+        sim.result()
+        assert vars(sim) == {}

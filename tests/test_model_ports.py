@@ -13,7 +13,7 @@ import random
 import pytest
 
 from handshake_course import Kernel
-from handshake_course.model.ports import PortAllocator
+from handshake_course.model.ports import PortAllocator, random_u16s
 
 
 class KernelWalk(PortAllocator):
@@ -109,6 +109,15 @@ def test_the_search_picks_the_kernels_port_and_steps(rule, port_range, seed):
         assert (ours.hint, ours.table) == (walk.hint, walk.table), step
         if got is not None:
             held.append(got)
+
+
+def test_the_perturbation_table_is_drawn_at_once_as_one_draw_per_slot_would_draw_it():
+    # random_u16s fills the 5.12+ table with one getrandbits call: the same values, and the generator left
+    # where 65,536 calls of getrandbits(16) leave it (6.x then draws its random steps from it)
+    for seed, count in ((1, 256), (2, 1 << 16), (3, 1)):
+        one_by_one, at_once = random.Random(seed), random.Random(seed)
+        assert random_u16s(at_once, count) == [one_by_one.getrandbits(16) for _ in range(count)]
+        assert at_once.random() == one_by_one.random()
 
 
 def test_a_full_default_range_costs_a_search_not_a_walk():

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 US = 1_000_000
 """Clock ticks per second: the simulation counts microseconds."""
+NEVER = 1 << 62
+"""A time after every event (about 146,000 years): ``run``'s end when none is set."""
 
 Entry = list[Any]
 """One scheduled event: [time, seq, handler (None once cancelled), arg]."""
@@ -36,9 +38,17 @@ def to_us(seconds: float) -> int:
     return round(seconds * US)
 
 
+def to_us_all(seconds: Iterable[float]) -> list[int]:
+    """``to_us`` of each (a million clients' connect() times)."""
+    return [round(s * US) for s in seconds]
+
+
 class EventList:
     """A clock (``now``) and the events scheduled on it. ``run`` calls each handler at its time,
     in (time, scheduling order), until none is left or the next one is after ``end``."""
+
+    STATE = ("heap", "fifo", "seq", "now", "end", "events", "taken")
+    """The attributes it adds; each room of the simulation names its own, kept in slots (simulation._Simulation)."""
 
     def __init__(self, end: int | None = None) -> None:
         self.heap: list[Entry] = []
@@ -108,16 +118,17 @@ class EventList:
     def _run_until(self, end: int | None) -> int:
         """Run the events due up to ``end`` (all of them for None); return how many ran."""
         heap, pop, fifo, popleft = self.heap, heapq.heappop, self.fifo, self.fifo.popleft
+        last = NEVER if end is None else end
         events = 0
         while True:
             if fifo and (not heap or fifo[0] < heap[0]):
                 entry = fifo[0]
-                if end is not None and entry[0] > end:
+                if entry[0] > last:
                     break
                 popleft()
             elif heap:
                 entry = heap[0]
-                if end is not None and entry[0] > end:
+                if entry[0] > last:
                     break
                 pop(heap)
             else:

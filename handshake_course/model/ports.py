@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
+from array import array
 from bisect import bisect_left, insort
 
 from .profiles import Kernel
@@ -21,6 +23,15 @@ from .profiles import Kernel
 SADDR, DADDR, DPORT = "10.0.0.1", "10.0.0.2", 8080  # the modelled client host and listener
 WALK = 16  # steps of the kernel's walk taken one by one before searching the free lists
 SHUFFLE_PERIOD_US = 10_000_000  # EPHEMERAL_PORT_SHUFFLE_PERIOD, 6.x: the hash is re-salted every 10 s
+
+
+def random_u16s(rng: random.Random, count: int) -> list[int]:
+    """``[rng.getrandbits(16) for _ in range(count)]``, drawn at once: each is the high half of one 32-bit
+    output of the generator, and ``getrandbits(32 * count)`` is ``count`` outputs, the first the lowest."""
+    halves = array("H", rng.getrandbits(32 * count).to_bytes(4 * count, "little"))
+    if sys.byteorder == "big":
+        halves.byteswap()
+    return halves[1::2].tolist()
 
 
 class PortAllocator:
@@ -39,16 +50,16 @@ class PortAllocator:
         self.hint = 0  # 3.10 to 4.14.280: static u32 hint
         self.offsets: dict[int, int] = {}  # salt -> port offset
         self.table: list[int] = []
+        self.salted = self.rule in ("even_first_random", "hint_even_first")  # the hash's salt moves with time
         if perturbed:  # INET_TABLE_PERTURB_SIZE slots, filled with random bytes once
             size = 256 if self.rule == "even_first" else 1 << 16
-            self.table = [self.rng.getrandbits(16) for _ in range(size)]
+            self.table = random_u16s(self.rng, size)
 
     def _port_offset(self, now_us: int) -> int:
         """secure_ipv4_port_ephemeral(saddr, daddr, dport): a keyed hash, 64-bit and time-salted in 6.x,
         32-bit and time-salted in 4.14.280 (net/core/secure_seq.c:148-155, EPHEMERAL_PORT_SHUFFLE_PERIOD
         :25) (one destination here, so one value per salt: remembered)."""
-        salted = self.rule in ("even_first_random", "hint_even_first")
-        salt = now_us // SHUFFLE_PERIOD_US if salted else 0
+        salt = now_us // SHUFFLE_PERIOD_US if self.salted else 0
         value = self.offsets.get(salt)
         if value is None:
             value = self.offsets[salt] = self._hash_offset(salt)

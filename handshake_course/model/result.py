@@ -126,7 +126,7 @@ class PacketLog(_Columns[Packet]):
         self._sorted = True
         self.one_way_us = 0
 
-    def add(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int) -> None:
+    def add(self, t: int, sender: int, kind: int, client: int, retrans: int, lost: int | bool) -> None:
         self._time_us.append(t)
         self._info.append((client << CLIENT_SHIFT) | (sender << SENDER_SHIFT) | (kind << KIND_SHIFT)
                           | (RETRANS_BIT if retrans else 0) | (LOST_BIT if lost else 0))

@@ -41,20 +41,31 @@ from itertools import pairwise
 from typing import Any
 
 from . import rules
-from .clock import US, to_us
+from .clock import US, EventList, to_us
 from .hosts.application import ACCEPT_STATE, Application
-from .hosts.base import NO_CLIENT
+from .hosts.base import NO_CLIENT, Core
 from .hosts.client import CLOSING, ESTABLISHED, ClientHost, _Client
 from .hosts.fastopen import FastOpen
 from .hosts.flood import FloodSource
+from .hosts.group import ListenerGroup
 from .hosts.server import ACCEPTED, QUEUED, ServerHost
 from .hosts.teardown import Teardown
 from .result import ClientRecord, Listener, Queues, Result
 from .scenario import Scenario
 
+ROOMS = (EventList, Core, ClientHost, FastOpen, ListenerGroup, ServerHost, Application, FloodSource, Teardown)
+"""Every class whose attributes a simulation holds; each names them in its ``STATE``."""
+
 
 class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Teardown):
-    """One run: the rooms together on one event list."""
+    """One run: the rooms together on one event list.
+
+    Its state is in slots: every room's attributes (its ``STATE``) and its own. In a ``__dict__`` they
+    would be too many (more than 30) for CPython 3.11 to keep a shared-keys dict, and then it looks
+    up every ``self.method()`` call afresh: the handlers make a dozen of those per event."""
+
+    __slots__ = (*dict.fromkeys(name for room in ROOMS for name in vars(room)["STATE"]),
+                 "connect_order", "connect_seq0", "next_connect")
 
     def start(self) -> None:
         if self.grouped:
@@ -101,21 +112,11 @@ class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Te
         self.connect(c)
 
     def result(self) -> Result:
-        def s(t: int | None) -> float | None:
-            return None if t is None else t / US
-
         records = []
         clients, self.clients = self.clients, []  # each client's state is freed once its record exists
         clients.reverse()
         while clients:
-            c = clients.pop()
-            records.append(ClientRecord(
-                index=c.index, start=c.start / US, port=c.port, outcome=self.outcome(c),
-                syn_times=tuple(t / US for t in c.syn_times), connected_at=s(c.connected_at),
-                accepted_at=s(c.accepted_at), failed_at=s(c.failed_at), errno=c.errno,
-                data_times=tuple(t / US for t in c.data_times), data_acked_at=s(c.data_acked_at),
-                rtt_sample=s(c.srtt) if c.data_times and c.connected_at is not None else None,
-                **self.close_fields(c), **self.fastopen_fields(c)))
+            records.append(self.client_record(clients.pop()))
         listener = None
         if self.listening:
             assert self.scenario.backlog is not None
@@ -130,6 +131,23 @@ class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Te
             listener=listener, log=tuple(self.log), end=self.now / US, events=self.events,
             listeners=(listener,) * self.group if listener is not None else (),
             listener_queues=queues if listener is not None else ())
+
+    def client_record(self, c: _Client) -> ClientRecord:
+        """How one connect() went, in seconds. The fields of the request, the close and TCP Fast Open
+        are given only where the scenario has them (a record keeps their defaults otherwise)."""
+        c.timer = None  # its last timer's entry points back at it: unlinked, refcounting frees both
+        connected_at, accepted_at, failed_at = c.connected_at, c.accepted_at, c.failed_at
+        record = (c.index, c.start / US, c.port, self.outcome(c), tuple([t / US for t in c.syn_times]),
+                  None if connected_at is None else connected_at / US,
+                  None if accepted_at is None else accepted_at / US,
+                  None if failed_at is None else failed_at / US, c.errno)
+        if not (c.data_times or c.closing is not None or self.fastopen_syns):
+            return ClientRecord(*record)
+        acked = c.data_acked_at
+        return ClientRecord(*record, data_times=tuple([t / US for t in c.data_times]),
+                            data_acked_at=None if acked is None else acked / US,
+                            rtt_sample=c.srtt / US if c.data_times and connected_at is not None else None,
+                            **self.close_fields(c), **self.fastopen_fields(c))
 
     def outcome(self, c: _Client) -> str:
         if c.errno is not None:

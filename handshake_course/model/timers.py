@@ -102,23 +102,21 @@ class TimerBase:
         else:
             self.jiffies0 = math.floor(jiffies)
             self.phase_us = min(self.jiffy_us - 1, round((jiffies - self.jiffies0) * self.jiffy_us))
-        self.delays: dict[int, int] = {}  # delay (us) -> whole ticks
-        self.shifts: dict[int, int] = {}  # ticks ahead -> log2 of the wheel level's granularity
+        self.ahead: dict[int, tuple[int, int]] = {}  # delay (us) -> (whole ticks, log2 of the wheel level's granularity)
 
     def fire_at(self, now_us: int, delay_us: int) -> int:
         if self.mode == "off":
             return now_us + delay_us
         j = self.jiffy_us
         clk = (now_us + self.phase_us) // j + self.jiffies0
-        delta = self.delays.get(delay_us)
-        if delta is None:
-            delta = self.delays[delay_us] = max(0, (delay_us * self.hz + US - 1) // US)  # whole ticks
+        ahead = self.ahead.get(delay_us)
+        if ahead is None:
+            delta = max(0, (delay_us * self.hz + US - 1) // US)  # whole ticks
+            ahead = self.ahead[delay_us] = delta, wheel_granularity_ticks(delta).bit_length() - 1
+        delta, shift = ahead
         expires = clk + delta
         if self.mode == "wheel":
-            shift = self.shifts.get(delta)
-            if shift is None:
-                shift = self.shifts[delta] = wheel_granularity_ticks(delta).bit_length() - 1
-            expires = wheel_expiry(expires, clk, shift)
+            expires = ((expires >> shift) + 1) << shift  # wheel_expiry(expires, clk, shift), as delta >= 0
         elif self.mode == "slack":
             expires = slack_expiry(expires, clk)
         if expires == clk:  # armed for now (a delayed ACK with ato 0): the old wheel runs it at the next tick

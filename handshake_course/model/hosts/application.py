@@ -20,6 +20,8 @@ ACCEPT_STATE = ("accept_waiting",)
 class Application(Core):
     """The process that calls accept() on the listener."""
 
+    STATE = ("accept_waiting", "accept_period")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         self.accept_waiting = 0

@@ -32,6 +32,10 @@ NO_CLIENT = -1  # the client index of a packet or event that concerns no client 
 class Core(EventList):
     """The event list, the wire and the record, shared by every room."""
 
+    STATE = ("scenario", "k", "one_way", "loss", "loss_rng", "timers", "dropped", "packets", "actions", "trace",
+             "trace_add", "server_counters", "client_counters", "bumps", "log", "q_times", "q_syn", "q_acc", "qlen",
+             "accept_queue")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(to_us(scenario.duration) if scenario.duration is not None else None)
         k: Kernel = scenario.kernel  # type: ignore[assignment]
@@ -86,7 +90,7 @@ class Core(EventList):
              deliver: Callable[[Any], None] | None, arg: Any) -> None:
         """Put a packet on the wire; it arrives one_way later unless it is lost."""
         lost = kind in self.dropped or (self.loss > 0.0 and self.loss_rng.random() < self.loss)
-        self.packets.add(self.now, sender, kind, client, retrans, int(lost))
+        self.packets.add(self.now, sender, kind, client, retrans, lost)
         if not lost and deliver is not None:
             self.soon(self.now + self.one_way, deliver, arg)
 

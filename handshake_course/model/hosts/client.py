@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import rules
-from ..clock import Entry, to_us
+from ..clock import Entry, to_us_all
 from ..ports import PortAllocator
 from ..scenario import Scenario
 from .base import ACK, CLIENT, DATA, RST, SYN, Core
@@ -56,12 +56,15 @@ class _Client:
 class ClientHost(Core):
     """The host that opens every connection."""
 
+    STATE = ("clients", "ports", "retry_until", "first_syn_rto")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         k = self.k
-        self.clients = [_Client(i, to_us(t)) for i, t in enumerate(scenario.client_times)]
+        self.clients = [_Client(i, start) for i, start in enumerate(to_us_all(scenario.client_times))]
         self.ports = PortAllocator(k, scenario.seed)
         self.retry_until = scenario.syncnt or k.tcp_syn_retries
+        self.first_syn_rto = rules.syn_rto_after_us(k, 0)  # what connect() arms
 
     def connect(self, c: _Client) -> None:
         if self.reusable:  # type: ignore[attr-defined]  # TIME_WAIT ports tcp_tw_reuse now lets go
@@ -79,7 +82,7 @@ class ClientHost(Core):
             self.fastopen_syn(c)  # type: ignore[attr-defined]
         else:
             self.send(CLIENT, SYN, c.index, 0, self.server_syn, c.index)
-        c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, 0)), self.syn_timer, c)
+        c.timer = self.at(self.timer_at(self.first_syn_rto), self.syn_timer, c)
 
     def syn_timer(self, c: _Client) -> None:
         """tcp_retransmit_timer for a SYN_SENT socket."""

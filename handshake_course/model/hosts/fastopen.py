@@ -44,6 +44,9 @@ from .server import _Request
 class FastOpen(Core):
     """TCP Fast Open on both hosts: the client host's cookie, the listener's TFO queue and children."""
 
+    STATE = ("fastopen_limit", "fastopen_clients", "fastopen_cookie", "fastopen_syns", "syn_data_acked",
+             "fastopen_qlen", "fastopen_pending", "synack_cookie", "synack_data")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         k, backlog = self.k, scenario.backlog

@@ -19,6 +19,8 @@ BATCH = 4096
 class FloodSource(Core):
     """The host sending the flood."""
 
+    STATE = ("flood_period", "flood_count")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         self.flood_period = US / scenario.flood if scenario.flood else 0.0

@@ -38,6 +38,9 @@ def be16(port: int) -> int:
 class ListenerGroup(Core):
     """The listening sockets sharing the port, and which one the kernel is working on."""
 
+    STATE = ("group", "grouped", "in_use", "per_listener", "parked", "client_listener", "ehash_secret",
+             "spoofed_rng")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         self.group = scenario.listeners if scenario.backlog is not None else 1

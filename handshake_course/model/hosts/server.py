@@ -64,6 +64,11 @@ class _Request:
 class ServerHost(ListenerGroup):
     """The listening host."""
 
+    STATE = ("listening", "backlog", "table", "syncookies", "young", "requests", "children", "child_data",
+             "last_overflow", "synflood_warned", "last_warning", "counter_tries", "cookie_age", "cookie_phase",
+             "ratelimit", "scan", "defer", "scan_timer", "clock_hand", "buckets", "hash_rng", "hash_key",
+             "first_synack_rto")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         k = self.k
@@ -91,6 +96,7 @@ class ServerHost(ListenerGroup):
             self.hash_rng = random.Random(f"synq-hash:{scenario.seed}")
             self.hash_key = self.hash_rng.getrandbits(32)
         self.defer = rules.defer_accept_rounds(k, int(scenario.defer_accept))  # rskq_defer_accept
+        self.first_synack_rto = rules.synack_timeout_us(k, 0)  # a new request sock's timeout
 
     def listener_state(self) -> tuple[tuple[str, ...], dict[str, list[Any]]]:
         """What each listener of a SO_REUSEPORT group has of its own (the names of this room's
@@ -174,7 +180,7 @@ class ServerHost(ListenerGroup):
     def new_request(self, ci: int, action: str = "syn_new", deliver: Callable[[Any], None] | None = None) -> None:
         """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK (``action``:
         the trace's name for it; ``deliver``: the client's handler for a SYN-ACK with a Fast Open cookie)."""
-        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way, self.in_use)
+        req = _Request(ci, self.now + self.first_synack_rto, 0, self.now - self.one_way, self.in_use)
         self.qlen += 1
         self.young += 1
         if ci >= 0:
@@ -298,6 +304,7 @@ class ServerHost(ListenerGroup):
             self.buckets[req.bucket].remove(req)
         else:
             self.cancel(req.timer)
+            req.timer = None  # its entry points back at it: unlinked, refcounting frees both
         self.queues_changed()
 
     def synack_timeout(self, req: _Request, thresh: int) -> None:

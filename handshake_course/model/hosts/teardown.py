@@ -113,6 +113,9 @@ class _Peer:
 class Teardown(Core):
     """The close on both hosts, and the client host's timewait sockets."""
 
+    STATE = ("hold_us", "close_waiting", "tw_ports", "reusable", "peers", "clock_phase", "tw_timers", "death_row",
+             "cells", "dr_slot", "dr_count", "dr_timer")
+
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
         self.hold_us = None if scenario.hold is None else to_us(scenario.hold)
