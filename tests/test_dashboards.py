@@ -317,7 +317,7 @@ def test_a_control_moved_back_shows_the_remembered_result_without_simulating(mon
     assert app.error is None
 
 
-def test_the_remembered_results_are_bounded_by_count_and_events_and_keep_the_newest(monkeypatch):
+def test_the_remembered_results_are_bounded_by_count_events_and_clients_and_keep_the_newest(monkeypatch):
     from handshake_course import Scenario
     from handshake_course.dashboards import memo
 
@@ -331,7 +331,38 @@ def test_the_remembered_results_are_bounded_by_count_and_events_and_keep_the_new
     monkeypatch.setattr(memo, "MAX_EVENTS", 1)  # smaller than any result: the newest alone stays
     memo.simulated(scenarios[1])
     assert memo.size() == (1, results[1].events)
+    monkeypatch.setattr(memo, "MAX_EVENTS", 10**9)
+    monkeypatch.setattr(memo, "MAX_CLIENTS", 7)  # clients 1 to 5: 3 + 4 fit, 2 more do not
+    for s in scenarios[2:4]:
+        memo.simulated(s)
+    assert memo.size()[0] == 2
+    memo.simulated(scenarios[4])  # 5 clients: with the 4 the total is 9 > 7, so only the newest stays
+    assert memo.size() == (1, memo.simulated(scenarios[4]).events)
     memo.clear()
+
+
+def test_a_remembered_run_is_simulated_without_the_cyclic_collector_and_leaves_it_as_it_was(monkeypatch):
+    """A run makes no reference cycles, so the dashboards pause the cyclic garbage collector while it
+    runs (a full collection then would only walk the cache); it is on again afterwards, also when the
+    run fails, and stays off if it was off."""
+    import gc
+
+    from handshake_course import Scenario
+    from handshake_course.dashboards import memo
+
+    seen = []
+    monkeypatch.setattr(memo, "simulate", lambda scenario, progress=None: seen.append(gc.isenabled()) or 1 / 0)
+    memo.clear()
+    with pytest.raises(ZeroDivisionError):
+        memo.simulated(Scenario(clients=1))
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(ZeroDivisionError):
+            memo.simulated(Scenario(clients=2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_the_state_graph_is_kept_and_its_pixels_reused_exactly_as_a_full_draw_would_draw_them():
