@@ -70,6 +70,12 @@ def _times(segments: list[Segment], kind: str, port: int, t0: float, outgoing: b
     return _rel([x.time for x in segments if seen(x)], t0)
 
 
+def _handshake(segments: list[Segment], port: int, t0: float) -> Record:
+    """The client on ``port``: its port, and when its SYNs left and its SYN-ACKs came (after ``t0``)."""
+    return {"port": port, "syn_times": _times(segments, "SYN", port, t0),
+            "synack_times": _times(segments, "SYN-ACK", port, t0, outgoing=False)}
+
+
 def _first_times(segments: list[Segment], field: str) -> dict[int, float]:
     """The time of the first segment per port (`field` is "sport" or "dport")."""
     first: dict[int, float] = {}
@@ -451,9 +457,7 @@ def client_data(data: bool, gap: float = 0.05, accept_at: float = 0.3, duration:
         for s in socks:
             port = local_port(s)
             clients.append({
-                "port": port,
-                "syn_times": _times(everything, "SYN", port, t0),
-                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
+                **_handshake(everything, port, t0),
                 "data_times": _times(everything, "DATA", port, t0),
                 "child_seen": None if port not in seen.children else round(seen.children[port] - t0, 4),
             })
@@ -493,9 +497,7 @@ def defer_accept(seconds: int, data: bool, duration: float | None = None, poll: 
         t0 = everything[0].time
         port = local_port(sock)
         client = {
-            "port": port,
-            "syn_times": _times(everything, "SYN", port, t0),
-            "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
+            **_handshake(everything, port, t0),
             "ack_times": _rel([x.time for x in everything if _seen("ACK", port)(x)
                                and _handshake_packets(everything)(x)], t0),
             "data_times": _times(everything, "DATA", port, t0),
@@ -695,12 +697,10 @@ def fastopen(queue: int, burst: int = 4, gap: float = 0.1, burst_at: float = 0.3
             syn = next(x for x in everything if _seen("SYN", port)(x))
             synack = next((x for x in everything if _seen("SYN-ACK", port, outgoing=False)(x)), None)
             clients.append({
-                "port": port,
+                **_handshake(everything, port, t0),
                 "sendto_errno": err,
-                "syn_times": _times(everything, "SYN", port, t0),
                 "syn_data": syn.payload,
                 "syn_option": _fastopen_cookie(b, "SYN", port),
-                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
                 "synack_option": _fastopen_cookie(b, "SYN-ACK", port),
                 "synack_acks_data": None if synack is None else (synack.ack - syn.seq - 1) % 2**32 == syn.payload > 0,
                 "data_times": _times(everything, "DATA", port, t0),
@@ -789,11 +789,7 @@ def reuseport(listeners: int = 4, backlog: int = 2, clients: int = 16, rounds: S
         result_clients = []
         for s in socks:
             port = local_port(s)
-            result_clients.append({
-                "port": port,
-                "syn_times": _times(everything, "SYN", port, t0),
-                "synack_times": _times(everything, "SYN-ACK", port, t0, outgoing=False),
-            })
+            result_clients.append(_handshake(everything, port, t0))
         result = {"clients": result_clients, "rounds": taken, "ended": round(ended - t0, 6),
                   "end_queues": listener_queues(b.pair.server, group)}
         return b.record(result, t0)
