@@ -341,30 +341,6 @@ def test_the_remembered_results_are_bounded_by_count_events_and_clients_and_keep
     memo.clear()
 
 
-def test_a_remembered_run_is_simulated_without_the_cyclic_collector_and_leaves_it_as_it_was(monkeypatch):
-    """A run makes no reference cycles, so the dashboards pause the cyclic garbage collector while it
-    runs (a full collection then would only walk the cache); it is on again afterwards, also when the
-    run fails, and stays off if it was off."""
-    import gc
-
-    from handshake_course import Scenario
-    from handshake_course.dashboards import memo
-
-    seen = []
-    monkeypatch.setattr(memo, "simulate", lambda scenario, progress=None: seen.append(gc.isenabled()) or 1 / 0)
-    memo.clear()
-    with pytest.raises(ZeroDivisionError):
-        memo.simulated(Scenario(clients=1))
-    assert seen == [False] and gc.isenabled()
-    gc.disable()
-    try:
-        with pytest.raises(ZeroDivisionError):
-            memo.simulated(Scenario(clients=2))
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
 def test_the_state_graph_is_kept_and_its_pixels_reused_exactly_as_a_full_draw_would_draw_them():
     """Lesson 0's state graph does not change with the round-trip time: later frames put its pixels
     back instead of rendering it, and each frame equals a full draw of the same figure, pixel for

@@ -83,3 +83,56 @@ def test_the_simulation_keeps_every_attribute_in_its_slots():
         sim.run()
         sim.result()
         assert vars(sim) == {}
+
+
+def test_a_run_pauses_the_cyclic_collector_and_leaves_it_as_it_was(monkeypatch):
+    """model.simulation._collector_paused: a run makes no reference cycles, so Python's cyclic garbage
+    collector is off while it runs (a full collection then would only walk the caller's objects); it
+    is on again afterwards, also when the run fails, and stays off if the caller had turned it off."""
+    import gc
+
+    import pytest
+
+    from handshake_course.model import simulation
+
+    seen = []
+    real = simulation._Simulation.start
+
+    def start(self):
+        seen.append(gc.isenabled())
+        real(self)
+
+    monkeypatch.setattr(simulation._Simulation, "start", start)
+    simulate(Scenario(clients=2))
+    assert seen == [False] and gc.isenabled()
+
+    def failing(self):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(simulation._Simulation, "start", failing)
+    with pytest.raises(ZeroDivisionError):
+        simulate(Scenario(clients=2))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(simulation._Simulation, "start", start)
+        simulate(Scenario(clients=2))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_run_leaves_no_reference_cycles_behind():
+    """What makes pausing the collector safe: once simulate() returns, nothing it built is left for
+    the cyclic collector - a run of every room (requests, the close, a group, TCP Fast Open, a flood,
+    loss) frees all it made by reference counting alone."""
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        simulate(Scenario(kernel="6.18", backlog=8, clients=30, hold=1.0, data=True, listeners=3, fastopen=4,
+                          flood=100.0, loss=0.1, duration=5.0, defer_accept=2, seed=3))
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

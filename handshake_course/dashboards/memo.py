@@ -14,7 +14,6 @@ changed, by the views and dashboards, so handing the same one out twice is safe.
 
 from __future__ import annotations
 
-import gc
 from collections import OrderedDict
 
 from ..model import Result, Scenario, simulate
@@ -37,13 +36,7 @@ def simulated(scenario: Scenario, progress: Progress | None = None) -> Result:
     if result is not None:
         _results.move_to_end(scenario)
         return result
-    enabled = gc.isenabled()
-    gc.disable()  # a run makes no reference cycles: a full collection in it would only walk the cache
-    try:
-        result = simulate(scenario, progress=progress)
-    finally:
-        if enabled:
-            gc.enable()
+    result = simulate(scenario, progress=progress)  # with the cyclic collector paused (model.simulation)
     _results[scenario] = result
     _trim()
     return result
