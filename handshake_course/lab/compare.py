@@ -202,7 +202,7 @@ def _schedule_check(name: str, measured: list[float], ideal: list[float], hz: in
     got = [round(x, 4) for x in timing.intervals(measured)]
     want = [round(x, 4) for x in timing.intervals(ideal)]
     ok = all(timing.within(g, w, hz) for g, w in zip(got, want, strict=True))
-    return Check(name, got, want, "each interval: -1 jiffy .. +wheel granularity + 1 jiffy + 3 ms", ok)
+    return Check(name, got, want, f"each interval: -1 jiffy .. +wheel granularity + 1 jiffy + {timing.SLACK * 1000:g} ms", ok)
 
 
 def _hz(record: Record) -> int:
@@ -236,7 +236,7 @@ def _syn_schedule(rec: Record) -> list[Check]:
     else:
         last, model_last = r["syn_times"][-1], model_syns[-1]
         got, want = round(gave_up - last, 4), round(c.failed_at - model_last, 4)
-        checks.append(Check("give_up", got, want, "after the last SYN: -1 jiffy .. +granularity + 1 jiffy + 3 ms",
+        checks.append(Check("give_up", got, want, f"after the last SYN: -1 jiffy .. +granularity + 1 jiffy + {timing.SLACK * 1000:g} ms",
                             timing.within(got, want, hz)))
     m, s, ok = _counters(rec["counters"]["client"], res.client_counters)
     checks.append(Check("client_counters", m, s, "exact, the counters the model keeps", ok))
@@ -372,7 +372,7 @@ def _loss(rec: Record) -> list[Check]:
     keys = sorted(set(want) | set(got), key=lambda k: (k == "none", k.zfill(3)))
     dist_ok = all(_binomial_ok(got.get(k, 0), n, want.get(k, 0) / total) for k in keys)
     # within a bucket k the latency is k RTOs of 1 s, each late by at most one level-1 granule
-    late_ok = all(x is None or x - round(x) <= round(x) * (timing.wheel_granularity(1.0, hz) + 1 / hz + 0.003) + 0.01
+    late_ok = all(x is None or x - round(x) <= round(x) * (timing.wheel_granularity(1.0, hz) + 1 / hz + timing.SLACK) + 0.01
                   and x >= round(x) - 0.01 for x in r["latency"])
     p0 = (1 - p["loss_percent"] / 100) ** 2
     return [
@@ -381,7 +381,7 @@ def _loss(rec: Record) -> list[Check]:
         Check("first_try", got.get("0", 0), round(n * p0, 1), "(1 - loss)^2 of the clients, 4 standard errors",
               _binomial_ok(got.get("0", 0), n, p0)),
         Check("latency_within_bucket", max((x - round(x) for x in r["latency"] if x is not None), default=0.0),
-              0.0, "each latency k s + k x (32 ms granule + 1 jiffy + 3 ms)", late_ok),
+              0.0, f"each latency k s + k x (32 ms granule + 1 jiffy + {timing.SLACK * 1000:g} ms)", late_ok),
     ]
 
 

@@ -134,7 +134,7 @@ def _intervals_check(name: str, measured: Sequence[Sequence[float]], model: Sequ
         len(g) == len(w) and all(timing.within(a, b, hz) for a, b in zip(g, w, strict=True))
         for g, w in zip(got, want, strict=True))
     return compare.Check(name, [[round(x, 4) for x in g] for g in got], [[round(x, 4) for x in w] for w in want],
-                         "per client: same count, each interval -1 jiffy .. +granularity + 1 jiffy + 3 ms", ok)
+                         f"per client: same count, each interval -1 jiffy .. +granularity + 1 jiffy + {timing.SLACK * 1000:g} ms", ok)
 
 
 # ---- the checks of each experiment -------------------------------------------------------------------

@@ -26,8 +26,10 @@ from typing import Any
 from ..model import timers
 
 HZ = 250
-SLACK = 0.003
-"""Seconds allowed on top of the wheel's rounding: softirq and capture time stamping delay."""
+SLACK = 0.010
+"""Seconds allowed on top of the wheel's rounding: softirq and capture time stamping delay. On a quiet
+machine it stays under 3 ms; on a busy one (CI: the test suite on every core beside the live lab) a
+resent request's 400 ms timer came later than the wheel's rounding and 3 ms allow, so 10 ms."""
 
 
 def jiffies(seconds: float, hz: int = HZ) -> int:
