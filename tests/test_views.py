@@ -36,7 +36,7 @@ from handshake_course.views import (
     select_clients,
     state_path,
 )
-from handshake_course.views.ladder import MAX_FLOOD, PITCH, STRETCH_SHARE, stretched_seam
+from handshake_course.views.ladder import MAX_FLOOD, PITCH, STRETCH_SHARE, stretched_seam, syn_data
 from handshake_course.views.state_graph import NODES
 
 matplotlib.use("Agg")
@@ -571,3 +571,18 @@ def test_one_listener_is_drawn_as_a_group_of_one(basic):
     assert gids(ax, "accept_queue:") == {"accept_queue:0"}
     (row,) = listener_rows(basic)
     assert row.connections == len(basic.clients) and row.overflows == basic.server_counters["TcpExtListenOverflows"]
+
+
+def test_the_ladder_names_a_syn_that_carries_the_request_syn_plus_data():
+    """TCP Fast Open: a SYN sent with the request (the trace's fastopen_syn_data) is labelled
+    "SYN+data"; the cookie request's SYN and any resent SYN (tcp_send_syn_data sends no data again)
+    stay "SYN"."""
+    r = simulate(Scenario(kernel=Kernel("6.18", tcp_fastopen=3), backlog=8, clients=[0.0, 1.0, 1.001], data=True,
+                          fastopen=4, rtt=0.1, accept=100.0, duration=3.0, seed=1))
+    ax = Figure().subplots()
+    plot_ladder(r, clients=[0, 1, 2], ax=ax)
+    gids = {line.get_gid() for line in ax.get_lines()}
+    assert {"labels:SYN", "labels:SYN+data"} <= gids
+    pk = ladder_packets(r, [0, 1, 2])
+    marked = syn_data(r, pk)
+    assert sorted(int(c) for c in pk.client[marked]) == [1, 2]  # the cookie request (client 0) carries none

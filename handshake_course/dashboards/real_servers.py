@@ -153,7 +153,7 @@ class FastOpenApp(Dashboard):
     intro = ("Client 0 connects at 0 s and fetches a TFO cookie; at 1 s a burst of clients, 1 ms apart, sends its "
              "requests in their SYNs (sendto with MSG_FASTOPEN). The listener takes each into a child at once "
              "while its TFO queue (TCP_FASTOPEN) has room; its application accept()s at once. Both hosts run the "
-             "tcp_fastopen chosen below. On the ladder a SYN that carries a request has no DATA after it.")
+             "tcp_fastopen chosen below. On the ladder a SYN that carries a request is labelled SYN+data.")
     figsize = (11.5, 7.4)
     inspected_clients = 4
 

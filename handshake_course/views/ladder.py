@@ -21,7 +21,7 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, MaxNLocator
 from matplotlib.transforms import Affine2D
 
 from ..model.clock import US
-from ..model.result import KINDS, SENDERS, packet_fields
+from ..model.result import KINDS, SENDERS, packet_fields, trace_fields
 from .style import (
     BLACK,
     GREEN,
@@ -44,6 +44,7 @@ PITCH = 1.7  # vertical distance between two lanes; a lane is 1 high (server lin
 LABEL_Y = {"SYN": 0.8, "SYN-ACK": 0.5, "ACK": 0.2, "RST": 0.5, "DATA": 0.35,
            "FIN": 0.65}  # where in the lane a kind's label sits
 LABEL_SIZE, LABEL_PAD = LABEL_POINTS, 5.0  # points: font size of the kind labels, gap between arrow and label
+SYN_DATA = "SYN+data"  # the label of a SYN that carries the request (TCP Fast Open)
 MAX_FLOOD = 3000  # flood packets drawn at most (evenly thinned); the title gives the true count
 CLIENT_SENDER, SERVER_SENDER, FLOOD_SENDER = (SENDERS.index(s) for s in ("client", "server", "flood"))
 
@@ -224,7 +225,7 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
 
     own = pk.client >= 0
     base = np.array([base_of.get(int(c), 0.0) for c in pk.client[own]], dtype=float)
-    _draw_packets(ax, pk, own, base, result.packets.one_way_us / US, labels)
+    _draw_packets(ax, pk, own, base, result.packets.one_way_us / US, labels, syn_data(result, pk))
     if flood:
         _draw_flood(ax, pk, ~own, 0.0)
     handles = _draw_client_events(ax, result, chosen, base_of, t0, t1)
@@ -247,8 +248,23 @@ def plot_ladder(result: Result, clients: Iterable[int] | None = None, ax: Axes |
     return ax
 
 
+def syn_data(result: Result, pk: LadderPackets) -> np.ndarray:
+    """Which of ``pk``'s packets are SYNs that carry the client's request (TCP Fast Open: the trace's
+    ``fastopen_syn_data`` at that client and time; a resent SYN carries no data)."""
+    names = [a.name for a in result.trace.actions]
+    if "fastopen_syn_data" not in names:
+        return np.zeros(len(pk), dtype=bool)
+    clients, actions = trace_fields(column(result.trace.info))
+    hit = actions == names.index("fastopen_syn_data")
+    sent = set(zip(clients[hit].tolist(), column(result.trace.time_us)[hit].tolist(), strict=True))
+    t_us = np.rint(pk.time * US).astype(np.int64)
+    first_syn = (pk.kind == KINDS.index("SYN")) & ~pk.retransmission.astype(bool)
+    return first_syn & np.array([(int(c), int(t)) in sent for c, t in zip(pk.client, t_us, strict=True)],
+                                dtype=bool)
+
+
 def _draw_packets(ax: Axes, pk: LadderPackets, own: np.ndarray, base: np.ndarray, one_way: float,
-                  labels: bool) -> None:
+                  labels: bool, with_data: np.ndarray | None = None) -> None:
     """Shafts, heads, loss crosses, RST diamonds and kind labels of the clients' own packets."""
     time, arrives, lost = pk.time[own], pk.arrives[own], pk.lost[own]
     from_client = pk.sender[own] == CLIENT_SENDER
@@ -279,14 +295,18 @@ def _draw_packets(ax: Axes, pk: LadderPackets, own: np.ndarray, base: np.ndarray
         ax.scatter(time[rst], y0[rst], marker="D", s=45, c=VERMILLION, edgecolors=BLACK, linewidths=0.6,
                    zorder=4, gid="rst")
     if labels:
-        _label_packets(ax, time, y0, x1, y1, base, kinds)
+        _label_packets(ax, time, y0, x1, y1, base, kinds, None if with_data is None else with_data[own])
 
 
 def _label_packets(ax: Axes, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
-                   base: np.ndarray, kinds: np.ndarray) -> None:
-    """Name the kind beside its arrow, where the arrow crosses the kind's label height. A kind is
-    named again in a lane only once the previous name has room (RSTs always). All names of a kind
-    are one Line2D with a text marker (see text_marker)."""
+                   base: np.ndarray, kinds: np.ndarray, with_data: np.ndarray | None = None) -> None:
+    """Name the kind beside its arrow, where the arrow crosses the kind's label height ("SYN+data"
+    for a SYN that carries the request, ``with_data``). A name is repeated in a lane only once the
+    previous one has room (RSTs always). All labels of one name are one Line2D with a text marker
+    (see text_marker)."""
+    names = [KINDS[k] for k in kinds]
+    if with_data is not None:
+        names = [SYN_DATA if d else n for n, d in zip(names, with_data, strict=True)]
     label_y = base + np.array([LABEL_Y[KINDS[k]] for k in kinds])
     rise = y1 - y0
     along = np.clip(np.divide(label_y - y0, rise, out=np.ones_like(rise), where=rise != 0), 0.0, 1.0)
@@ -294,25 +314,23 @@ def _label_packets(ax: Axes, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1:
     # room is measured on the page, so that a stretched time axis is handled too
     points = ax.transData.transform(np.column_stack([at, label_y]))[:, 0] * 72 / ax.figure.dpi
     per_point = 1.0
-    last: dict[tuple[float, int], float] = {}
-    rst = KINDS.index("RST")
-    placed: dict[int, list[tuple[float, float]]] = {k: [] for k in range(len(KINDS))}
+    last: dict[tuple[float, str], float] = {}
+    placed: dict[str, list[tuple[float, float]]] = {}
+    colour: dict[str, str] = {}
     for i in np.argsort(x0, kind="stable"):
-        k = int(kinds[i])
-        key = (float(base[i]), k)
+        name = names[i]
+        key = (float(base[i]), name)
         x = float(points[i])
-        room = (2 * LABEL_PAD + 4 + LABEL_SIZE * 0.62 * len(KINDS[k])) * per_point
-        if k != rst and key in last and x - last[key] < room:
+        room = (2 * LABEL_PAD + 4 + LABEL_SIZE * 0.62 * len(name)) * per_point
+        if name != "RST" and key in last and x - last[key] < room:
             continue
         last[key] = x
-        placed[k].append((float(at[i]), float(label_y[i])))
-    for k, points in placed.items():
-        if not points:
-            continue
-        name = KINDS[k]
-        marker, size = text_marker(name, LABEL_SIZE, LABEL_PAD, "bold" if k == rst else "normal")
+        placed.setdefault(name, []).append((float(at[i]), float(label_y[i])))
+        colour[name] = KIND_COLOURS[KINDS[int(kinds[i])]]
+    for name, points in placed.items():
+        marker, size = text_marker(name, LABEL_SIZE, LABEL_PAD, "bold" if name == "RST" else "normal")
         xs, ys = zip(*points, strict=True)
-        ax.plot(xs, ys, ls="none", marker=marker, ms=size, mew=0, color=KIND_COLOURS[name], zorder=2,
+        ax.plot(xs, ys, ls="none", marker=marker, ms=size, mew=0, color=colour[name], zorder=2,
                 gid=f"labels:{name}")
 
 
