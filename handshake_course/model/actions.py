@@ -205,27 +205,37 @@ _TABLE: dict[str, tuple[str, str, str, str]] = {
 # A DATA segment carries the ACK of the SYN-ACK, so where no child socket exists yet it takes the final
 # ACK's path (tcp_check_req, or cookie_v4_check) with the same function path and counters; the trace
 # names it apart so that it says the data completed (or failed to complete) the handshake.
-DATA_TWINS: dict[str, tuple[str, str]] = {
-    "data_new_child": ("ack_new_child", "DATA for a request whose own final ACK was dropped or lost: it carries "
-                                        "the ACK, so tcp_check_req completes the handshake; child created and "
-                                        "queued"),
-    "data_accept_queue_full": ("ack_accept_queue_full", "DATA for a request, but the accept queue is full: dropped "
-                                                        "as a final ACK would be, request marked acked; the client "
-                                                        "will send it again"),
-    "data_accept_queue_full_abort": ("ack_accept_queue_full_abort", "DATA for a request with the accept queue full "
-                                                                    "and tcp_abort_on_overflow=1: RST sent, "
-                                                                    "request dropped"),
-    "data_cookie": ("ack_cookie", "DATA whose ACK holds a valid syncookie: child rebuilt from it and queued"),
-    "data_cookie_accept_queue_full": ("ack_cookie_accept_queue_full", "DATA with a valid syncookie but the accept "
-                                                                      "queue is full: dropped, nothing kept"),
-    "data_cookie_invalid": ("ack_cookie_invalid", "DATA matches no request and holds no valid cookie: answered "
-                                                  "with RST"),
-    "data_wrong_isn": ("ack_wrong_isn", "DATA acknowledging an earlier SYN-ACK of this connection: the listener "
-                                        "answers with RST, the request stays"),
-    "data_no_request": ("ack_no_request", "DATA matches no request (and no cookie is checked): answered with RST"),
+_FINAL_ACK_TWINS: dict[str, tuple[str, str]] = {
+    "new_child": ("ack_new_child", "{} for a request whose own final ACK was dropped or lost: it carries the "
+                                   "ACK, so tcp_check_req completes the handshake; child created and queued"),
+    "accept_queue_full": ("ack_accept_queue_full", "{} for a request, but the accept queue is full: dropped as a "
+                                                   "final ACK would be, request marked acked; the client will send "
+                                                   "it again"),
+    "accept_queue_full_abort": ("ack_accept_queue_full_abort", "{} for a request with the accept queue full and "
+                                                               "tcp_abort_on_overflow=1: RST sent, request dropped"),
+    "cookie": ("ack_cookie", "{} whose ACK holds a valid syncookie: child rebuilt from it and queued"),
+    "cookie_accept_queue_full": ("ack_cookie_accept_queue_full", "{} with a valid syncookie but the accept queue is "
+                                                                 "full: dropped, nothing kept"),
+    "cookie_invalid": ("ack_cookie_invalid", "{} matches no request and holds no valid cookie: answered with RST"),
+    "wrong_isn": ("ack_wrong_isn", "{} acknowledging an earlier SYN-ACK of this connection: the listener answers "
+                                   "with RST, the request stays"),
+    "no_request": ("ack_no_request", "{} matches no request (and no cookie is checked): answered with RST"),
 }
-for _name, (_twin, _what) in DATA_TWINS.items():
-    _TABLE[_name] = (_TABLE[_twin][0], _what, *_TABLE[_twin][2:])
+"""The final ACK's outcomes, which a segment carrying that ACK meets too, named for the segment."""
+
+
+def _final_ack_twins(kind: str) -> dict[str, tuple[str, str]]:
+    """``<kind>_<outcome>`` -> (the final-ACK action whose path and counters it takes, what it does),
+    for a segment of ``kind`` ("DATA", "FIN") that reaches a request or a syncookie; each is added to
+    the table with its twin's path and counters."""
+    twins = {f"{kind.lower()}_{outcome}": (twin, what.format(kind))
+             for outcome, (twin, what) in _FINAL_ACK_TWINS.items()}
+    for name, (twin, what) in twins.items():
+        _TABLE[name] = (_TABLE[twin][0], what, *_TABLE[twin][2:])
+    return twins
+
+
+DATA_TWINS = _final_ack_twins("DATA")
 DATA_ACTIONS = frozenset(n for n in _TABLE if n.startswith("data_"))
 """The actions of clients' requests: only ``Scenario(data=True)`` runs them."""
 DEFER_ACTIONS = frozenset({"ack_defer_drop", "synack_defer_wait"})
@@ -311,26 +321,9 @@ FIN_TIMER_TWINS: dict[str, tuple[str, str, str]] = {
 for _name, (_twin, _host, _what) in FIN_TIMER_TWINS.items():
     _TABLE[_name] = (_host, _what, *_TABLE[_twin][2:])
 # A FIN that meets no child takes the final ACK's path (tcp_check_req, cookie_v4_check), as a DATA does.
-FIN_TWINS: dict[str, tuple[str, str]] = {
-    "fin_new_child": ("ack_new_child", "FIN for a request whose own final ACK was dropped or lost: it carries the "
-                                       "ACK, so tcp_check_req completes the handshake; child created and queued"),
-    "fin_accept_queue_full": ("ack_accept_queue_full", "FIN for a request, but the accept queue is full: dropped as "
-                                                       "a final ACK would be, request marked acked; the client "
-                                                       "will send it again"),
-    "fin_accept_queue_full_abort": ("ack_accept_queue_full_abort", "FIN for a request with the accept queue full "
-                                                                   "and tcp_abort_on_overflow=1: RST sent, request "
-                                                                   "dropped"),
-    "fin_cookie": ("ack_cookie", "FIN whose ACK holds a valid syncookie: child rebuilt from it and queued"),
-    "fin_cookie_accept_queue_full": ("ack_cookie_accept_queue_full", "FIN with a valid syncookie but the accept "
-                                                                     "queue is full: dropped, nothing kept"),
-    "fin_cookie_invalid": ("ack_cookie_invalid", "FIN matches no request and holds no valid cookie: answered with "
-                                                 "RST"),
-    "fin_wrong_isn": ("ack_wrong_isn", "FIN acknowledging an earlier SYN-ACK of this connection: the listener "
-                                       "answers with RST, the request stays"),
-    "fin_no_request": ("ack_no_request", "FIN matches no request (and no cookie is checked): answered with RST"),
-}
-for _name, (_twin, _what) in FIN_TWINS.items():
-    _TABLE[_name] = (_TABLE[_twin][0], _what, *_TABLE[_twin][2:])
+FIN_TWINS = _final_ack_twins("FIN")
+_FINAL_ACK_TWIN_OF = {name: twin for twins in (DATA_TWINS, FIN_TWINS) for name, (twin, _) in twins.items()}
+"""Each DATA and FIN twin -> the final-ACK action it stands for."""
 CLOSE_ACTIONS = frozenset(_CLOSE_TABLE) | frozenset(FIN_TIMER_TWINS) | frozenset(FIN_TWINS)
 """The actions of the close and TIME_WAIT: only ``Scenario(hold=...)`` runs them."""
 _TABLE.update(FASTOPEN_TABLE)  # TCP Fast Open (actions_fastopen)
@@ -421,10 +414,8 @@ def _counters(name: str, k: Kernel) -> tuple[str, ...]:
     of each branch's kernel function; see linux-handshake-facts.md 1.5)."""
     if name in FASTOPEN_TABLE:
         return fastopen_counters(name, k, _counters)
-    if name in DATA_TWINS:
-        return _counters(DATA_TWINS[name][0], k)
-    if name in FIN_TWINS:
-        return _counters(FIN_TWINS[name][0], k)
+    if name in _FINAL_ACK_TWIN_OF:
+        return _counters(_FINAL_ACK_TWIN_OF[name], k)
     synretrans = ("TcpExtTCPSynRetrans",) if k.synretrans_counter else ()
     listen_drop = ("TcpExtListenDrops",)
     every_rto = ("TcpExtTCPTimeouts",) if k.timeouts_every_rto else ()
@@ -512,8 +503,7 @@ def actions_for(kernel: Kernel) -> tuple[Action, ...]:
     old = kernel.conn_request == "tcp_v4_conn_request"  # the era of the paths (the version's record)
     own = dict(_RELEASE_PATHS.get(kernel.version, {}) if old else _spelled_for(kernel.version))
     own.update(fastopen_paths(kernel, old))
-    twins = {**{n: w for n, (w, _) in DATA_TWINS.items()}, **{n: w for n, (w, _) in FIN_TWINS.items()},
-             **{n: w for n, (w, _, _) in FIN_TIMER_TWINS.items()}}
+    twins = {**_FINAL_ACK_TWIN_OF, **{n: w for n, (w, _, _) in FIN_TIMER_TWINS.items()}}
     for name, twin in twins.items():  # a release's own path for an ACK is its DATA's and FIN's twins' too
         if twin in own:
             own.setdefault(name, own[twin])

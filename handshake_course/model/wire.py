@@ -87,7 +87,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .actions import FIN_TWINS
+from .actions import DATA_TWINS, FIN_TWINS
 from .clock import US
 from .ports import DADDR, DPORT, SADDR
 from .result import KINDS, SENDERS, ClientRecord, packet_fields, trace_fields
@@ -141,13 +141,11 @@ SENDS = {
     "ack_accept_queue_full_abort": "RST",
     "data_send": "DATA", "data_tlp": "DATA", "data_rto_first": "DATA", "data_rto": "DATA",
     "data_in": "ACK", "data_in_new_child": "ACK", "data_again": "ACK",
-    "data_accept_queue_full_abort": "RST", "data_cookie_invalid": "RST", "data_wrong_isn": "RST",
-    "data_no_request": "RST",
     # TCP Fast Open (a TFO client's first SYN is its connect's; fastopen_syn_request and fastopen_syn_data say
     # what it carries; synack_in_cookie and synack_in_no_cookie send nothing: the request carries the ACK)
     "synack_in_fastopen_acked": "ACK", "synack_in_fastopen_fail": "DATA", "syn_again_fastopen": "SYN-ACK",
     "fastopen_synack_rto": "SYN-ACK",
-    # the close (model/hosts/teardown.py); a FIN that meets no child sends what its final-ACK twin sends
+    # the close (model/hosts/teardown.py)
     "connect_tw_reuse": "SYN",
     "close": "FIN", "fin_tlp": "FIN", "fin_rto_first": "FIN", "fin_rto": "FIN",
     "close_passive": "FIN", "passive_fin_tlp": "FIN", "passive_fin_rto_first": "FIN", "passive_fin_rto": "FIN",
@@ -155,7 +153,9 @@ SENDS = {
     **{f"syn_fastopen_{kind}_{outcome}": "SYN-ACK" for kind in ("request", "cookie", "data")
        for outcome in ("child", "cookie", "overflow", "full", "ignored") if outcome != "cookie" or kind == "request"},
 }
-SENDS.update({twin: SENDS[name] for twin, (name, _) in FIN_TWINS.items() if name in SENDS})
+# a DATA or a FIN that meets a request or a cookie sends what the final ACK it stands for sends
+SENDS.update({twin: SENDS[name] for twins in (DATA_TWINS, FIN_TWINS) for twin, (name, _) in twins.items()
+              if name in SENDS})
 
 _FLOOD_EVENTS = frozenset({"syn_new", "syn_cookie", "synack_rto", "synack_give_up"})
 _CLIENT_FINS = frozenset({"close", "fin_tlp", "fin_rto_first", "fin_rto"})
