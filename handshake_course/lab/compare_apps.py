@@ -173,7 +173,7 @@ def _client_data(rec: Record) -> list[Any]:
     want_acc = next((m.index for m in res.clients if m.accepted_at is not None), None)
     ss = res.ss()
     syn_recv = r["syn_recv"][-1][1] if r["syn_recv"] else None
-    checks = [
+    return [
         compare.Check("completed_by", got_by, want_by, "per client: exact (None: no child)", got_by == want_by),
         compare.Check("accepted", got_acc, want_acc, "exact: the client accept() returned", got_acc == want_acc),
         _intervals_check("data_intervals", [c["data_times"] for c in clients],
@@ -181,11 +181,8 @@ def _client_data(rec: Record) -> list[Any]:
         _intervals_check("synack_intervals", [c["synack_times"] for c in clients],
                          [compare._server_times(textbook, "SYN-ACK", m.index) for m in textbook.clients], hz),
         compare.Check("syn_recv", syn_recv, ss.syn_recv, "exact, at the end", syn_recv == ss.syn_recv),
+        *_counter_checks(rec, res),
     ]
-    for side, model in (("server", res.server_counters), ("client", res.client_counters)):
-        m, s, ok = compare._counters(rec["counters"][side], model)
-        checks.append(compare.Check(f"{side}_counters", m, s, "exact, the counters the model keeps", ok))
-    return checks
 
 
 def retrans_to_secs(kernel: Kernel, rounds: int) -> int:
