@@ -169,7 +169,7 @@ class TimeWaitApp(Dashboard):
         assert r is not None
         ports, rate, hold = self.value("ports"), self.value("rate"), self.value("hold")
         failed = [c for c in r.clients if c.outcome == "no_port"]
-        reused = sum(1 for e in r.trace if e.action == "connect_tw_reuse")
+        reused = r.client_counters.get("TcpExtTWRecycled", 0)  # one per connect_tw_reuse (tcp_twsk_unique)
         first = (f"the first EADDRNOTAVAIL at <b>{failed[0].start:g} s</b> (call {failed[0].index}); "
                  f"{len(failed):,} of {len(r.clients):,} calls failed" if failed else "no connect() failed")
         steady = ports / (hold + TIME_WAIT_S)
