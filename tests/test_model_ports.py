@@ -13,7 +13,7 @@ import random
 import pytest
 
 from handshake_course import Kernel
-from handshake_course.model.ports import PortAllocator, random_u16s
+from handshake_course.model.ports import PortAllocator, below_8, random_u16s
 
 
 class KernelWalk(PortAllocator):
@@ -118,6 +118,16 @@ def test_the_perturbation_table_is_drawn_at_once_as_one_draw_per_slot_would_draw
         one_by_one, at_once = random.Random(seed), random.Random(seed)
         assert random_u16s(at_once, count) == [one_by_one.getrandbits(16) for _ in range(count)]
         assert at_once.random() == one_by_one.random()
+
+
+def test_the_random_step_is_drawn_as_randrange_8_draws_it():
+    # 6.x's i = max(i, get_random_u32_below(8) * 2) was rng.randrange(8): below_8 gives the same values and
+    # leaves the generator where randrange leaves it (it rejects draws of 4 bits that are 8 or more)
+    ours, python = random.Random(5), random.Random(5)
+    drawn = [below_8(ours.getrandbits) for _ in range(2000)]
+    assert drawn == [python.randrange(8) for _ in range(2000)]
+    assert set(drawn) == set(range(8))
+    assert ours.random() == python.random()
 
 
 def test_a_full_default_range_costs_a_search_not_a_walk():

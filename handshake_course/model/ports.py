@@ -17,6 +17,7 @@ import random
 import sys
 from array import array
 from bisect import bisect_left, insort
+from collections.abc import Callable
 
 from .profiles import Kernel
 
@@ -32,6 +33,16 @@ def random_u16s(rng: random.Random, count: int) -> list[int]:
     if sys.byteorder == "big":
         halves.byteswap()
     return halves[1::2].tolist()
+
+
+def below_8(getrandbits: Callable[[int], int]) -> int:
+    """``rng.randrange(8)`` without its argument checks (one call per connect() on 6.x): CPython
+    draws ``(8).bit_length()`` = 4 bits until they are below 8, so the value and the generator's
+    state after it are the same. The kernel's draw is get_random_u32_below(8)."""
+    value = getrandbits(4)
+    while value >= 8:
+        value = getrandbits(4)
+    return value
 
 
 class PortAllocator:
@@ -214,6 +225,6 @@ class PortAllocator:
         k, position = found
         i = 2 * k
         if self.rule == "even_first_random":
-            i = max(i, self.rng.randrange(8) * 2)
+            i = max(i, below_8(self.rng.getrandbits) * 2)
         self.table[index] = (self.table[index] + i + 2) & 0xFFFFFFFF
         return self.low + position
