@@ -4,10 +4,13 @@ Result, which only model/result.py packs and unpacks."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+import handshake_course as hc
 from handshake_course import Kernel, Scenario, simulate
 from handshake_course.model.clock import US, EventList, to_us
 from handshake_course.model.result import KINDS, SENDERS, packet_fields, queue_fields, trace_fields
@@ -136,3 +139,39 @@ def test_a_run_leaves_no_reference_cycles_behind():
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_the_clients_read_as_the_tuple_of_their_records():
+    # Result.clients holds the simulation's rows and builds each ClientRecord when first read: it must read
+    # as the tuple it stands for (the README's contract: result.clients[i] and its fields)
+    r = simulate(Scenario(kernel="6.18", backlog=2, clients=[0.0, 0.0, 0.0, 0.0, 0.5], accept=2.0, loss=0.2, seed=3))
+    records = tuple(r.clients)
+    assert len(records) == len(r.clients) == 5 and all(isinstance(c, hc.ClientRecord) for c in records)
+    assert [c.index for c in records] == list(range(5))
+    assert r.clients[-1] is r.clients[4] is records[4]  # built once, then kept
+    assert r.clients[1:3] == records[1:3] and isinstance(r.clients[1:3], tuple)
+    assert r.clients == records and records == r.clients and r.clients != records[:4]
+    assert repr(r.clients) == repr(records)
+    assert r.clients + () == records and () + r.clients == records
+    assert r.clients == simulate(r.scenario).clients  # same seed, same records
+    with pytest.raises(IndexError):
+        r.clients[5]
+
+
+@pytest.mark.parametrize("fields", [
+    dict(kernel="3.10", backlog=4, clients=30, accept=5.0, loss=0.1, seed=2),
+    dict(kernel="6.18", backlog=4, clients=[i * 0.01 for i in range(40)], accept=5.0, data=True, hold=0.5,
+         loss=0.05, seed=4),
+    dict(kernel=Kernel("6.18", tcp_fastopen=3), backlog=16, clients=[0.0, 1.0, 1.0, 1.0], data=True, fastopen=16,
+         seed=1),
+], ids=["lossy", "request-and-close", "fastopen"])
+def test_outcomes_connected_and_latencies_read_from_the_rows_agree_with_the_records(fields):
+    r = simulate(**fields)
+    records = list(r.clients)
+    assert r.outcomes() == Counter(c.outcome for c in records)
+    assert r.connected() == sum(c.connected_at is not None for c in records)
+    assert r.latencies() == [c.latency for c in records if c.latency is not None]
+    # the records built from the rows carry the request's, the close's and TCP Fast Open's fields
+    assert any(c.data_times for c in records) == r.scenario.data
+    assert any(c.closed_at is not None for c in records) == (r.scenario.hold is not None)
+    assert any(c.fastopen == "data_in_syn" for c in records) == bool(r.scenario.fastopen)

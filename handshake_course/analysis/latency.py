@@ -8,7 +8,6 @@ an interpolated median of [2 ms, 2 ms, 1.002 s, 1.002 s] would be 502 ms, a late
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -68,7 +67,7 @@ class LatencySummary:
 def latency_summary(result: Result) -> LatencySummary:
     """Count the outcomes (in OUTCOMES order, zeros left out) and summarise the latencies; median
     and p99 by nearest rank (``analysis.percentile``): latencies some client really saw."""
-    counts = Counter(c.outcome for c in result.clients)
+    counts = result.outcomes()
     outcomes = {name: counts[name] for name in OUTCOMES if counts[name]}
     lat = sorted(result.latencies())
     if not lat:

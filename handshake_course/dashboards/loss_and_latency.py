@@ -31,7 +31,8 @@ RTO_CHOICES = [("each version's default", DEFAULT_RTO), ("0.2 s", 0.2), ("0.5 s"
 def share_at_least(result: Result, seconds: float) -> float:
     """The fraction of clients whose connect() took at least `seconds` or never succeeded."""
     n = len(result.clients)
-    slow = sum(1 for c in result.clients if c.latency is None or c.latency >= seconds)
+    latencies = result.latencies()  # of those that connected
+    slow = n - len(latencies) + sum(1 for t in latencies if t >= seconds)
     return slow / n if n else 0.0
 
 

@@ -52,7 +52,7 @@ from .hosts.flood import FloodSource
 from .hosts.group import ListenerGroup
 from .hosts.server import ACCEPTED, QUEUED, ServerHost
 from .hosts.teardown import Teardown
-from .result import ClientRecord, Listener, Queues, Result
+from .result import ClientRecords, ClientRow, Listener, Queues, Result
 from .scenario import Scenario
 
 ROOMS = (EventList, Core, ClientHost, FastOpen, ListenerGroup, ServerHost, Application, FloodSource, Teardown)
@@ -114,11 +114,18 @@ class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Te
         self.connect(c)
 
     def result(self) -> Result:
-        records = []
-        clients, self.clients = self.clients, []  # each client's state is freed once its record exists
+        rows: list[ClientRow] = []
+        more: dict[int, dict[str, Any]] = {}
+        fastopen = bool(self.fastopen_syns)
+        clients, self.clients = self.clients, []  # each client's state is freed once its row exists
         clients.reverse()
         while clients:
-            records.append(self.client_record(clients.pop()))
+            c = clients.pop()
+            c.timer = None  # its last timer's entry points back at it: unlinked, refcounting frees both
+            rows.append((c.start, c.port, self.outcome(c), c.syn_times, c.connected_at, c.accepted_at, c.failed_at,
+                         c.errno))
+            if c.data_times or c.closing is not None or fastopen:
+                more[c.index] = self.more_fields(c)
         listener = None
         if self.listening:
             assert self.scenario.backlog is not None
@@ -128,28 +135,20 @@ class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Te
         queues = tuple(Queues(*(self.listener_value(i, name) for name in ("q_times", "q_syn", "q_acc")))
                        for i in range(self.group))
         return Result(
-            scenario=self.scenario, clients=tuple(records), packets=self.packets, trace=self.trace,
+            scenario=self.scenario, clients=ClientRecords(rows, more), packets=self.packets, trace=self.trace,
             queues=queues[0], server_counters=self.server_counters, client_counters=self.client_counters,
             listener=listener, log=tuple(self.log), end=self.now / US, events=self.events,
             listeners=(listener,) * self.group if listener is not None else (),
             listener_queues=queues if listener is not None else ())
 
-    def client_record(self, c: _Client) -> ClientRecord:
-        """How one connect() went, in seconds. The fields of the request, the close and TCP Fast Open
-        are given only where the scenario has them (a record keeps their defaults otherwise)."""
-        c.timer = None  # its last timer's entry points back at it: unlinked, refcounting frees both
-        connected_at, accepted_at, failed_at = c.connected_at, c.accepted_at, c.failed_at
-        record = (c.index, c.start / US, c.port, self.outcome(c), tuple([t / US for t in c.syn_times]),
-                  None if connected_at is None else connected_at / US,
-                  None if accepted_at is None else accepted_at / US,
-                  None if failed_at is None else failed_at / US, c.errno)
-        if not (c.data_times or c.closing is not None or self.fastopen_syns):
-            return ClientRecord(*record)
+    def more_fields(self, c: _Client) -> dict[str, Any]:
+        """A client's ClientRecord fields of the request, the close and TCP Fast Open, in seconds (a client
+        with none of them keeps the records' defaults)."""
         acked = c.data_acked_at
-        return ClientRecord(*record, data_times=tuple([t / US for t in c.data_times]),
-                            data_acked_at=None if acked is None else acked / US,
-                            rtt_sample=c.srtt / US if c.data_times and connected_at is not None else None,
-                            **self.close_fields(c), **self.fastopen_fields(c))
+        return dict(data_times=tuple([t / US for t in c.data_times]),
+                    data_acked_at=None if acked is None else acked / US,
+                    rtt_sample=c.srtt / US if c.data_times and c.connected_at is not None else None,
+                    **self.close_fields(c), **self.fastopen_fields(c))
 
     def dismantle(self) -> None:
         """Let go of everything once the result is built: events still scheduled (a run that ends at

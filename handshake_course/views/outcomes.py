@@ -4,7 +4,6 @@ as light HTML (for a dashboard that already draws a heavy figure)."""
 from __future__ import annotations
 
 import html
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from .style import GREEN, GREY, ORANGE, PURPLE, VERMILLION, prepare_axes
@@ -35,7 +34,7 @@ def plot_outcomes(results: dict[str, Result], ax: Axes | None = None, title: str
     ax = prepare_axes(ax, (7.0, 3.0), "outcomes", reuse=False)
     names = list(results)
     left = [0] * len(names)
-    counts = {n: Counter(c.outcome for c in r.clients) for n, r in results.items()}
+    counts = {n: r.outcomes() for n, r in results.items()}
     for outcome, colour in OUTCOME_COLOURS.items():
         widths = [counts[n].get(outcome, 0) for n in names]
         if not any(widths):
@@ -55,7 +54,7 @@ def outcome_bars_html(results: dict[str, Result], title: str = "How the connect(
     already draws a heavy figure stays fast."""
     rows = []
     for name, r in results.items():
-        counts = Counter(c.outcome for c in r.clients)
+        counts = r.outcomes()
         total = max(1, len(r.clients))
         cells = "".join(
             f"<div title='{html.escape(OUTCOME_TEXT[o])}: {counts[o]}' style='width:{100 * counts[o] / total:.2f}%;"
@@ -65,7 +64,7 @@ def outcome_bars_html(results: dict[str, Result], title: str = "How the connect(
         rows.append(f"<div style='display:flex;align-items:center;margin:2px 0'><div style='width:110px;"
                     f"font-size:12px'>{html.escape(name)}</div><div style='display:flex;width:560px;"
                     f"border:1px solid #ccc'>{cells}</div></div>")
-    used = {c.outcome for r in results.values() for c in r.clients}
+    used = {o for r in results.values() for o in r.outcomes()}
     legend = " ".join(f"<span style='background:{colour};padding:0 6px;margin-right:2px'>&nbsp;</span>"
                       f"<span style='font-size:11px;margin-right:10px'>{html.escape(OUTCOME_TEXT[o])}</span>"
                       for o, colour in OUTCOME_COLOURS.items() if o in used)
