@@ -36,7 +36,8 @@ class _Client:
         self.start = start
         self.port: int | None = None
         self.state = IDLE
-        self.syn_times: list[int] = []
+        self.syn_times: tuple[int, ...] = ()  # tuples, grown by +=: the shared () until the first send,
+        # so a million clients that never send cost no list each (bench_model.py --scaling)
         self.fires = 0
         self.timer: Entry | None = None
         self.connected_at: int | None = None
@@ -44,7 +45,7 @@ class _Client:
         self.failed_at: int | None = None
         self.errno: str | None = None
         self.isn: Any = None  # the SYN-ACK it connected with (its request, or a cookie): its ACKs carry it
-        self.data_times: list[int] = []  # the request's DATA: sent, then each retransmission
+        self.data_times: tuple[int, ...] = ()  # the request's DATA: sent, then each retransmission
         self.data_acked_at: int | None = None
         self.srtt = 0  # the RTT sample taken on the SYN-ACK (us)
         self.rto = 0  # icsk_rto for the data (us)
@@ -75,7 +76,7 @@ class ClientHost(Core):
             self.act("connect_no_port", c.index)
             return
         c.port, c.state = port, SYN_SENT
-        c.syn_times.append(self.now)
+        c.syn_times += (self.now,)
         reused = bool(self.tw_ports) and self.take_time_wait(port)  # type: ignore[attr-defined]
         self.act("connect_tw_reuse" if reused else "connect", c.index)
         if self.fastopen_clients:  # type: ignore[attr-defined]  # sendto(MSG_FASTOPEN): tcp_send_syn_data's SYN
@@ -93,7 +94,7 @@ class ClientHost(Core):
             self.act("syn_give_up", c.index)
             return
         self.act("syn_rto_first" if retransmits == 0 else "syn_rto", c.index)
-        c.syn_times.append(self.now)
+        c.syn_times += (self.now,)
         c.fires += 1
         self.send(CLIENT, SYN, c.index, 1, self.server_syn, c.index)
         c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, c.fires)), self.syn_timer, c)
@@ -134,7 +135,7 @@ class ClientHost(Core):
         """write() once connect() returned: the DATA goes out now, its timer is a loss probe where the
         kernel has one (tcp_schedule_loss_probe), else the RTO from the SYN-ACK's sample."""
         c.rto = rules.data_rto_us(self.k, c.srtt)
-        c.data_times.append(self.now)
+        c.data_times += (self.now,)
         self.act("data_send", c.index)
         self.send(CLIENT, DATA, c.index, 0, self.server_data, (c.index, c.isn))
         probe = rules.loss_probe_after_us(self.k, c.srtt, c.rto)
@@ -146,7 +147,7 @@ class ClientHost(Core):
     def loss_probe(self, c: _Client) -> None:
         """tcp_send_loss_probe: the DATA again; the RTO re-armed in full from now (tcp_rearm_rto)."""
         self.act("data_tlp", c.index)
-        c.data_times.append(self.now)
+        c.data_times += (self.now,)
         self.send(CLIENT, DATA, c.index, 1, self.server_data, (c.index, c.isn))
         c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)
 
@@ -162,7 +163,7 @@ class ClientHost(Core):
         if c.retrans_stamp is None:
             c.retrans_stamp = self.now
         c.rto_fires += 1
-        c.data_times.append(self.now)
+        c.data_times += (self.now,)
         self.send(CLIENT, DATA, c.index, 1, self.server_data, (c.index, c.isn))
         c.rto = min(c.rto << 1, rules.RTO_MAX_US)
         c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)

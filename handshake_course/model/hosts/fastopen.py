@@ -74,7 +74,7 @@ class FastOpen(Core):
         if carries == "request":
             self.act("fastopen_syn_request", c.index)
         else:
-            c.data_times.append(self.now)
+            c.data_times += (self.now,)
             self.act("fastopen_syn_data", c.index)
         self.send(CLIENT, SYN, c.index, 0, self.server_syn_fastopen, (c.index, carries))
 
@@ -108,7 +108,7 @@ class FastOpen(Core):
             return
         self.act("synack_in_fastopen_fail", ci)
         c.rto = rules.data_rto_us(self.k, c.srtt)  # the request again, at once; then its RTO
-        c.data_times.append(self.now)
+        c.data_times += (self.now,)
         self.send(CLIENT, DATA, ci, 1, self.server_data, (ci, c.isn))  # type: ignore[attr-defined]
         c.timer = self.at(self.timer_at(c.rto), self.data_timer, c)  # type: ignore[attr-defined]
 
