@@ -149,6 +149,7 @@ def test_the_clients_read_as_the_tuple_of_their_records():
     assert len(records) == len(r.clients) == 5 and all(isinstance(c, hc.ClientRecord) for c in records)
     assert [c.index for c in records] == list(range(5))
     assert r.clients[-1] is r.clients[4] is records[4]  # built once, then kept
+    assert r.clients[np.int64(2)] is records[2] and type(r.clients[np.int64(3)].index) is int
     assert r.clients[1:3] == records[1:3] and isinstance(r.clients[1:3], tuple)
     assert r.clients == records and records == r.clients and r.clients != records[:4]
     assert repr(r.clients) == repr(records)

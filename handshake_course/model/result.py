@@ -14,7 +14,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from operator import lt
+from operator import index, lt
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from .clock import US
@@ -415,6 +415,7 @@ class ClientRecords(Sequence[ClientRecord]):
             return tuple([self[j] for j in range(*i.indices(len(self._rows)))])
         made = self._made[i]  # an IndexError here is a tuple's
         if made is None:
+            i = index(i)  # a numpy integer too; the record's index is an int
             if i < 0:
                 i += len(self._rows)
             start, port, outcome, syn_times, connected, accepted, failed, errno = self._rows[i]
