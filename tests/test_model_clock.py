@@ -3,8 +3,12 @@ Result, which only model/result.py packs and unpacks."""
 
 from __future__ import annotations
 
+import copy
+import multiprocessing
+import pickle
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +180,19 @@ def test_outcomes_connected_and_latencies_read_from_the_rows_agree_with_the_reco
     assert any(c.data_times for c in records) == r.scenario.data
     assert any(c.closed_at is not None for c in records) == (r.scenario.hold is not None)
     assert any(c.fastopen == "data_in_syn" for c in records) == bool(r.scenario.fastopen)
+
+
+def test_a_scenario_and_its_result_go_to_another_process_and_back():
+    # a sweep over a process pool pickles each Scenario out and its Result back (a Kernel pickles as its
+    # version and overrides); what comes back is what the run in this process gives
+    scenarios = [Scenario(kernel=Kernel("3.10", tcp_syncookies=0), backlog=2, clients=8, accept=2.0, loss=0.1, seed=2),
+                 Scenario(kernel=Kernel("6.18", tcp_syn_linear_timeouts=0), backlog=4, clients=6, data=True, hold=0.5)]
+    here = [simulate(s) for s in scenarios]
+    assert [pickle.loads(pickle.dumps(s)) for s in scenarios] == scenarios
+    assert [copy.deepcopy(s) for s in scenarios] == scenarios
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        there = list(pool.map(simulate, scenarios, timeout=120))
+    for a, b in zip(here, there, strict=True):
+        assert b.scenario == a.scenario and repr(b.kernel) == repr(a.kernel)
+        assert b.clients == a.clients and list(b.packets) == list(a.packets) and list(b.trace) == list(a.trace)
+        assert b.counters == a.counters and b.log == a.log and b.events == a.events
