@@ -378,9 +378,9 @@ class Dashboard:
         return self.simulate_all({"": scenario})[""]
 
     def simulate_all(self, scenarios: Mapping[str, Scenario]) -> dict[str, Result]:
-        """The results of several scenarios (label -> scenario), one progress bar over them all."""
-        return {label: memo.simulated(scenario, self.progress.callback(i, len(scenarios)))
-                for i, (label, scenario) in enumerate(scenarios.items())}
+        """The results of several scenarios (label -> scenario), one progress bar over them all; those
+        not remembered run side by side in worker processes (``workers``)."""
+        return dict(zip(scenarios, memo.simulated_all(list(scenarios.values()), self.progress.callback), strict=True))
 
     def draw_once(self, ax: Axes, key: Hashable, paint: Callable[[], object]) -> None:
         """Draw ``ax`` with ``paint()`` only when ``key`` (everything its picture depends on) or the

@@ -15,9 +15,11 @@ changed, by the views and dashboards, so handing the same one out twice is safe.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 
 from ..model import Result, Scenario, simulate
 from ..model.simulation import Progress
+from . import workers
 
 MAX_RESULTS = 48
 MAX_EVENTS = 1_500_000
@@ -40,6 +42,22 @@ def simulated(scenario: Scenario, progress: Progress | None = None) -> Result:
     _results[scenario] = result
     _trim()
     return result
+
+
+def simulated_all(scenarios: Sequence[Scenario],
+                  progress: Callable[[int, int], Progress] | None = None) -> list[Result]:
+    """``simulated`` of each scenario; those not remembered are simulated together, side by side in
+    worker processes where there are several (``workers.simulate_many``). ``progress(i, n)`` gives
+    the progress callback of the i-th of the n runs made."""
+    todo = list(dict.fromkeys(s for s in scenarios if s not in _results))  # each new scenario once
+    if len(todo) == 1:
+        simulated(todo[0], None if progress is None else progress(0, 1))
+    elif todo:
+        for scenario, result in zip(todo, workers.simulate_many(todo, progress), strict=True):
+            _results[scenario] = result
+    results = [simulated(s) for s in scenarios]  # each remembered now: marked as just used
+    _trim()
+    return results
 
 
 def _trim() -> None:

@@ -1,0 +1,115 @@
+"""Dashboards that compare kernels simulate them side by side in worker processes
+(handshake_course.dashboards.workers): the results are those of this process, the progress bar ends
+full, and where processes cannot be had the runs are made here, as before."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from handshake_course import Kernel, Scenario, simulate
+from handshake_course.dashboards import memo, workers
+from handshake_course.dashboards.time_machine import timemachine_app
+
+SCENARIOS = [Scenario(kernel=Kernel(v), backlog=4, clients=[i * 0.01 for i in range(40)], accept=10.0, loss=0.05,
+                      seed=3) for v in ("2.6.32", "3.10", "5.15", "6.18")]
+
+
+@pytest.fixture(autouse=True)
+def fresh_workers(monkeypatch):
+    """No pool and no earlier failure before each test; the pool stopped after it."""
+    monkeypatch.setattr(workers, "_pool", None)
+    monkeypatch.setattr(workers, "_unavailable", False)
+    monkeypatch.delenv(workers.ENV, raising=False)
+    yield
+    workers.shutdown()
+
+
+def same(a, b) -> bool:
+    return (a.scenario == b.scenario and a.clients == b.clients and list(a.packets) == list(b.packets)
+            and list(a.trace) == list(b.trace) and a.counters == b.counters and a.events == b.events)
+
+
+def fractions():
+    """A progress factory as UpdateProgress.callback, and the fractions of all runs it was told."""
+    told: list[float] = []
+
+    def callback(index: int, runs: int):
+        return lambda done, total: told.append((index + done / total) / runs)
+
+    return callback, told
+
+
+def test_runs_made_in_workers_are_those_made_here_and_the_bar_ends_full(monkeypatch):
+    monkeypatch.setenv(workers.ENV, "2")
+    callback, told = fractions()
+    there = workers.simulate_many(SCENARIOS, callback)
+    assert workers._pool is not None  # they were made in worker processes
+    assert all(same(a, simulate(s)) for a, s in zip(there, SCENARIOS, strict=True))
+    assert told == sorted(told) and told[-1] == 1.0 and len(told) == len(SCENARIOS)
+
+
+def test_one_worker_or_one_run_is_simulated_here(monkeypatch):
+    def no_pool(*args, **kwargs):
+        raise AssertionError("no worker process should be started")
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setenv(workers.ENV, "1")
+    callback, told = fractions()
+    assert all(same(a, simulate(s)) for a, s in zip(workers.simulate_many(SCENARIOS, callback), SCENARIOS,
+                                                     strict=True))
+    assert told[-1] == 1.0  # run by run, each reporting as it goes
+    monkeypatch.setenv(workers.ENV, "4")
+    assert same(workers.simulate_many(SCENARIOS[:1])[0], simulate(SCENARIOS[0]))
+
+
+def test_a_bad_worker_count_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv(workers.ENV, "many")
+    with pytest.raises(ValueError, match=f"{workers.ENV} must be a whole number.*'many'"):
+        workers.simulate_many(SCENARIOS)
+
+
+def test_where_processes_cannot_be_made_the_runs_are_made_here_and_not_tried_again(monkeypatch):
+    tries = []
+
+    def forbidden(*args, **kwargs):
+        tries.append(1)
+        raise OSError("processes are not allowed here")
+
+    monkeypatch.setattr(workers, "ProcessPoolExecutor", forbidden)
+    monkeypatch.setenv(workers.ENV, "2")
+    for _ in range(2):
+        assert all(same(a, simulate(s)) for a, s in zip(workers.simulate_many(SCENARIOS), SCENARIOS, strict=True))
+    assert tries == [1]
+
+
+def dies_in_a_worker(scenario: Scenario, progress=None):
+    """``simulate``, except in a worker process, which it kills (as the kernel's OOM killer would)."""
+    if multiprocessing.parent_process() is not None:
+        os._exit(1)
+    return simulate(scenario, progress=progress)
+
+
+def test_when_a_worker_dies_the_runs_are_made_here(monkeypatch):
+    monkeypatch.setattr(workers, "simulate", dies_in_a_worker)
+    monkeypatch.setenv(workers.ENV, "2")
+    results = workers.simulate_many(SCENARIOS)
+    assert all(same(a, simulate(s)) for a, s in zip(results, SCENARIOS, strict=True))
+    assert workers._unavailable and workers._pool is None
+
+
+def test_a_dashboard_comparing_kernels_shows_what_it_shows_without_workers(monkeypatch):
+    memo.clear()
+    monkeypatch.setenv(workers.ENV, "2")
+    app = timemachine_app()
+    app.controls["kernels"].value = "every profile"
+    assert app.error is None and workers._pool is not None
+    parallel = dict(app.results)
+    memo.clear()
+    monkeypatch.setenv(workers.ENV, "0")
+    app.update()
+    assert list(app.results) == list(parallel)
+    assert all(same(app.results[v], parallel[v]) for v in parallel)
+    memo.clear()
