@@ -4,6 +4,7 @@ full, and where processes cannot be had the runs are made here, as before."""
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 
@@ -113,3 +114,21 @@ def test_a_dashboard_comparing_kernels_shows_what_it_shows_without_workers(monke
     assert list(app.results) == list(parallel)
     assert all(same(app.results[v], parallel[v]) for v in parallel)
     memo.clear()
+
+
+@pytest.mark.parametrize(("files", "quota"), [
+    ({"cpu.max": "200000 100000\n"}, 2.0),  # cgroup v2: a pod limited to 2 CPUs
+    ({"cpu.max": "max 100000\n"}, None),  # v2, no limit
+    ({"cpu/cpu.cfs_quota_us": "150000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1.5),  # v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),  # v1, no limit
+    ({}, None),  # no cgroup files (not Linux)
+], ids=["v2", "v2-max", "v1", "v1-unlimited", "none"])
+def test_a_containers_cpu_quota_bounds_the_workers(tmp_path, files, quota):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert workers.cpu_quota(tmp_path) == quota
+    cpus = min(len(os.sched_getaffinity(0)), workers.MAX_WORKERS)
+    assert workers.worker_count(tmp_path) == (cpus if quota is None else min(cpus, math.ceil(quota)))
+    (tmp_path / "cpu.max").write_text("50000 100000\n")  # half a CPU: no workers
+    assert workers.worker_count(tmp_path) == 1

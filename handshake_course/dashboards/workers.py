@@ -4,7 +4,7 @@ thirteen profiles, lesson 6's versions) waits for its slowest run instead of the
 Processes, not threads: the model is pure Python, and one interpreter runs one thread at a time. The
 workers are started once per Python process, on the first update that needs them, with "spawn" (a
 Jupyter kernel runs threads, and forking a process that has threads is unsafe); there are as many as
-the CPUs this process may use, at most ``MAX_WORKERS``, or as the ``HANDSHAKE_COURSE_WORKERS``
+the CPUs this process may use (its CPU set and its container's CPU quota), at most ``MAX_WORKERS``, or as the ``HANDSHAKE_COURSE_WORKERS``
 environment variable says (0 or 1: none). A Scenario goes out and its Result comes back pickled
 (about 3 ms for 3,000 clients, against 60 ms of simulating them). Results are the same either way:
 the model is deterministic, seeded by the scenario.
@@ -16,11 +16,13 @@ died, this process does the work as before, and does not try processes again.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from ..model import Result, Scenario, simulate
 from ..model.simulation import Progress
@@ -29,14 +31,17 @@ MAX_WORKERS = 8
 """Worker processes at most (each holds a Python with the model: about 40 MB)."""
 ENV = "HANDSHAKE_COURSE_WORKERS"
 """Environment variable: the number of worker processes (0 or 1: simulate in this process)."""
+CGROUP = Path("/sys/fs/cgroup")
+"""Where Linux shows this process's control groups (a container's CPU quota)."""
 
 _pool: ProcessPoolExecutor | None = None
 _unavailable = False  # processes could not be started, or a worker died: simulate here from now on
 
 
-def worker_count() -> int:
+def worker_count(cgroup: Path = CGROUP) -> int:
     """Worker processes to use: ``HANDSHAKE_COURSE_WORKERS`` if set, else the CPUs this process may
-    run on (its affinity mask, as a container's CPU set), at most MAX_WORKERS."""
+    run on (its affinity mask, as a container's CPU set, and its container's CPU quota, rounded up:
+    a Binder pod sees the host's CPUs but may use one or two), at most MAX_WORKERS."""
     setting = os.environ.get(ENV, "").strip()
     if setting:
         try:
@@ -45,7 +50,26 @@ def worker_count() -> int:
             raise ValueError(f"{ENV} must be a whole number of worker processes (0 or 1: none); "
                              f"got {setting!r}") from None
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
     return min(cpus, MAX_WORKERS)
+
+
+def cpu_quota(cgroup: Path = CGROUP) -> float | None:
+    """The CPUs a container's CFS quota allows (cgroup v2 ``cpu.max``, v1 ``cpu/cpu.cfs_quota_us`` over
+    ``cpu.cfs_period_us``), or None where there is none."""
+    try:
+        quota, period = (cgroup / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 def simulate_many(scenarios: Sequence[Scenario],
