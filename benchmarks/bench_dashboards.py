@@ -62,6 +62,7 @@ MOVES: dict[str, tuple[str, Any, Any]] = {
 SETUP: dict[str, dict[str, Any]] = {"09_troubleshooting": {"hypothesis": "Accept queue overflow"}}
 """Controls set before timing (lesson 9 shows its diagnosis only once a hypothesis is picked)."""
 TARGET_MS = 150.0
+SWEEP_TARGET_MS = 300.0
 TARGETS_MS: dict[str, float] = {"10_check_your_kernel": 400.0}
 """Lessons with another target: lesson 10 waits 0.2 s per change for the live measurement to settle
 (where it cannot measure, it shows the stored one and takes as long as any other dashboard)."""
@@ -69,6 +70,11 @@ TARGETS_MS: dict[str, float] = {"10_check_your_kernel": 400.0}
 
 def target_ms(name: str) -> float:
     return TARGETS_MS.get(name, TARGET_MS)
+
+
+def sweep_target_ms(name: str) -> float:
+    """The target of a sweep's worst update (a slider at its far end): 300 ms, or the lesson's own if higher."""
+    return max(SWEEP_TARGET_MS, target_ms(name))
 
 
 def bench(name: str, changes: int) -> dict[str, float]:
@@ -194,7 +200,7 @@ def print_sweep(rows: dict[str, dict[str, dict[str, Any]]]) -> None:
           f"{'sim':>6} {'gc':>5}  worst at (sim, gc: of the worst)")
     for name, controls in rows.items():
         for control_name, r in controls.items():
-            flag = "" if r["worst_ms"] <= target_ms(name) else "  > target"
+            flag = "" if r["worst_ms"] <= sweep_target_ms(name) else "  > target"
             errors = sum(1 for p in r["positions"] if p["error"])
             note = f" ({errors} positions refused)" if errors else ""
             cpu = [p["cpu_ms"] for p in r["positions"]]
