@@ -56,7 +56,7 @@ def test_one_worker_or_one_run_is_simulated_here(monkeypatch):
     def no_pool(*args, **kwargs):
         raise AssertionError("no worker process should be started")
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(workers, "_make_pool", no_pool)
     monkeypatch.setenv(workers.ENV, "1")
     callback, told = fractions()
     assert all(same(a, simulate(s)) for a, s in zip(workers.simulate_many(SCENARIOS, callback), SCENARIOS,
@@ -79,7 +79,7 @@ def test_where_processes_cannot_be_made_the_runs_are_made_here_and_not_tried_aga
         tries.append(1)
         raise OSError("processes are not allowed here")
 
-    monkeypatch.setattr(workers, "ProcessPoolExecutor", forbidden)
+    monkeypatch.setattr(workers, "_make_pool", forbidden)
     monkeypatch.setenv(workers.ENV, "2")
     for _ in range(2):
         assert all(same(a, simulate(s)) for a, s in zip(workers.simulate_many(SCENARIOS), SCENARIOS, strict=True))

@@ -17,11 +17,9 @@ died, this process does the work as before, and does not try processes again.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, Executor, Future, as_completed
 from pathlib import Path
 
 from ..model import Result, Scenario, simulate
@@ -34,7 +32,7 @@ ENV = "HANDSHAKE_COURSE_WORKERS"
 CGROUP = Path("/sys/fs/cgroup")
 """Where Linux shows this process's control groups (a container's CPU quota)."""
 
-_pool: ProcessPoolExecutor | None = None
+_pool: Executor | None = None
 _unavailable = False  # processes could not be started, or a worker died: simulate here from now on
 
 
@@ -91,7 +89,7 @@ def simulate_many(scenarios: Sequence[Scenario],
             results[futures[future]] = future.result()  # the model's ValueError reaches the dashboard as such
             if progress is not None:
                 progress(done - 1, len(scenarios))(1.0, 1.0)
-    except (BrokenProcessPool, OSError):  # a worker could not start, or was killed (out of memory, say)
+    except (BrokenExecutor, OSError):  # a worker could not start, or was killed (out of memory, say)
         _give_up()
         return _one_by_one(scenarios, progress)
     return [r for r in results if r is not None]
@@ -102,16 +100,25 @@ def _one_by_one(scenarios: Sequence[Scenario], progress: Callable[[int, int], Pr
             for i, s in enumerate(scenarios)]
 
 
-def _start(count: int) -> ProcessPoolExecutor | None:
+def _start(count: int) -> Executor | None:
     """The pool of ``count`` workers, started on first use; None where processes cannot be made."""
     global _pool
     if _pool is None:
         try:
-            _pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
+            _pool = _make_pool(count)
         except (OSError, NotImplementedError, ImportError, ValueError):  # no processes here (Pyodide...)
             _give_up()
             return None
     return _pool
+
+
+def _make_pool(count: int) -> Executor:
+    """``count`` worker processes, spawned. Imported here: a Python without processes (Pyodide) may
+    lack what the pool needs, and then the dashboards simulate in their own process."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _give_up() -> None:
