@@ -136,7 +136,13 @@ def syn_limits(kernel: Kernel, retry_until: int) -> tuple[int | None, int | None
 def syn_expired(kernel: Kernel, retransmits: int, elapsed_us: int, retry_until: int) -> bool:
     """tcp_write_timeout() for a socket in SYN_SENT, called when its timer fires, before it would
     retransmit again (see the ``syn_expiry`` switch)."""
-    count, timeout = syn_limits(kernel, retry_until)
+    return expired(syn_limits(kernel, retry_until), retransmits, elapsed_us)
+
+
+def expired(limits: tuple[int | None, int | None], retransmits: int, elapsed_us: int) -> bool:
+    """tcp_write_timeout()'s test against ``syn_limits``' (count, time): ``syn_expired`` with the
+    limits looked up once (the simulation does it once a run)."""
+    count, timeout = limits
     if count is not None and retransmits >= count:
         return True
     # retransmits_timed_out() is false before the first retransmission

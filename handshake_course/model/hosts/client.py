@@ -57,7 +57,7 @@ class _Client:
 class ClientHost(Core):
     """The host that opens every connection."""
 
-    STATE = ("clients", "ports", "retry_until", "first_syn_rto")
+    STATE = ("clients", "ports", "retry_until", "syn_limits", "syn_rtos")
 
     def __init__(self, scenario: Scenario) -> None:
         super().__init__(scenario)
@@ -65,7 +65,10 @@ class ClientHost(Core):
         self.clients = [_Client(i, start) for i, start in enumerate(to_us_all(scenario.client_times))]
         self.ports = PortAllocator(k, scenario.seed)
         self.retry_until = scenario.syncnt or k.tcp_syn_retries
-        self.first_syn_rto = rules.syn_rto_after_us(k, 0)  # what connect() arms
+        self.syn_limits = rules.syn_limits(k, self.retry_until)  # when tcp_write_timeout gives up
+        # the RTO armed after each fire, up to the count that gives up (a time-limited kernel reads on past them)
+        self.syn_rtos = [rules.syn_rto_after_us(k, fires) for fires in range(self.retry_until + 1
+                                                                               + rules.linear_timeouts(k))]
 
     def connect(self, c: _Client) -> None:
         if self.reusable:  # type: ignore[attr-defined]  # TIME_WAIT ports tcp_tw_reuse now lets go
@@ -83,13 +86,13 @@ class ClientHost(Core):
             self.fastopen_syn(c)  # type: ignore[attr-defined]
         else:
             self.send(CLIENT, SYN, c.index, 0, self.server_syn, c.index)
-        c.timer = self.at(self.timer_at(self.first_syn_rto), self.syn_timer, c)
+        c.timer = self.at(self.timer_at(self.syn_rtos[0]), self.syn_timer, c)
 
     def syn_timer(self, c: _Client) -> None:
         """tcp_retransmit_timer for a SYN_SENT socket."""
         retransmits = len(c.syn_times) - 1
         elapsed = self.timers.elapsed_us(c.syn_times[0], self.now)
-        if rules.syn_expired(self.k, retransmits, elapsed, self.retry_until):
+        if rules.expired(self.syn_limits, retransmits, elapsed):
             self.fail(c, "ETIMEDOUT")
             self.act("syn_give_up", c.index)
             return
@@ -97,7 +100,9 @@ class ClientHost(Core):
         c.syn_times += (self.now,)
         c.fires += 1
         self.send(CLIENT, SYN, c.index, 1, self.server_syn, c.index)
-        c.timer = self.at(self.timer_at(rules.syn_rto_after_us(self.k, c.fires)), self.syn_timer, c)
+        rtos = self.syn_rtos
+        rto = rtos[c.fires] if c.fires < len(rtos) else rules.syn_rto_after_us(self.k, c.fires)
+        c.timer = self.at(self.timer_at(rto), self.syn_timer, c)
 
     def fail(self, c: _Client, errno: str) -> None:
         self.cancel(c.timer)
