@@ -16,6 +16,7 @@ died, this process does the work as before, and does not try processes again.
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -109,6 +110,9 @@ def _start(count: int) -> Executor | None:
         except (OSError, NotImplementedError, ImportError, ValueError):  # no processes here (Pyodide...)
             _give_up()
             return None
+        # stopped while Python still has its modules: a pool left to the interpreter's final cleanup
+        # reports "Exception ignored ... 'NoneType' object has no attribute 'util'" on the way out
+        atexit.register(shutdown)
     return _pool
 
 
