@@ -9,7 +9,8 @@ control's new value to the new picture in the Image widget, kernel side (what th
 is the PNG transfer and decode). Target: a median under 150 ms for every default scenario (lesson 10
 measures the running kernel on each change, 0.2 s of waiting for the listener: 400 ms there). The CPU
 time of this process is printed too: on a shared machine it shows what the wall time would be on an
-idle one. The dashboards remember simulations per scenario, so after the first two changes both
+idle one (it leaves out the worker processes in which dashboards comparing kernels simulate them, as
+a Jupyter kernel would: ``dashboards.workers``; set HANDSHAKE_COURSE_WORKERS=1 to keep every run here). The dashboards remember simulations per scenario, so after the first two changes both
 values are remembered and this median is the redraw alone; ``--sweep`` times first visits.
 
 ``--sweep`` moves every control of every dashboard, one at a time (the others at their defaults),
@@ -39,6 +40,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import ipywidgets as W  # noqa: E402
 
 from handshake_course import dashboards  # noqa: E402
+from handshake_course.dashboards import workers  # noqa: E402
+
+# the worker processes a Jupyter kernel would use (a script gets none unless asked: dashboards.workers)
+os.environ.setdefault(workers.ENV, str(workers.cpu_workers()))
 
 # lesson -> (control to move, value A, value B): a change that re-simulates the default scenario.
 MOVES: dict[str, tuple[str, Any, Any]] = {
@@ -195,7 +200,7 @@ def show(value: Any) -> str:
 
 
 def print_sweep(rows: dict[str, dict[str, dict[str, Any]]]) -> None:
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, {os.environ[workers.ENV]} workers")
     print(f"{'lesson':22} {'control':24} {'n':>2} {'median':>8} {'worst':>8} {'cpu med':>8} {'cpu worst':>9} "
           f"{'sim':>6} {'gc':>5}  worst at (sim, gc: of the worst)")
     for name, controls in rows.items():
@@ -231,7 +236,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, {os.environ[workers.ENV]} workers")
         print(f"{'lesson':22} {'control':14} {'median':>8} {'min':>7} {'max':>7} {'cpu med':>8} {'first':>7} {'png':>6}")
         for name, r in rows.items():
             flag = "" if r["median_ms"] <= target_ms(name) else "  > target"

@@ -4,6 +4,7 @@ Result, which only model/result.py packs and unpacks."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import multiprocessing
 import pickle
 import re
@@ -157,10 +158,18 @@ def test_the_clients_read_as_the_tuple_of_their_records():
     assert r.clients[1:3] == records[1:3] and isinstance(r.clients[1:3], tuple)
     assert r.clients == records and records == r.clients and r.clients != records[:4]
     assert repr(r.clients) == repr(records)
-    assert r.clients + () == records and () + r.clients == records
+    assert r.clients + () == records and () + r.clients == records and 2 * r.clients == r.clients * 2 == records * 2
+    assert r.clients != list(records)  # as a tuple is not equal to a list
+    with pytest.raises(TypeError):
+        r.clients + list(records)
     assert r.clients == simulate(r.scenario).clients  # same seed, same records
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match="tuple index out of range"):
         r.clients[5]
+    # a Result given records instead of rows still counts them
+    fewer = dataclasses.replace(r, clients=records[:3])
+    assert fewer.outcomes() == Counter(c.outcome for c in records[:3])
+    assert fewer.latencies() == [c.latency for c in records[:3] if c.latency is not None]
+    assert fewer.connected() == sum(c.connected_at is not None for c in records[:3])
 
 
 @pytest.mark.parametrize("fields", [

@@ -503,16 +503,16 @@ class Kernel:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (and deep-copied) as its version and overrides, so a Scenario or a Result can go to
         another process (a sweep over a process pool) and come back."""
-        return _kernel, (self.version, dict(self._overrides))
+        return _kernel, (type(self), self.version, dict(self._overrides))
 
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self._overrides.items())
         return f"Kernel({self.version!r}{extra})"
 
 
-def _kernel(version: str, overrides: dict[str, Any]) -> Kernel:
-    """``Kernel(version, **overrides)``: how a pickled Kernel is made again."""
-    return Kernel(version, **overrides)
+def _kernel(cls: type[Kernel], version: str, overrides: dict[str, Any]) -> Kernel:
+    """``cls(version, **overrides)``: how a pickled Kernel is made again."""
+    return cls(version, **overrides)
 
 
 def as_kernel(kernel: Kernel | str) -> Kernel:

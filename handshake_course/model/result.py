@@ -413,7 +413,10 @@ class ClientRecords(Sequence[ClientRecord]):
     def __getitem__(self, i: int | slice) -> ClientRecord | tuple[ClientRecord, ...]:
         if isinstance(i, slice):
             return tuple([self[j] for j in range(*i.indices(len(self._rows)))])
-        made = self._made[i]  # an IndexError here is a tuple's
+        try:
+            made = self._made[i]
+        except IndexError:
+            raise IndexError("tuple index out of range") from None
         if made is None:
             i = index(i)  # a numpy integer too; the record's index is an int
             if i < 0:
@@ -430,18 +433,33 @@ class ClientRecords(Sequence[ClientRecord]):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ClientRecords):
             return self._rows == other._rows and self._more == other._more
-        if isinstance(other, (tuple, list)):
-            return tuple(self) == tuple(other)
-        return NotImplemented
+        return tuple(self) == other if isinstance(other, tuple) else NotImplemented
 
     def __hash__(self) -> int:
         return hash(tuple(self))
 
+    def __lt__(self, other: object) -> bool:
+        return tuple(self) < _as_tuple(other)
+
+    def __le__(self, other: object) -> bool:
+        return tuple(self) <= _as_tuple(other)
+
+    def __gt__(self, other: object) -> bool:
+        return tuple(self) > _as_tuple(other)
+
+    def __ge__(self, other: object) -> bool:
+        return tuple(self) >= _as_tuple(other)
+
     def __add__(self, other: tuple[ClientRecord, ...]) -> tuple[ClientRecord, ...]:
-        return tuple(self) + tuple(other)
+        return tuple(self) + _as_tuple(other)
 
     def __radd__(self, other: tuple[ClientRecord, ...]) -> tuple[ClientRecord, ...]:
-        return tuple(other) + tuple(self)
+        return _as_tuple(other) + tuple(self)
+
+    def __mul__(self, times: int) -> tuple[ClientRecord, ...]:
+        return tuple(self) * times
+
+    __rmul__ = __mul__
 
     def __repr__(self) -> str:
         return repr(tuple(self))
@@ -458,6 +476,15 @@ class ClientRecords(Sequence[ClientRecord]):
         """``ClientRecord.latency`` of each client that connected, in client order (from the rows,
         with the records' arithmetic: connected_at - start, each in seconds)."""
         return [row[4] / US - row[0] / US for row in self._rows if row[4] is not None]
+
+
+def _as_tuple(other: object) -> tuple[Any, ...]:
+    """``other`` where a tuple's operator takes it (a tuple, or ClientRecords), else a tuple's TypeError."""
+    if isinstance(other, ClientRecords):
+        return tuple(other)
+    if isinstance(other, tuple):
+        return other
+    raise TypeError(f"can only use a tuple of ClientRecord with the clients (not {type(other).__name__!r})")
 
 
 _DATA_FIELDS = frozenset({"data_times", "data_acked_at", "rtt_sample"})
@@ -524,15 +551,24 @@ class Result:
 
     def outcomes(self) -> Counter[str]:
         """How many clients ended in each outcome."""
-        return self.clients.outcomes()
+        clients = self.clients
+        if isinstance(clients, ClientRecords):
+            return clients.outcomes()
+        return Counter(c.outcome for c in clients)  # records given instead (dataclasses.replace)
 
     def connected(self) -> int:
         """How many clients' connect() succeeded (whatever happened to the connection after)."""
-        return self.clients.connected()
+        clients = self.clients
+        if isinstance(clients, ClientRecords):
+            return clients.connected()
+        return sum(c.connected_at is not None for c in clients)
 
     def latencies(self) -> list[float]:
         """connect() latencies of the clients that connected, in client order."""
-        return self.clients.latencies()
+        clients = self.clients
+        if isinstance(clients, ClientRecords):
+            return clients.latencies()
+        return [c.latency for c in clients if c.latency is not None]
 
     def to_pcap(self, path: Any, at: str = "server") -> int:
         """Write this run's packets to ``path`` (a file name or path) as a classic pcap file, as
