@@ -10,7 +10,8 @@ is the PNG transfer and decode). Target: a median under 150 ms for every default
 measures the running kernel on each change, 0.2 s of waiting for the listener: 400 ms there). The CPU
 time of this process is printed too: on a shared machine it shows what the wall time would be on an
 idle one (it leaves out the worker processes in which dashboards comparing kernels simulate them, as
-a Jupyter kernel would: ``dashboards.workers``; set HANDSHAKE_COURSE_WORKERS=1 to keep every run here). The dashboards remember simulations per scenario, so after the first two changes both
+a Jupyter kernel would: ``handshake_course.workers``; set HANDSHAKE_COURSE_WORKERS=1 to keep every
+run here). The dashboards remember simulations per scenario, so after the first two changes both
 values are remembered and this median is the redraw alone; ``--sweep`` times first visits.
 
 ``--sweep`` moves every control of every dashboard, one at a time (the others at their defaults),
@@ -39,10 +40,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import ipywidgets as W  # noqa: E402
 
-from handshake_course import dashboards  # noqa: E402
-from handshake_course.dashboards import workers  # noqa: E402
+from handshake_course import dashboards, workers  # noqa: E402
 
-# the worker processes a Jupyter kernel would use (a script gets none unless asked: dashboards.workers)
+# the worker processes a Jupyter kernel would use (a script gets none unless asked: handshake_course.workers)
 os.environ.setdefault(workers.ENV, str(workers.cpu_workers()))
 
 # lesson -> (control to move, value A, value B): a change that re-simulates the default scenario.

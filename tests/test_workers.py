@@ -1,5 +1,5 @@
 """Dashboards that compare kernels simulate them side by side in worker processes
-(handshake_course.dashboards.workers): the results are those of this process, the progress bar ends
+(handshake_course.workers): the results are those of this process, the progress bar ends
 full, and where processes cannot be had the runs are made here, as before."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from handshake_course import Kernel, Scenario, simulate
-from handshake_course.dashboards import memo, workers
+from handshake_course import Kernel, Scenario, simulate, workers
+from handshake_course.dashboards import memo
 from handshake_course.dashboards.time_machine import timemachine_app
 
 SCENARIOS = [Scenario(kernel=Kernel(v), backlog=4, clients=[i * 0.01 for i in range(40)], accept=10.0, loss=0.05,
@@ -128,7 +128,7 @@ def test_a_kernel_interrupt_does_not_kill_the_workers(monkeypatch):
 def test_workers_end_when_their_parent_is_killed(tmp_path):
     # a kernel killed outright (the OOM killer) leaves no worker behind: each exits when its parent ends
     code = (f"import os, sys\nos.environ[{workers.ENV!r}] = '2'\n"
-            "from handshake_course import Scenario\nfrom handshake_course.dashboards import workers\n"
+            "from handshake_course import Scenario, workers\n"
             "workers.simulate_many([Scenario(kernel=v, backlog=4, clients=20) for v in ('3.10', '6.18')])\n"
             "print(*workers._pool._processes, flush=True)\nos.kill(os.getpid(), 9)\n")
     out = tmp_path / "pids"

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from .. import workers
 from ..model import Result, Scenario, simulate
 from ..model.simulation import Progress
-from . import workers
 
 MAX_RESULTS = 48
 MAX_EVENTS = 1_500_000

@@ -1,5 +1,7 @@
 """Several simulations at once, one per worker process: a dashboard that compares kernels (lesson 8's
 thirteen profiles, lesson 6's versions) waits for its slowest run instead of the sum of its runs.
+Beside the model, not in the dashboards: a worker imports only this module and the model (30 ms),
+not the widgets and matplotlib the dashboards package brings (half a second).
 
 Processes, not threads: the model is pure Python, and one interpreter runs one thread at a time. The
 workers are started once per Python process, on the first update that needs them, with "spawn" (a
@@ -34,8 +36,8 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future
 from pathlib import Path
 from typing import Any
 
-from ..model import Result, Scenario, simulate
-from ..model.simulation import Progress
+from .model import Result, Scenario, simulate
+from .model.simulation import Progress
 
 MAX_WORKERS = 8
 """Worker processes at most (each holds a Python with the model: 25 to 40 MB)."""
