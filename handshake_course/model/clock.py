@@ -38,6 +38,11 @@ def to_us(seconds: float) -> int:
     return round(seconds * US)
 
 
+def to_seconds(us: int | None) -> float | None:
+    """Clock ticks as seconds (what a Result shows); None (it never happened) stays None."""
+    return None if us is None else us / US
+
+
 def to_us_all(seconds: Iterable[float]) -> list[int]:
     """``to_us`` of each (a million clients' connect() times)."""
     return [round(s * US) for s in seconds]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 from operator import index, lt
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from .clock import US
+from .clock import US, to_seconds
 
 if TYPE_CHECKING:
     from .actions import Action
@@ -385,10 +385,6 @@ ClientRow = tuple[int, "int | None", str, Sequence[int], "int | None", "int | No
 errno), times in µs; its index is its place in ``ClientRecords``."""
 
 
-def _seconds(t: int | None) -> float | None:
-    return None if t is None else t / US
-
-
 class ClientRecords(Sequence[ClientRecord]):
     """Every client's ClientRecord, in client order. The simulation hands over its rows, and a record
     is built the first time it is read, then kept: a run's cost does not grow by 1.5 µs a client for
@@ -423,8 +419,8 @@ class ClientRecords(Sequence[ClientRecord]):
                 i += len(self._rows)
             start, port, outcome, syn_times, connected, accepted, failed, errno = self._rows[i]
             made = self._made[i] = ClientRecord(
-                i, start / US, port, outcome, tuple([t / US for t in syn_times]), _seconds(connected),
-                _seconds(accepted), _seconds(failed), errno, **self._more.get(i, {}))
+                i, start / US, port, outcome, tuple([t / US for t in syn_times]), to_seconds(connected),
+                to_seconds(accepted), to_seconds(failed), errno, **self._more.get(i, {}))
         return made
 
     def __iter__(self) -> Iterator[ClientRecord]:

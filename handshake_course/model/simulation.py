@@ -43,7 +43,7 @@ from itertools import pairwise
 from typing import Any
 
 from . import rules
-from .clock import US, EventList, to_us
+from .clock import US, EventList, to_seconds, to_us
 from .hosts.application import ACCEPT_STATE, Application
 from .hosts.base import NO_CLIENT, Core
 from .hosts.client import CLOSING, ESTABLISHED, ClientHost, _Client
@@ -144,9 +144,7 @@ class _Simulation(ClientHost, FastOpen, ServerHost, Application, FloodSource, Te
     def more_fields(self, c: _Client) -> dict[str, Any]:
         """A client's ClientRecord fields of the request, the close and TCP Fast Open, in seconds (a client
         with none of them keeps the records' defaults)."""
-        acked = c.data_acked_at
-        return dict(data_times=tuple([t / US for t in c.data_times]),
-                    data_acked_at=None if acked is None else acked / US,
+        return dict(data_times=tuple([t / US for t in c.data_times]), data_acked_at=to_seconds(c.data_acked_at),
                     rtt_sample=c.srtt / US if c.data_times and c.connected_at is not None else None,
                     **self.close_fields(c), **self.fastopen_fields(c))
 

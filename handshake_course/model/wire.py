@@ -88,7 +88,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .actions import DATA_TWINS, FIN_TWINS
-from .clock import US
+from .clock import US, to_seconds
 from .ports import DADDR, DPORT, SADDR
 from .result import KINDS, SENDERS, ClientRecord, packet_fields, trace_fields
 from .rules import fastopen_cookie_waived, fastopen_syn_carries, synack_timeout_us
@@ -470,7 +470,7 @@ class _Replay:
         c_end, s_end = (CLIENT_ADDR, flow.sport), (SERVER_ADDR, SERVER_PORT)
         src, dst = (c_end, s_end) if sender == _CLIENT else (s_end, c_end)
         h = self._header(t, arrives, flow, name, kind)
-        return Segment(t / US, None if arrives is None else arrives / US, SENDERS[sender], kind, ci, retrans,
+        return Segment(t / US, to_seconds(arrives), SENDERS[sender], kind, ci, retrans,
                        *src, *dst, h.seq & _MASK32, h.ack & _MASK32, h.flags, h.window, h.options, h.cookie,
                        h.payload)
 
@@ -695,7 +695,7 @@ class _Replay:
         flow = _Flow(f"{FLOOD_NET.rsplit('.', 1)[0]}.{host}", port, rng.getrandbits(32))
         if arrives is not None:
             self.flood_waiting.append((arrives, flow))
-        return Segment(t / US, None if arrives is None else arrives / US, "flood", "SYN", None, False,
+        return Segment(t / US, to_seconds(arrives), "flood", "SYN", None, False,
                        flow.src, flow.sport, SERVER_ADDR, SERVER_PORT, flow.isn, 0, SYN, FLOOD_WINDOW, ())
 
     def flood_synack(self, t: int, arrives: int | None, kind: str, retrans: bool) -> Segment:
@@ -729,7 +729,7 @@ class _Replay:
                 seq = flow.request_isn = self.keys.isn(SERVER_ADDR, SERVER_PORT, flow.src, flow.sport, t)
                 self._push_request(t, flow)
         assert seq is not None
-        return Segment(t / US, None if arrives is None else arrives / US, "server", "SYN-ACK", None, retrans,
+        return Segment(t / US, to_seconds(arrives), "server", "SYN-ACK", None, retrans,
                        SERVER_ADDR, SERVER_PORT, flow.src, flow.sport, seq, (flow.isn + 1) & _MASK32, SYN | ACK,
                        WINDOW, options_write(MSS, None, False, None), cookie)
 

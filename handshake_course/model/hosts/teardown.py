@@ -47,7 +47,7 @@ from typing import Any
 
 from .. import rules
 from ..actions import FIN_TWINS
-from ..clock import US, Entry, to_us
+from ..clock import US, Entry, to_seconds, to_us
 from ..result import KINDS
 from ..scenario import Scenario
 from ..timers import TimerBase
@@ -466,9 +466,5 @@ class Teardown(Core):
         closing = c.closing
         if closing is None:
             return {}
-
-        def s(t: int | None) -> float | None:
-            return None if t is None else t / US
-
-        return {"closed_at": s(closing.closed_at), "time_wait_at": s(closing.tw_at),
-                "time_wait_until": s(closing.tw_until)}
+        return {"closed_at": to_seconds(closing.closed_at), "time_wait_at": to_seconds(closing.tw_at),
+                "time_wait_until": to_seconds(closing.tw_until)}
