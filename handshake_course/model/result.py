@@ -385,12 +385,12 @@ ClientRow = tuple[int, "int | None", str, Sequence[int], "int | None", "int | No
 errno), times in µs; its index is its place in ``ClientRecords``."""
 
 
-class ClientRecords(Sequence[ClientRecord]):
+class ClientRecords(_Columns[ClientRecord]):
     """Every client's ClientRecord, in client order. The simulation hands over its rows, and a record
     is built the first time it is read, then kept: a run's cost does not grow by 1.5 µs a client for
     records nobody reads, and ``Result.outcomes``, ``connected`` and ``latencies`` read the rows.
     It reads as the tuple of records it stands for: index, slice (a tuple), iterate, ``len``, ``+``,
-    equality with a sequence of the same records, and a tuple's repr."""
+    equality with a tuple of the same records, and a tuple's repr and IndexError."""
 
     __slots__ = ("_rows", "_more", "_made")
 
@@ -402,29 +402,28 @@ class ClientRecords(Sequence[ClientRecord]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    @overload
-    def __getitem__(self, i: int) -> ClientRecord: ...
-    @overload
-    def __getitem__(self, i: slice) -> tuple[ClientRecord, ...]: ...
-    def __getitem__(self, i: int | slice) -> ClientRecord | tuple[ClientRecord, ...]:
-        if isinstance(i, slice):
-            return tuple([self[j] for j in range(*i.indices(len(self._rows)))])
-        try:
-            made = self._made[i]
-        except IndexError:
-            raise IndexError("tuple index out of range") from None
+    def _make(self, i: int) -> ClientRecord:
+        made = self._made[i]
         if made is None:
             i = index(i)  # a numpy integer too; the record's index is an int
-            if i < 0:
-                i += len(self._rows)
             start, port, outcome, syn_times, connected, accepted, failed, errno = self._rows[i]
             made = self._made[i] = ClientRecord(
                 i, start / US, port, outcome, tuple([t / US for t in syn_times]), to_seconds(connected),
                 to_seconds(accepted), to_seconds(failed), errno, **self._more.get(i, {}))
         return made
 
-    def __iter__(self) -> Iterator[ClientRecord]:
-        return (self[i] for i in range(len(self._rows)))
+    @overload  # type: ignore[override]
+    def __getitem__(self, i: int) -> ClientRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[ClientRecord, ...]: ...
+    def __getitem__(self, i: int | slice) -> ClientRecord | tuple[ClientRecord, ...]:
+        """``_Columns``' reading, with a tuple's answers: a slice is a tuple, and the IndexError says so."""
+        if isinstance(i, slice):
+            return tuple(super().__getitem__(i))
+        try:
+            return super().__getitem__(i)
+        except IndexError:
+            raise IndexError("tuple index out of range") from None
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ClientRecords):
