@@ -26,7 +26,7 @@ it out at once).
 
 Uses of the other rooms: ``connect`` calls ``fastopen_syn`` and ``client_synack`` calls
 ``fastopen_connected`` (client); ``send_data``, ``data_timer``, ``server_syn``, ``server_ack``,
-``server_data``, ``client_synack`` (client, server); ``syn_path``, ``conn_request``, ``new_request``,
+``server_data``, ``client_synack`` (client, server); ``syn_path``, ``conn_request``, ``new_request``, ``request_for_syn``,
 ``add_child``, ``children``, ``child_data``, ``requests``, ``ratelimit``, ``listener_state`` (server);
 ``wake_accept`` (application); ``use_listener``, ``listener_of`` (group).
 """
@@ -141,8 +141,7 @@ class FastOpen(Core):
         put in the accept queue at once (inet_csk_reqsk_queue_add); its request sock waits in the TFO
         queue for the final ACK; the SYN-ACK acks the data; the child's retransmission timer is armed
         for it (TCP_TIMEOUT_INIT)."""
-        req = _Request(ci, self.now + rules.synack_timeout_us(self.k, 0), 0, self.now - self.one_way,
-                       self.in_use)  # type: ignore[attr-defined]
+        req = self.request_for_syn(ci)  # type: ignore[attr-defined]
         self.fastopen_pending[ci] = req
         self.fastopen_qlen += 1
         if data:
@@ -150,7 +149,7 @@ class FastOpen(Core):
         self.add_child(ci)  # type: ignore[attr-defined]
         self.act(action, ci)
         self.fastopen_synack(req, 0)
-        req.timer = self.at(self.timer_at(rules.synack_timeout_us(self.k, 0)), self.fastopen_synack_timer, req)
+        req.timer = self.at(self.timer_at(req.expires - self.now), self.fastopen_synack_timer, req)
         self.wake_accept()  # type: ignore[attr-defined]
 
     def fastopen_synack(self, req: _Request, retrans: int) -> None:

@@ -180,7 +180,7 @@ class ServerHost(ListenerGroup):
     def new_request(self, ci: int, action: str = "syn_new", deliver: Callable[[Any], None] | None = None) -> None:
         """inet_csk_reqsk_queue_hash_add: a request sock into the SYN queue, and its SYN-ACK (``action``:
         the trace's name for it; ``deliver``: the client's handler for a SYN-ACK with a Fast Open cookie)."""
-        req = _Request(ci, self.now + self.first_synack_rto, 0, self.now - self.one_way, self.in_use)
+        req = self.request_for_syn(ci)
         self.qlen += 1
         self.young += 1
         if ci >= 0:
@@ -192,6 +192,11 @@ class ServerHost(ListenerGroup):
         self.queues_changed()
         self.act(action, ci)
         self.send_synack(ci, req, 0, deliver)
+
+    def request_for_syn(self, ci: int) -> _Request:
+        """inet_reqsk_alloc for the SYN that arrives now: its first SYN-ACK timeout (TCP_TIMEOUT_INIT),
+        its ts_recent the SYN's send time, on the listener in use (a SYN queue's or a TFO queue's)."""
+        return _Request(ci, self.now + self.first_synack_rto, 0, self.now - self.one_way, self.in_use)
 
     def batch_path(self) -> str | None:
         """The path every spoofed SYN takes from now until something else happens, if they can be
